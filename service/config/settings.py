@@ -1,0 +1,136 @@
+"""Settings: every name of the contract, read from the environment and `.env`, validated once.
+
+A wrong value becomes one `ConfigError` line naming the variable and what was expected, so
+the CLI can exit 2 with it. Secrets are `SecretStr`: they print as '**********'.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from service.errors import ConfigError
+
+
+class Settings(BaseSettings):
+    """The service's settings; field names are the environment variables, upper-cased."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        validate_default=True,
+    )
+
+    owncloud_url: str | None = None
+    owncloud_user: str | None = None
+    owncloud_password: SecretStr | None = None
+    owncloud_dav_path: str | None = None
+    watch_root: str = "/"
+    inbox_name: str = "to-restore"
+    output_name: str = "restored"
+    poll_interval: float = Field(30.0, gt=0, le=86400)
+    settle_seconds: float = Field(5.0, ge=0, le=3600)
+    data_dir: Path = Path("./data")
+    redis_url: str | None = None
+    hf_token: SecretStr | None = None
+    hf_router_url: str = "https://router.huggingface.co"
+    hf_endpoint: str = "https://huggingface.co"
+    hf_bill_to: str | None = None
+    models_file: Path = Path("./models.toml")
+    default_chain: str | None = None
+    webhook_secret: SecretStr | None = None
+    dashboard_password: SecretStr | None = None
+    auth_header: str | None = None
+    session_secret: SecretStr | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    max_pixels: int = Field(150_000_000, ge=1_000_000)
+    max_file_mb: int = Field(500, ge=1)
+    cache_max_mb: int = Field(2048, ge=0)
+    job_concurrency: int = Field(2, ge=1, le=64)
+    log_json: bool = False
+    log_level: str = "INFO"
+    delete_originals: bool = False
+
+    @field_validator("owncloud_url", "hf_router_url", "hf_endpoint")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None if value == "" else value
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("expected an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("expected redis://host:port/db, rediss:// or unix://")
+        return value
+
+    @field_validator("watch_root")
+    @classmethod
+    def _root(cls, value: str) -> str:
+        value = "/" + value.strip("/")
+        if ".." in value.split("/"):
+            raise ValueError("must not contain '..'")
+        return value
+
+    @field_validator("inbox_name", "output_name")
+    @classmethod
+    def _folder_name(cls, value: str) -> str:
+        if not value or "/" in value or value in {".", ".."}:
+            raise ValueError("expected a single folder name without '/'")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        value = value.upper()
+        if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("expected DEBUG, INFO, WARNING or ERROR")
+        return value
+
+    @property
+    def uses_owncloud(self) -> bool:
+        """True when results go to a WebDAV server rather than the local DATA_DIR."""
+        return bool(self.owncloud_url)
+
+    @property
+    def hf_token_value(self) -> str | None:
+        """The token from HF_TOKEN, else what huggingface_hub's own discovery finds (hf auth login)."""
+        if self.hf_token is not None and self.hf_token.get_secret_value():
+            return self.hf_token.get_secret_value()
+        return _discover_hf_token()
+
+    @property
+    def state_dir(self) -> Path:
+        """Local state (embedded Redis, caches) lives in a hidden folder the watcher never lists."""
+        return self.data_dir / ".photo-restore"
+
+
+def _discover_hf_token() -> str | None:
+    try:
+        from huggingface_hub import get_token  # optional: only when installed
+    except ImportError:
+        return None
+    try:
+        return get_token()
+    except Exception:
+        return None
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read and validate settings, turning pydantic's report into one ConfigError line."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]).upper() if first.get("loc") else "settings"
+        raise ConfigError(f"setting {name}: {first['msg']} (got {first.get('input')!r})") from None

@@ -1,0 +1,42 @@
+"""Every Redis key, queue name and shared default in one place.
+
+Keys are grouped under one prefix so an operator can share a Redis with other apps and
+find (or flush) ours with one pattern.
+"""
+
+from __future__ import annotations
+
+PREFIX = "photo-restore"
+
+# arq's own queue; a separate name keeps us clear of other arq apps on the same Redis.
+QUEUE_NAME = f"{PREFIX}:queue"
+
+# Job records: one JSON string per job, plus sorted sets (score = created time) for listing.
+JOB_KEY = f"{PREFIX}:job:"  # + job id
+JOBS_ALL = f"{PREFIX}:jobs"  # zset of every job id
+JOBS_BY_STATUS = f"{PREFIX}:jobs:status:"  # + status, zset
+JOB_EVENTS_CHANNEL = f"{PREFIX}:events"  # pub/sub, one message per job change
+JOB_BY_SOURCE = f"{PREFIX}:source:"  # + source path -> newest job id
+
+# Watcher state.
+LEDGER_KEY = f"{PREFIX}:ledger"  # hash: file key -> JSON {etag,size,seen,state}
+FOLDER_ETAGS_KEY = f"{PREFIX}:folder-etags"  # hash: folder path -> etag last listed
+DECISIONS_KEY = f"{PREFIX}:decisions"  # hash: source path -> "rejected"/"approved" + version
+WATCH_LOCK_KEY = f"{PREFIX}:watch-lock"  # one poller at a time across workers
+WATCH_TRIGGER_KEY = f"{PREFIX}:watch-trigger"  # list of folders to look at now (webhooks)
+QUEUE_PAUSED_KEY = f"{PREFIX}:paused"
+
+# Inference.
+PROVIDER_SLOTS_KEY = f"{PREFIX}:provider-slots:"  # + provider, zset of in-flight call leases
+MAPPING_CACHE_KEY = f"{PREFIX}:mapping:"  # + model id
+STEP_CACHE_KEY = f"{PREFIX}:step-cache:"  # + digest
+STEP_CACHE_INDEX = f"{PREFIX}:step-cache-index"  # zset digest -> last use, for eviction
+
+# Defaults that are not user settings.
+TEMP_PREFIX = ".restore-"
+TEMP_SUFFIX = ".tmp"
+FAILED_SUFFIX = ".failed.txt"
+DEFAULT_SETTLE_SECONDS = 5.0
+FULL_RESCAN_EVERY = 10  # polls; the safety net behind etag short-cuts
+JOB_MAX_TRIES = 5
+JOB_TIMEOUT_SECONDS = 15 * 60

@@ -1,0 +1,1 @@
+"""Chains: the runner, local image operations, image decoding/encoding, step caching."""

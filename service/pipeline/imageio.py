@@ -1,0 +1,185 @@
+"""Decode and encode scans safely, keeping what matters: EXIF (date taken above all) and ICC.
+
+Decoding refuses, with a reason a person understands: empty files, non-images, truncated
+files and decompression bombs (more pixels than `max_pixels`, checked from the header before
+any pixel is decoded). The working image is upright (EXIF orientation applied) and in a mode
+the operations handle (RGB, RGBA, L, LA); encoding maps it back to what the format takes.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+
+from service.errors import InvalidImage
+
+FORMATS = {"JPEG": ".jpg", "PNG": ".png", "TIFF": ".tif", "WEBP": ".webp"}
+PROVENANCE_KEY = "photo-restore"
+_EXIF_ORIENTATION = 0x0112
+_EXIF_SOFTWARE = 0x0131
+_EXIF_IMAGE_DESCRIPTION = 0x010E
+
+
+@dataclass
+class Decoded:
+    """A decoded scan with the metadata to carry over to the result."""
+
+    image: Image.Image
+    format: str
+    original_mode: str
+    exif: Image.Exif | None = None
+    icc_profile: bytes | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """Width and height of the upright image."""
+        return self.image.size
+
+
+def _working_mode(im: Image.Image) -> tuple[Image.Image, bytes | None]:
+    """Convert to a mode every operation handles; returns the image and the ICC to keep."""
+    icc = im.info.get("icc_profile")
+    mode = im.mode
+    if mode == "CMYK":
+        # Convert through the embedded CMYK profile when there is one; the result is sRGB.
+        if icc:
+            try:
+                src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+                dst = ImageCms.createProfile("sRGB")
+                out = ImageCms.profileToProfile(im, src, dst, outputMode="RGB")
+                assert out is not None
+                srgb = ImageCms.ImageCmsProfile(dst).tobytes()
+                return out, srgb
+            except (ImageCms.PyCMSError, OSError):
+                pass
+        return im.convert("RGB"), None
+    if mode in ("I;16", "I;16B", "I;16L", "I", "I;16N"):
+        # 16-bit greyscale: scale to 8 bits for the operations (encode restores 16 bits for TIFF/PNG).
+        return im.point(lambda v: v / 257).convert("L"), icc  # type: ignore[arg-type, operator]
+    if mode == "F":
+        return im.convert("L"), icc
+    if mode in ("P", "PA"):
+        return im.convert("RGBA" if "transparency" in im.info or mode == "PA" else "RGB"), icc
+    if mode in ("1",):
+        return im.convert("L"), icc
+    if mode in ("RGB", "RGBA", "L", "LA"):
+        return im, icc
+    return im.convert("RGB"), icc
+
+
+def decode(path: Path, *, max_pixels: int) -> Decoded:
+    """Open, validate and fully decode the image at `path`, or raise InvalidImage with a reason."""
+    size = path.stat().st_size
+    if size == 0:
+        raise InvalidImage("the file is empty (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(path)
+            w, h = im.size
+            if w * h > max_pixels:
+                raise InvalidImage(
+                    f"the image is {w}×{h} = {w * h / 1e6:.0f} megapixels, over the limit of "
+                    f"{max_pixels / 1e6:.0f} (setting MAX_PIXELS); refusing a possible "
+                    "decompression bomb")
+            fmt = im.format or "PNG"
+            im.load()
+    except InvalidImage:
+        raise
+    except UnidentifiedImageError:
+        raise InvalidImage("not an image file Pillow can read (JPEG, PNG, TIFF, WebP…)") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise InvalidImage(f"refusing a possible decompression bomb: {exc}") from None
+    except OSError as exc:
+        text = str(exc)
+        if "truncated" in text or "broken data stream" in text or "image file is" in text:
+            raise InvalidImage(f"the file is truncated or damaged ({text})") from None
+        raise InvalidImage(f"the image cannot be decoded ({text})") from None
+    except (SyntaxError, ValueError) as exc:
+        raise InvalidImage(f"the image cannot be decoded ({exc})") from None
+    exif = im.getexif()
+    original_mode = im.mode
+    upright = ImageOps.exif_transpose(im) or im
+    if _EXIF_ORIENTATION in exif:
+        del exif[_EXIF_ORIENTATION]  # the pixels are upright now; keep every other tag
+    working, icc = _working_mode(upright)
+    return Decoded(image=working, format=fmt, original_mode=original_mode,
+                   exif=exif if len(exif) else None, icc_profile=icc,
+                   info={k: v for k, v in im.info.items() if k in ("dpi", "compression")})
+
+
+def _output_image(image: Image.Image, fmt: str, original_mode: str) -> Image.Image:
+    if fmt == "JPEG":
+        if image.mode in ("RGBA", "LA"):
+            return image.convert("RGB" if image.mode == "RGBA" else "L")
+        return image if image.mode in ("RGB", "L") else image.convert("RGB")
+    if fmt in ("PNG", "TIFF") and original_mode.startswith("I;16") and image.mode == "L":
+        # Give 16-bit greyscale back its depth so the result is not a downgrade of the scan.
+        return image.convert("I").point(lambda v: v * 257).convert("I;16")  # type: ignore[arg-type, operator]
+    return image
+
+
+def encode(image: Image.Image, decoded: Decoded, *, fmt: str | None = None,
+           provenance: dict[str, Any] | None = None, quality: int = 92) -> bytes:
+    """Encode the result in `fmt` (default: the input's), carrying EXIF, ICC and provenance."""
+    fmt = (fmt or decoded.format).upper()
+    if fmt not in FORMATS:
+        fmt = "PNG"
+    out_im = _output_image(image, fmt, decoded.original_mode)
+    exif = Image.Exif()
+    if decoded.exif is not None:
+        for tag, value in decoded.exif.items():
+            exif[tag] = value
+        for ifd_id in (0x8769, 0x8825):  # Exif sub-IFD (DateTimeOriginal), GPS
+            ifd = decoded.exif.get_ifd(ifd_id)
+            if ifd:
+                exif.get_ifd(ifd_id).update(ifd)
+    prov = json.dumps(provenance or {}, separators=(",", ":"), ensure_ascii=True)
+    exif[_EXIF_SOFTWARE] = "photo-restore"
+    if provenance:
+        exif[_EXIF_IMAGE_DESCRIPTION] = f"{PROVENANCE_KEY}:{prov}"[:2000]
+    kwargs: dict[str, Any] = {"exif": exif.tobytes()}
+    if decoded.icc_profile:
+        kwargs["icc_profile"] = decoded.icc_profile
+    if "dpi" in decoded.info:
+        kwargs["dpi"] = decoded.info["dpi"]
+    if fmt == "JPEG":
+        kwargs.update(quality=quality, subsampling="4:4:4" if quality >= 90 else "4:2:0",
+                      optimize=False)
+    elif fmt == "PNG":
+        from PIL import PngImagePlugin
+
+        meta = PngImagePlugin.PngInfo()
+        meta.add_itxt(PROVENANCE_KEY, prov)
+        kwargs.update(pnginfo=meta, compress_level=6)
+    elif fmt == "TIFF":
+        kwargs.update(compression="tiff_adobe_deflate")
+    elif fmt == "WEBP":
+        kwargs.update(quality=quality)
+    buf = io.BytesIO()
+    out_im.save(buf, format=fmt, **kwargs)
+    return buf.getvalue()
+
+
+def read_provenance(data: bytes) -> dict[str, Any] | None:
+    """The provenance recorded by `encode`, or None."""
+    im = Image.open(io.BytesIO(data))
+    text = im.info.get(PROVENANCE_KEY)
+    if text is None:
+        desc = im.getexif().get(_EXIF_IMAGE_DESCRIPTION)
+        if isinstance(desc, str) and desc.startswith(PROVENANCE_KEY + ":"):
+            text = desc[len(PROVENANCE_KEY) + 1:]
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None

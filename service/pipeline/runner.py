@@ -1,0 +1,142 @@
+"""The chain runner: feeds an image through a chain's steps, one executor per step kind.
+
+Executors are looked up by `Step.kind`, so a new kind (say `animate`, producing a clip) is a
+new executor handed to the runner, not a change here. Local work runs in a thread, never on
+the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+from PIL import Image
+
+from service.config.catalog import Chain, Step
+from service.errors import ConfigError
+from service.pipeline import registry
+from service.pipeline.registry import OpContext
+
+
+@dataclass
+class StepRecord:
+    """What happened in one step, for the job timeline and the usage report."""
+
+    index: int
+    name: str
+    kind: str
+    label: str
+    status: str = "pending"  # pending, running, done, skipped, cached, fallback, failed
+    started_at: float = 0.0
+    duration: float = 0.0
+    provider: str | None = None
+    model: str | None = None
+    retries: int = 0
+    cost_usd: float | None = None
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return asdict(self)
+
+
+@dataclass
+class RunContext:
+    """Per-run inputs shared by every step."""
+
+    op_context: OpContext
+    job_id: str = ""
+    prompt: str | None = None  # replaces the prompt of every remote step (dashboard re-run)
+    params: Mapping[str, Any] = field(default_factory=dict)  # merged into remote step params
+    fidelity: str | None = None
+    intermediate: Callable[[int, Image.Image], Awaitable[None]] | None = None
+
+
+@dataclass
+class StepOutcome:
+    """An executor's answer: the new image and what to record."""
+
+    image: Image.Image
+    status: str = "done"
+    provider: str | None = None
+    model: str | None = None
+    retries: int = 0
+    cost_usd: float | None = None
+    note: str = ""
+
+
+class StepExecutor(Protocol):
+    """Runs steps of one kind."""
+
+    async def run(self, image: Image.Image, step: Step, ctx: RunContext) -> StepOutcome:
+        """Run `step` on `image`."""
+        ...
+
+
+class LocalExecutor:
+    """Runs a registered operation in a worker thread."""
+
+    async def run(self, image: Image.Image, step: Step, ctx: RunContext) -> StepOutcome:
+        """Apply the operation; 'skipped' when it returned its input unchanged."""
+        info = registry.get(step.name)
+        out = await asyncio.to_thread(info.func, image, ctx.op_context, **dict(step.params))
+        return StepOutcome(out, status="skipped" if out is image else "done")
+
+
+@dataclass
+class RunResult:
+    """The final image and the record of every step."""
+
+    image: Image.Image
+    steps: list[StepRecord]
+
+    @property
+    def cost_usd(self) -> float:
+        """Estimated spend of this run."""
+        return sum(s.cost_usd or 0.0 for s in self.steps)
+
+
+ProgressCallback = Callable[[list[StepRecord]], Awaitable[None]]
+
+
+class ChainRunner:
+    """Runs chains with one executor per step kind."""
+
+    def __init__(self, executors: Mapping[str, StepExecutor]) -> None:
+        self.executors = dict(executors)
+
+    async def run(self, image: Image.Image, chain: Chain, ctx: RunContext, *,
+                  edits: Sequence[Step] = (), on_progress: ProgressCallback | None = None
+                  ) -> RunResult:
+        """Apply hand edits, then the chain's steps, reporting progress after each."""
+        steps = [*edits, *chain.steps]
+        records = [StepRecord(index=i, name=s.name, kind=s.kind, label=s.label()) for i, s in
+                   enumerate(steps)]
+        for i, step in enumerate(steps):
+            executor = self.executors.get(step.kind)
+            if executor is None:
+                raise ConfigError(f"chain {chain.name!r}: no executor for step kind {step.kind!r}")
+            rec = records[i]
+            rec.status, rec.started_at = "running", time.time()
+            if on_progress:
+                await on_progress(records)
+            t0 = time.perf_counter()
+            try:
+                outcome = await executor.run(image, step, ctx)
+            except BaseException:
+                rec.status, rec.duration = "failed", time.perf_counter() - t0
+                if on_progress:
+                    await on_progress(records)
+                raise
+            rec.duration = time.perf_counter() - t0
+            rec.status, rec.provider, rec.model = outcome.status, outcome.provider, outcome.model
+            rec.retries, rec.cost_usd, rec.note = outcome.retries, outcome.cost_usd, outcome.note
+            if outcome.image is not image and ctx.intermediate is not None:
+                await ctx.intermediate(i, outcome.image)
+            image = outcome.image
+            if on_progress:
+                await on_progress(records)
+        return RunResult(image=image, steps=records)

@@ -1,0 +1,5 @@
+"""Where photos live: the Storage protocol and its implementations."""
+
+from service.storage.base import Entry, Storage
+
+__all__ = ["Entry", "Storage"]

@@ -1,0 +1,1 @@
+"""The dashboard's templates, CSS and JavaScript, shipped as package data (no build step)."""
