@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     max_pixels: int = Field(150_000_000, ge=1_000_000)
     max_file_mb: int = Field(500, ge=1)
     cache_max_mb: int = Field(2048, ge=0)
+    retry_base_seconds: float = Field(10.0, gt=0, le=3600)
+    drain_seconds: int = Field(30, ge=0, le=3600)
     job_concurrency: int = Field(2, ge=1, le=64)
     log_json: bool = False
     log_level: str = "INFO"
@@ -133,4 +135,7 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         name = str(first["loc"][0]).upper() if first.get("loc") else "settings"
-        raise ConfigError(f"setting {name}: {first['msg']} (got {first.get('input')!r})") from None
+        got = first.get("input")
+        if any(word in name for word in ("PASSWORD", "TOKEN", "SECRET")):
+            got = "**********"
+        raise ConfigError(f"setting {name}: {first['msg']} (got {got!r})") from None

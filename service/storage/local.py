@@ -25,6 +25,9 @@ CHUNK = 1 << 20
 class LocalStorage:
     """Storage over a folder; every path is resolved inside `root` or refused."""
 
+    # Local mtimes (with ctime) tell when a file arrived, so an old file is settled at once.
+    mtime_is_arrival = True
+
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
 
@@ -45,7 +48,7 @@ class LocalStorage:
         etag = None if is_dir else hashlib.sha1(  # noqa: S324 - not security, a change marker
             f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}".encode()).hexdigest()[:16]
         return Entry(path=normalize(path), is_dir=is_dir, size=0 if is_dir else st.st_size,
-                     mtime=st.st_mtime, etag=etag, file_id=None)
+                     mtime=max(st.st_mtime, st.st_ctime), etag=etag, file_id=None)
 
     async def stat(self, path: str) -> Entry | None:
         """The entry at `path`, or None."""

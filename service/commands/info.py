@@ -1,0 +1,122 @@
+"""`photo-restore chains` and `photo-restore check`: what is configured and what works."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from rich.console import Console
+from rich.table import Table
+
+from service.config.settings import Settings
+from service.jobs.services import load_checked_catalog, make_http_client, open_storage
+from service.pipeline import registry
+
+
+def chains(settings: Settings, args: argparse.Namespace) -> int:
+    """Print chains, their steps and whether each can run with the present settings."""
+    catalog = load_checked_catalog(settings)
+    has_token = settings.hf_token_value is not None
+    default = catalog.choose_default(settings.default_chain, has_token=has_token)
+    console = Console()
+    table = Table(title=f"Chains in {catalog.path}")
+    for col in ("chain", "steps", "can run", "description"):
+        table.add_column(col)
+    for chain in catalog.chains.values():
+        missing = catalog.missing_for(chain, has_token=has_token)
+        steps = " → ".join(s.name for s in chain.steps)
+        mark = "default" if chain.name == default else ""
+        table.add_row(f"{chain.name} {mark}".strip(), steps,
+                      "yes" if not missing else "no: " + "; ".join(missing), chain.description)
+    console.print(table)
+    models = Table(title="Models")
+    for col in ("model", "repo", "provider", "endpoint", "price/call"):
+        models.add_column(col)
+    for m in catalog.models.values():
+        models.add_row(m.name, m.repo, m.provider, m.endpoint or "",
+                       f"${m.price_usd:.3f}" if m.price_usd is not None else "")
+    console.print(models)
+    ops = Table(title="Built-in operations")
+    ops.add_column("op")
+    ops.add_column("what it does")
+    for op in registry.all_ops():
+        ops.add_row(op.name + (" (hand edit)" if op.manual else ""), op.description)
+    console.print(ops)
+    return 0
+
+
+def check(settings: Settings, args: argparse.Namespace) -> int:
+    """Validate settings and models.toml, reach storage, Redis and the HF router."""
+    return asyncio.run(_check(settings))
+
+
+async def _check(settings: Settings) -> int:
+    console = Console()
+    ok = True
+
+    def line(good: bool, what: str, detail: str) -> None:
+        nonlocal ok
+        ok = ok and good
+        console.print(f"{'[green]ok[/]  ' if good else '[red]FAIL[/]'} {what}: {detail}")
+
+    catalog = load_checked_catalog(settings)
+    line(True, "models.toml", f"{catalog.path}: {len(catalog.models)} models, "
+         f"{len(catalog.chains)} chains")
+    async with make_http_client(timeout=15) as http:
+        try:
+            storage = await open_storage(settings, http)
+            line(True, "storage", await storage.check())
+            info = getattr(storage, "server_info", None)
+            if info is not None:
+                line(True, "server", str(info))
+            from service.jobs.queue import MemoryJobQueue
+            from service.watch.ledger import MemoryLedger
+            from service.watch.poller import Watcher
+
+            watcher = Watcher(storage, settings, catalog, MemoryJobQueue(), MemoryLedger(),
+                              default_chain=catalog.offline_chain)
+            inboxes = await watcher.discover(full=True)
+            line(True, "inboxes", ", ".join(inboxes) or
+                 f"none yet under {settings.watch_root} (create a '{settings.inbox_name}' folder)")
+            for inbox in inboxes:
+                entry = await storage.stat(inbox)
+                perms = entry.permissions if entry else None
+                writable = perms is None or any(c in perms for c in "CKW")
+                line(writable, f"  {inbox}", "parent writable" if writable else
+                     f"no write permission ({perms})")
+            await storage.aclose()
+        except Exception as exc:
+            line(False, "storage", str(exc))
+        if settings.redis_url:
+            try:
+                from redis.asyncio import Redis
+
+                r = Redis.from_url(settings.redis_url)
+                await r.ping()
+                await r.aclose()
+                line(True, "redis", "reachable")
+            except Exception as exc:
+                line(False, "redis", str(exc))
+        else:
+            line(True, "redis", "embedded (REDIS_URL unset)")
+        token = settings.hf_token_value
+        if token is None:
+            line(True, "HF router", "no HF_TOKEN: only local chains run ("
+                 + ", ".join(c for c, ch in catalog.chains.items()
+                             if not catalog.missing_for(ch, has_token=False)) + ")")
+        else:
+            try:
+                resp = await http.get(f"{settings.hf_endpoint}/api/whoami-v2",
+                                      headers={"authorization": f"Bearer {token}"})
+                line(resp.status_code == 200, "HF token",
+                     "valid" if resp.status_code == 200 else f"HTTP {resp.status_code}")
+            except Exception as exc:
+                line(False, "HF endpoint", f"{settings.hf_endpoint}: {exc}")
+    if settings.webhook_secret is not None:
+        console.print(f"webhook URL to register: http(s)://<this host>:{settings.port}"
+                      "/webhooks/nextcloud (Nextcloud) or /webhooks/files (generic), header "
+                      "X-Webhook-Secret: <WEBHOOK_SECRET>")
+    else:
+        console.print("webhooks: off (set WEBHOOK_SECRET to accept them); polling every "
+                      f"{settings.poll_interval:g} s")
+    return 0 if ok else 1

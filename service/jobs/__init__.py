@@ -1,0 +1,1 @@
+"""The queue, the restore task, the worker and the job records."""

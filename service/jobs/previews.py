@@ -1,0 +1,47 @@
+"""Small JPEG previews of a job's source, intermediate steps and result, kept in Redis.
+
+The dashboard shows them instantly and any web replica can serve them; full-size images are
+read from the storage on demand. They expire: history may outlive them, photos never depend
+on them.
+"""
+
+from __future__ import annotations
+
+import io
+
+from PIL import Image
+from redis.asyncio import Redis
+
+from service.constants import PREFIX
+
+PREVIEW_KEY = f"{PREFIX}:preview:"
+PREVIEW_TTL = 30 * 24 * 3600
+PREVIEW_EDGE = 1280
+
+
+def make_preview(image: Image.Image, edge: int = PREVIEW_EDGE) -> bytes:
+    """A JPEG no larger than `edge` pixels on its long side (blocking: run in a thread)."""
+    im = image.copy() if max(image.size) <= edge else image.resize(
+        _fit(image.size, edge), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    if im.mode not in ("RGB", "L"):
+        im = im.convert("RGB")
+    buf = io.BytesIO()
+    im.save(buf, format="JPEG", quality=85)
+    return buf.getvalue()
+
+
+def _fit(size: tuple[int, int], edge: int) -> tuple[int, int]:
+    w, h = size
+    scale = edge / max(w, h)
+    return max(1, round(w * scale)), max(1, round(h * scale))
+
+
+async def save_preview(redis: Redis, job_id: str, slot: str, data: bytes) -> None:
+    """Store a preview; `slot` is 'source', 'result' or a step index."""
+    await redis.set(f"{PREVIEW_KEY}{job_id}:{slot}", data, ex=PREVIEW_TTL)
+
+
+async def load_preview(redis: Redis, job_id: str, slot: str) -> bytes | None:
+    """A stored preview, or None."""
+    data = await redis.get(f"{PREVIEW_KEY}{job_id}:{slot}")
+    return bytes(data) if data is not None else None

@@ -1,0 +1,200 @@
+"""Job records in Redis: what the dashboard lists and what `photo-restore` reports.
+
+One JSON value per job plus sorted sets (score = creation time) for the whole history and
+each status, so a page of the list costs one ZREVRANGE and one MGET however long the history.
+Every change is published on a channel the dashboard turns into server-sent events.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from redis.asyncio import Redis
+
+from service.constants import (
+    JOB_BY_SOURCE,
+    JOB_EVENTS_CHANNEL,
+    JOB_KEY,
+    JOBS_ALL,
+    JOBS_BY_STATUS,
+)
+
+STATUSES = ("queued", "running", "done", "failed")
+DECISIONS = ("approved", "rejected")
+
+
+@dataclass
+class JobRecord:
+    """One restoration of one file with one chain (and, for re-runs, one set of overrides)."""
+
+    id: str
+    source: str
+    output: str
+    chain: str
+    status: str = "queued"
+    identity: str = ""
+    version: str = ""
+    origin: str = "watcher"  # watcher, webhook, api, upload, rerun
+    created: float = field(default_factory=time.time)
+    updated: float = field(default_factory=time.time)
+    started: float | None = None
+    finished: float | None = None
+    attempts: int = 0
+    error: str | None = None
+    note: str | None = None  # e.g. "retrying in 20 s: 503 from fal-ai"
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    edits: list[dict[str, Any]] = field(default_factory=list)
+    prompt: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    fidelity: str | None = None
+    decision: str | None = None
+    parent: str | None = None
+    cost_usd: float = 0.0
+    result_etag: str | None = None
+    size: tuple[int, int] | None = None
+
+    @property
+    def name(self) -> str:
+        """The file name, for display and search."""
+        return self.source.rsplit("/", 1)[-1]
+
+    @property
+    def to_review(self) -> bool:
+        """Done and not yet approved or rejected."""
+        return self.status == "done" and self.decision is None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (with derived fields for the API)."""
+        data = asdict(self)
+        data["name"] = self.name
+        data["to_review"] = self.to_review
+        return data
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> JobRecord:
+        """Rebuild from stored JSON, ignoring unknown fields from newer versions."""
+        data = json.loads(raw)
+        known = {f for f in cls.__dataclass_fields__}
+        data = {k: v for k, v in data.items() if k in known}
+        if data.get("size") is not None:
+            data["size"] = tuple(data["size"])
+        return cls(**data)
+
+
+class JobStore:
+    """Reads and writes job records; the only code that knows their Redis layout."""
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+
+    async def create(self, record: JobRecord) -> bool:
+        """Store a new record; False when a record with this id already exists."""
+        payload = json.dumps(asdict(record))
+        created = await self.redis.set(JOB_KEY + record.id, payload, nx=True)
+        if not created:
+            return False
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.zadd(JOBS_ALL, {record.id: record.created})
+        pipe.zadd(JOBS_BY_STATUS + record.status, {record.id: record.created})
+        pipe.set(JOB_BY_SOURCE + record.source, record.id)
+        pipe.publish(JOB_EVENTS_CHANNEL, json.dumps({"id": record.id, "status": record.status}))
+        await pipe.execute()
+        return True
+
+    async def get(self, job_id: str) -> JobRecord | None:
+        """The record, or None."""
+        raw = await self.redis.get(JOB_KEY + job_id)
+        return JobRecord.from_json(raw) if raw else None
+
+    async def save(self, record: JobRecord, *, old_status: str | None = None) -> None:
+        """Write back a changed record, keep the status indexes right and announce it."""
+        record.updated = time.time()
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.set(JOB_KEY + record.id, json.dumps(asdict(record)))
+        if old_status and old_status != record.status:
+            pipe.zrem(JOBS_BY_STATUS + old_status, record.id)
+        pipe.zadd(JOBS_BY_STATUS + record.status, {record.id: record.created})
+        pipe.publish(JOB_EVENTS_CHANNEL, json.dumps({
+            "id": record.id, "status": record.status,
+            "steps": [{"label": s.get("label"), "status": s.get("status")} for s in record.steps],
+        }))
+        await pipe.execute()
+
+    async def update(self, job_id: str, **changes: Any) -> JobRecord | None:
+        """Read, change the given fields, save."""
+        record = await self.get(job_id)
+        if record is None:
+            return None
+        old = record.status
+        for key, value in changes.items():
+            setattr(record, key, value)
+        await self.save(record, old_status=old)
+        return record
+
+    async def latest_for(self, source: str) -> JobRecord | None:
+        """The newest job of a source file."""
+        job_id = await self.redis.get(JOB_BY_SOURCE + source)
+        return await self.get(job_id.decode() if isinstance(job_id, bytes) else job_id) \
+            if job_id else None
+
+    async def count(self, status: str | None = None) -> int:
+        """How many jobs (of a status)."""
+        key = JOBS_ALL if status is None else JOBS_BY_STATUS + status
+        return int(await self.redis.zcard(key))
+
+    async def counts(self) -> dict[str, int]:
+        """Jobs per status, plus the total."""
+        pipe = self.redis.pipeline(transaction=False)
+        for status in STATUSES:
+            pipe.zcard(JOBS_BY_STATUS + status)
+        pipe.zcard(JOBS_ALL)
+        values = await pipe.execute()
+        out = dict(zip(STATUSES, (int(v) for v in values[:-1]), strict=True))
+        out["all"] = int(values[-1])
+        return out
+
+    async def list(self, *, status: str | None = None, query: str | None = None,
+                   offset: int = 0, limit: int = 50) -> tuple[list[JobRecord], int]:
+        """A page of records, newest first, and the total matching."""
+        key = JOBS_ALL if status in (None, "", "all", "review") else JOBS_BY_STATUS + status
+        if status == "review":
+            key = JOBS_BY_STATUS + "done"
+        if not query and status != "review":
+            total = int(await self.redis.zcard(key))
+            ids = await self.redis.zrevrange(key, offset, offset + limit - 1)
+            return await self._many(ids), total
+        # Filtered views walk the index in batches; only searches pay for the whole history.
+        needle = (query or "").casefold()
+        matched: list[JobRecord] = []
+        total = 0
+        start = 0
+        batch = 500
+        while True:
+            ids = await self.redis.zrevrange(key, start, start + batch - 1)
+            if not ids:
+                break
+            for rec in await self._many(ids):
+                if needle and needle not in rec.source.casefold():
+                    continue
+                if status == "review" and not rec.to_review:
+                    continue
+                if offset <= total < offset + limit:
+                    matched.append(rec)
+                total += 1
+            start += batch
+        return matched, total
+
+    async def _many(self, ids: list[Any]) -> list[JobRecord]:
+        if not ids:
+            return []
+        raws = await self.redis.mget([JOB_KEY + (i.decode() if isinstance(i, bytes) else i)
+                                      for i in ids])
+        return [JobRecord.from_json(r) for r in raws if r]
+
+    async def ids_with_status(self, status: str) -> list[str]:
+        """Every job id of a status (for bulk retry)."""
+        ids = await self.redis.zrange(JOBS_BY_STATUS + status, 0, -1)
+        return [i.decode() if isinstance(i, bytes) else i for i in ids]

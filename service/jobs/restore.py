@@ -1,0 +1,192 @@
+"""The restore task: one scan in, one restored file (or one explained failure) out.
+
+download (streamed to a temp file) → decode & validate → chain → encode (EXIF, ICC,
+provenance) → atomic write beside the inbox → record. Transient errors go back to the queue
+with backoff; permanent ones leave `<name>.<ext>.failed.txt` where the result would be.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from arq import Retry
+
+from service.config.catalog import Chain, Step
+from service.config.settings import Settings
+from service.constants import JOB_MAX_TRIES
+from service.errors import NotFound, PermanentError, TransientError
+from service.jobs.previews import make_preview, save_preview
+from service.jobs.queue import queue_is_paused
+from service.jobs.records import JobRecord
+from service.jobs.services import Services
+from service.pipeline import imageio
+from service.pipeline.imageio import Decoded
+from service.pipeline.registry import OpContext
+from service.pipeline.runner import ChainRunner, ProgressCallback, RunContext, RunResult
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Restored:
+    """The encoded result and how it was made."""
+
+    data: bytes
+    run: RunResult
+    decoded: Decoded
+
+
+def edit_steps(edits: Sequence[dict[str, Any]]) -> list[Step]:
+    """Hand edits from the dashboard as local steps run before the chain."""
+    steps = []
+    for edit in edits:
+        op = str(edit.get("op", ""))
+        steps.append(Step(kind="local", name=op, params=dict(edit.get("params") or {}),
+                          title=f"edit: {op}"))
+    return steps
+
+
+def provenance(chain: Chain, run: RunResult, job_id: str | None) -> dict[str, Any]:
+    """What made this file, stored inside it."""
+    return {
+        "software": "photo-restore",
+        "chain": chain.name,
+        "job": job_id,
+        "steps": [{"step": s.label, "status": s.status,
+                   **({"provider": s.provider} if s.provider else {}),
+                   **({"model": s.model} if s.model else {})} for s in run.steps],
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+async def restore_image(path: Path, chain: Chain, runner: ChainRunner, settings: Settings, *,
+                        job_id: str | None = None, edits: Sequence[dict[str, Any]] = (),
+                        prompt: str | None = None, params: dict[str, Any] | None = None,
+                        fidelity: str | None = None, on_progress: ProgressCallback | None = None,
+                        intermediate: Any = None) -> Restored:
+    """Decode, run the chain and encode; shared by the worker and `photo-restore restore`."""
+    decoded = await asyncio.to_thread(imageio.decode, path, max_pixels=settings.max_pixels)
+    ctx = RunContext(op_context=OpContext(original_size=decoded.size,
+                                          source_format=decoded.format),
+                     job_id=job_id or "", prompt=prompt, params=dict(params or {}),
+                     fidelity=fidelity, intermediate=intermediate)
+    run = await runner.run(decoded.image, chain, ctx, edits=edit_steps(edits),
+                           on_progress=on_progress)
+    data = await asyncio.to_thread(imageio.encode, run.image, decoded,
+                                   fmt=chain.output_format,
+                                   provenance=provenance(chain, run, job_id))
+    return Restored(data=data, run=run, decoded=decoded)
+
+
+def backoff_seconds(attempt: int, hint: float | None, base: float = 10.0) -> float:
+    """Exponential backoff (base, 2×base, 4×base…, at most 10 min), or the server's own hint."""
+    if hint is not None and hint > 0:
+        return min(hint, 3600.0)
+    return float(min(600.0, base * 2 ** max(0, attempt - 1)))
+
+
+async def _write_failure_note(services: Services, record: JobRecord, reason: str) -> None:
+    note = (f"photo-restore could not restore {record.name}\n\nReason: {reason}\n\n"
+            f"Chain: {record.chain}\nJob: {record.id}\nWhen: "
+            f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}\n\nThe original was not changed. "
+            "This note disappears when a later run succeeds.\n")
+    try:
+        parent = record.output.rsplit("/", 1)[0] or "/"
+        await services.storage.makedirs(parent)
+        await services.storage.write_atomic(record.output + ".failed.txt", note.encode())
+    except Exception as exc:  # the failure is recorded in the job either way
+        log.warning("could not write failure note for %s: %s", record.source, exc)
+
+
+async def run_restore(services: Services, job_id: str, *, attempt: int = 1) -> JobRecord | None:
+    """Run one job to its end state; raises TransientError to ask for a retry."""
+    store = services.store
+    record = await store.get(job_id)
+    if record is None:
+        log.warning("job %s has no record; dropping it", job_id)
+        return None
+    if record.status == "done":
+        return record  # the same job twice gives one result
+    chain = services.catalog.chain(record.chain) if record.chain in services.catalog.chains \
+        else None
+    record = await store.update(job_id, status="running", started=time.time(),
+                                attempts=record.attempts + 1, error=None, note=None) or record
+
+    async def progress(steps: list[Any]) -> None:
+        await store.update(job_id, steps=[s.to_dict() for s in steps])
+
+    async def intermediate(index: int, image: Any) -> None:
+        data = await asyncio.to_thread(make_preview, image)
+        await save_preview(services.redis, job_id, str(index), data)
+
+    try:
+        if chain is None:
+            raise PermanentError(f"chain {record.chain!r} is not in models.toml any more")
+        with tempfile.TemporaryDirectory(prefix="photo-restore-") as tmp:
+            local = Path(tmp) / "original"
+            try:
+                await services.storage.download(record.source, local)
+            except NotFound:
+                raise PermanentError("the original is gone from the inbox") from None
+            restored = await restore_image(
+                local, chain, services.runner, services.settings, job_id=job_id,
+                edits=record.edits, prompt=record.prompt, params=record.params,
+                fidelity=record.fidelity, on_progress=progress,
+                intermediate=intermediate)
+            source_preview = await asyncio.to_thread(make_preview, restored.decoded.image)
+            result_preview = await asyncio.to_thread(make_preview, restored.run.image)
+        await save_preview(services.redis, job_id, "source", source_preview)
+        await save_preview(services.redis, job_id, "result", result_preview)
+        parent = record.output.rsplit("/", 1)[0] or "/"
+        await services.storage.makedirs(parent)
+        entry = await services.storage.write_atomic(record.output, restored.data)
+        await services.storage.delete(record.output + ".failed.txt")
+        return await store.update(
+            job_id, status="done", finished=time.time(), error=None, note=None,
+            steps=[s.to_dict() for s in restored.run.steps], cost_usd=restored.run.cost_usd,
+            result_etag=entry.etag, size=restored.run.image.size)
+    except TransientError as exc:
+        current = await store.get(job_id)
+        attempts = current.attempts if current else attempt
+        if attempts >= JOB_MAX_TRIES:
+            reason = f"gave up after {attempts} attempts: {exc}"
+            await _write_failure_note(services, record, reason)
+            return await store.update(job_id, status="failed", finished=time.time(),
+                                      error=reason)
+        delay = backoff_seconds(attempts, exc.retry_after, services.settings.retry_base_seconds)
+        await store.update(job_id, status="queued", note=f"retrying in {delay:.0f} s: {exc}")
+        raise
+    except PermanentError as exc:
+        await _write_failure_note(services, record, str(exc))
+        return await store.update(job_id, status="failed", finished=time.time(), error=str(exc))
+    except asyncio.CancelledError:
+        # Shutdown: hand the job back; arq re-queues a cancelled job for another worker.
+        await asyncio.shield(store.update(job_id, status="queued",
+                                          note="handed back: worker shutting down"))
+        raise
+    except Exception as exc:
+        log.exception("job %s failed unexpectedly", job_id)
+        reason = f"internal error: {type(exc).__name__}: {exc}"
+        await _write_failure_note(services, record, reason)
+        return await store.update(job_id, status="failed", finished=time.time(), error=reason)
+
+
+async def restore_job(ctx: dict[str, Any], job_id: str) -> str:
+    """The arq task: waits while the queue is paused, maps transient errors to arq's Retry."""
+    services: Services = ctx["services"]
+    if await queue_is_paused(services.redis):
+        raise Retry(defer=5)
+    try:
+        record = await run_restore(services, job_id, attempt=ctx.get("job_try", 1))
+    except TransientError as exc:
+        current = await services.store.get(job_id)
+        raise Retry(defer=backoff_seconds(current.attempts if current else 1, exc.retry_after,
+                                          services.settings.retry_base_seconds)) from exc
+    return record.status if record else "missing"

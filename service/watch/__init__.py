@@ -1,0 +1,1 @@
+"""Watching inboxes: discovery, polling, settle and dedupe rules, webhook parsing."""

@@ -1,0 +1,233 @@
+"""The watcher: finds inboxes, notices settled new scans and queues them, over any Storage.
+
+Cheap when nothing changes: one Depth-0 look at each inbox, and a folder is listed only when
+its etag moved (servers propagate etags up the tree) or the storage gives folders no etag
+(a local disk). Every `FULL_RESCAN_EVERY` polls everything is listed regardless: the safety
+net behind the short-cut, like paperless-ngx's periodic rescan. Webhooks only make a poll of
+one folder happen sooner; they never replace polling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from service.config.catalog import Catalog
+from service.config.settings import Settings
+from service.constants import FULL_RESCAN_EVERY
+from service.errors import NotFound, PhotoRestoreError
+from service.jobs.queue import JobQueue, JobRequest
+from service.storage.base import Entry, Storage
+from service.storage.paths import is_within, nfc, normalize
+from service.watch.ledger import Ledger
+from service.watch.rules import Placement, find_inbox, is_junk, place
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PollReport:
+    """What one poll did, for logs, metrics and tests."""
+
+    inboxes: int = 0
+    listed: int = 0
+    candidates: int = 0
+    queued: list[str] = field(default_factory=list)
+    pending: int = 0  # seen but not settled yet
+    skipped_done: int = 0
+
+
+class Watcher:
+    """Polls the storage for settled files in inboxes and submits jobs for them."""
+
+    def __init__(self, storage: Storage, settings: Settings, catalog: Catalog, queue: JobQueue,
+                 ledger: Ledger, *, default_chain: str,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.storage = storage
+        self.settings = settings
+        self.catalog = catalog
+        self.queue = queue
+        self.ledger = ledger
+        self.default_chain = default_chain
+        self.clock = clock
+        self.inboxes: list[str] = []
+        self._walk_etags: dict[str, str] = {}
+        self._polls = 0
+        self._arrival_mtime = bool(getattr(storage, "mtime_is_arrival", False))
+        self._formats = {n: c.output_format for n, c in catalog.chains.items()}
+
+    # -- inbox discovery -------------------------------------------------------------------
+    async def discover(self, *, full: bool = False) -> list[str]:
+        """Walk WATCH_ROOT for inbox folders, skipping sub-trees whose etag did not change."""
+        found: list[str] = []
+        known = set(self.inboxes)
+
+        async def walk(folder: str, etag: str | None) -> None:
+            if (not full and etag is not None and self._walk_etags.get(folder) == etag):
+                found.extend(i for i in known if is_within(i, folder) and i != folder)
+                return
+            try:
+                children = await self.storage.list(folder)
+            except NotFound:
+                return
+            for child in children:
+                if not child.is_dir or is_junk(child.name):
+                    continue
+                if nfc(child.name) == nfc(self.settings.inbox_name):
+                    found.append(child.path)
+                elif nfc(child.name) != nfc(self.settings.output_name):
+                    await walk(child.path, child.etag)
+            if etag is not None:
+                self._walk_etags[folder] = etag
+
+        root = self.settings.watch_root
+        entry = await self.storage.stat(root)
+        if entry is None or not entry.is_dir:
+            log.warning("WATCH_ROOT %s does not exist (yet)", root)
+            self.inboxes = []
+            return []
+        if nfc(entry.name) == nfc(self.settings.inbox_name):
+            found.append(entry.path)
+        else:
+            await walk(root, entry.etag)
+        self.inboxes = sorted(set(found))
+        return self.inboxes
+
+    # -- polling ---------------------------------------------------------------------------
+    async def poll_once(self, *, full: bool = False) -> PollReport:
+        """One reconcile pass over every inbox."""
+        self._polls += 1
+        full = full or self._polls % FULL_RESCAN_EVERY == 1
+        report = PollReport()
+        await self.discover(full=full)
+        report.inboxes = len(self.inboxes)
+        for inbox in self.inboxes:
+            try:
+                entry = await self.storage.stat(inbox)
+                if entry is None:
+                    continue
+                await self._scan(entry, report, full=full)
+            except PhotoRestoreError as exc:
+                log.warning("could not look into %s: %s", inbox, exc)
+        return report
+
+    async def poll_path(self, path: str) -> PollReport:
+        """Look now at the folder of `path` (a webhook's hint); outside every inbox: nothing."""
+        report = PollReport()
+        path = normalize(path)
+        found = find_inbox(path, self.settings.inbox_name, self.settings.watch_root)
+        if found is None:
+            return report
+        inbox, below = found
+        if inbox not in self.inboxes:
+            self.inboxes = sorted({*self.inboxes, inbox})
+        folder = inbox
+        for part in below:
+            candidate = f"{folder}/{part}"
+            entry = await self.storage.stat(candidate)
+            if entry is None or not entry.is_dir:
+                break
+            folder = candidate
+        entry = await self.storage.stat(folder)
+        if entry is not None and entry.is_dir:
+            await self._scan(entry, report, full=True)
+        return report
+
+    async def _scan(self, folder: Entry, report: PollReport, *, full: bool) -> bool:
+        """Look into a folder if it may have changed; True when everything below is settled."""
+        if not full and folder.etag is not None:
+            if await self.ledger.folder_etag(folder.path) == folder.etag:
+                return True
+        try:
+            children = await self.storage.list(folder.path)
+        except NotFound:
+            return True
+        report.listed += 1
+        quiet = True
+        for child in children:
+            if is_junk(child.name):
+                continue
+            if child.is_dir:
+                quiet = await self._scan(child, report, full=full) and quiet
+            else:
+                quiet = await self._consider(child, report) and quiet
+        # Only a folder whose every file is settled may be skipped next time by its etag.
+        await self.ledger.set_folder_etag(folder.path, folder.etag if quiet else None)
+        return quiet
+
+    async def _consider(self, entry: Entry, report: PollReport) -> bool:
+        """Queue a settled file; returns False while it is still settling."""
+        placement = place(entry.path, inbox_name=self.settings.inbox_name,
+                          output_name=self.settings.output_name,
+                          watch_root=self.settings.watch_root, chains=self.catalog.chains,
+                          default_chain=self.default_chain, output_format=self._formats)
+        if placement is None:
+            return True
+        report.candidates += 1
+        key, version = entry.identity, entry.version
+        if await self.ledger.is_taken(key, version):
+            return True
+        if entry.size == 0 or not entry.ready:
+            report.pending += 1
+            await self.ledger.observe(key, version, entry.size)
+            return False
+        same, _first = await self.ledger.observe(key, version, entry.size)
+        old_enough = self._arrival_mtime and self.clock() - entry.mtime >= \
+            self.settings.settle_seconds
+        if not (same or old_enough):
+            report.pending += 1
+            return False
+        if await self._already_done(entry, placement):
+            report.skipped_done += 1
+            await self.ledger.mark_taken(key, version)
+            return True
+        record = await self.queue.submit(JobRequest(
+            source=entry.path, output=placement.output, chain=placement.chain,
+            identity=key, version=version, origin="watcher"))
+        await self.ledger.mark_taken(key, version)
+        if record is not None:
+            report.queued.append(record.id)
+            log.info("queued %s with chain %s (job %s)", entry.path, placement.chain, record.id)
+        return True
+
+    async def _already_done(self, entry: Entry, placement: Placement) -> bool:
+        """A result (or a failure note) newer than the original means: nothing to redo."""
+        for path in (placement.output, placement.failed_note):
+            other = await self.storage.stat(path)
+            if other is not None and not other.is_dir and other.mtime >= entry.mtime:
+                return True
+        return False
+
+
+async def run_watch_loop(watcher: Watcher, *, interval: float, settle: float,
+                         triggers: Callable[[], Awaitable[list[str]]] | None = None,
+                         lock: Callable[[], Awaitable[bool]] | None = None,
+                         stop: asyncio.Event | None = None) -> None:
+    """Poll forever: every `interval`, sooner (after `settle`) while files are settling,
+    and at once for folders named by webhooks (`triggers`)."""
+    stop = stop or asyncio.Event()
+    while not stop.is_set():
+        delay = interval
+        try:
+            if lock is None or await lock():
+                report = await watcher.poll_once()
+                if report.pending:
+                    delay = min(interval, max(settle, 0.5))
+        except Exception:  # keep watching whatever one poll hit
+            log.exception("poll failed")
+        deadline = time.monotonic() + delay
+        while not stop.is_set() and time.monotonic() < deadline:
+            if triggers is not None:
+                try:
+                    for path in await triggers():
+                        await watcher.poll_path(path)
+                except Exception:
+                    log.exception("triggered look failed")
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=min(0.5, max(0.0, deadline -
+                                                                           time.monotonic())))
+            except TimeoutError:
+                pass

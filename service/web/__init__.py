@@ -1,0 +1,1 @@
+"""The web process: dashboard, JSON API, webhooks, health and metrics."""
