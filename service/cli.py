@@ -7,7 +7,6 @@ saying what and where).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import logging
 import sys
@@ -25,17 +24,15 @@ LOOPBACK = ("127.0.0.1", "::1", "localhost")
 def _setup_logging(settings: Settings | None) -> None:
     level = settings.log_level if settings else "INFO"
     as_json = settings.log_json if settings else False
-    try:
-        from service.logs import setup_logging
-    except ImportError:
-        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    else:
-        setup_logging(level, as_json)
+    from service.logs import setup_logging
+
+    setup_logging(level, as_json, settings=settings)
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="photo-restore",
-                                description="Restore old scanned photos from ownCloud inboxes.")
+    p = argparse.ArgumentParser(
+        prog="photo-restore", description="Restore old scanned photos from ownCloud inboxes."
+    )
     p.add_argument("--version", action="version", version=f"photo-restore {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser("up", help="dashboard, worker and watcher in one process (embedded defaults)")
@@ -47,8 +44,14 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("restore", help="restore local files now, without queue or server")
     r.add_argument("files", nargs="+", type=Path, metavar="FILE")
     r.add_argument("--chain", help="chain name (default: DEFAULT_CHAIN or models.toml's)")
-    r.add_argument("-o", "--output", type=Path, default=None, metavar="DIR",
-                   help="where results go (default: ./restored)")
+    r.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="where results go (default: ./restored)",
+    )
     sub.add_parser("chains", help="list chains and models, and whether each can run now")
     sub.add_parser("check", help="validate settings and models.toml, reach storage and router")
     return p
@@ -65,8 +68,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     _setup_logging(settings)
     from service import commands
 
-    handlers = {"up": commands.up, "serve": commands.serve, "worker": commands.worker,
-                "restore": commands.restore, "chains": commands.chains, "check": commands.check}
+    handlers = {
+        "up": commands.up,
+        "serve": commands.serve,
+        "worker": commands.worker,
+        "restore": commands.restore,
+        "chains": commands.chains,
+        "check": commands.check,
+    }
     try:
         return handlers[args.command](settings, args)
     except ConfigError as exc:

@@ -31,6 +31,7 @@ PROVIDER_SLOTS_KEY = f"{PREFIX}:provider-slots:"  # + provider, zset of in-fligh
 MAPPING_CACHE_KEY = f"{PREFIX}:mapping:"  # + model id
 STEP_CACHE_KEY = f"{PREFIX}:step-cache:"  # + digest
 STEP_CACHE_INDEX = f"{PREFIX}:step-cache-index"  # zset digest -> last use, for eviction
+STEP_CACHE_BYTES = f"{PREFIX}:step-cache-index:bytes"  # running total, bounded by CACHE_MAX_MB
 
 # Defaults that are not user settings.
 TEMP_PREFIX = ".restore-"

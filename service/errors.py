@@ -5,12 +5,15 @@
     ├── TransientError         worth retrying with backoff (timeouts, 429, 5xx, 423, 425)
     │   ├── StorageUnavailable
     │   └── ProviderUnavailable
+    │       └── ProviderDown           (inference.policy) 5xx/429 after bounded retries
     └── PermanentError         recorded as an explained failure; retrying would not help
         ├── InvalidImage       not an image, empty, truncated, too many pixels
         ├── UnsafePath         `..`, absolute escapes, NUL bytes
         ├── StorageError       403, 507 quota, 401, missing file
         │   └── NotFound
         └── ProviderRejected   400/401/403/422 from the router or a provider
+            ├── PaymentRequired    (inference.policy) 402: the next provider may answer
+            └── ModelNotServed     (inference.policy) 400 "Model not supported by provider"
 
 Whether an error is transient is decided where it is born (the storage or inference
 client knows what a 423 means); the job runner only looks at the class.

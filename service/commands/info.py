@@ -26,15 +26,24 @@ def chains(settings: Settings, args: argparse.Namespace) -> int:
         missing = catalog.missing_for(chain, has_token=has_token)
         steps = " → ".join(s.name for s in chain.steps)
         mark = "default" if chain.name == default else ""
-        table.add_row(f"{chain.name} {mark}".strip(), steps,
-                      "yes" if not missing else "no: " + "; ".join(missing), chain.description)
+        table.add_row(
+            f"{chain.name} {mark}".strip(),
+            steps,
+            "yes" if not missing else "no: " + "; ".join(missing),
+            chain.description,
+        )
     console.print(table)
     models = Table(title="Models")
     for col in ("model", "repo", "provider", "endpoint", "price/call"):
         models.add_column(col)
     for m in catalog.models.values():
-        models.add_row(m.name, m.repo, m.provider, m.endpoint or "",
-                       f"${m.price_usd:.3f}" if m.price_usd is not None else "")
+        models.add_row(
+            m.name,
+            m.repo,
+            m.provider,
+            m.endpoint or "",
+            f"${m.price_usd:.3f}" if m.price_usd is not None else "",
+        )
     console.print(models)
     ops = Table(title="Built-in operations")
     ops.add_column("op")
@@ -60,8 +69,11 @@ async def _check(settings: Settings) -> int:
         console.print(f"{'[green]ok[/]  ' if good else '[red]FAIL[/]'} {what}: {detail}")
 
     catalog = load_checked_catalog(settings)
-    line(True, "models.toml", f"{catalog.path}: {len(catalog.models)} models, "
-         f"{len(catalog.chains)} chains")
+    line(
+        True,
+        "models.toml",
+        f"{catalog.path}: {len(catalog.models)} models, {len(catalog.chains)} chains",
+    )
     async with make_http_client(timeout=15) as http:
         try:
             storage = await open_storage(settings, http)
@@ -73,17 +85,30 @@ async def _check(settings: Settings) -> int:
             from service.watch.ledger import MemoryLedger
             from service.watch.poller import Watcher
 
-            watcher = Watcher(storage, settings, catalog, MemoryJobQueue(), MemoryLedger(),
-                              default_chain=catalog.offline_chain)
+            watcher = Watcher(
+                storage,
+                settings,
+                catalog,
+                MemoryJobQueue(),
+                MemoryLedger(),
+                default_chain=catalog.offline_chain,
+            )
             inboxes = await watcher.discover(full=True)
-            line(True, "inboxes", ", ".join(inboxes) or
-                 f"none yet under {settings.watch_root} (create a '{settings.inbox_name}' folder)")
+            line(
+                True,
+                "inboxes",
+                ", ".join(inboxes)
+                or f"none under {settings.watch_root} (create a '{settings.inbox_name}' folder)",
+            )
             for inbox in inboxes:
                 entry = await storage.stat(inbox)
                 perms = entry.permissions if entry else None
                 writable = perms is None or any(c in perms for c in "CKW")
-                line(writable, f"  {inbox}", "parent writable" if writable else
-                     f"no write permission ({perms})")
+                line(
+                    writable,
+                    f"  {inbox}",
+                    "parent writable" if writable else f"no write permission ({perms})",
+                )
             await storage.aclose()
         except Exception as exc:
             line(False, "storage", str(exc))
@@ -101,22 +126,39 @@ async def _check(settings: Settings) -> int:
             line(True, "redis", "embedded (REDIS_URL unset)")
         token = settings.hf_token_value
         if token is None:
-            line(True, "HF router", "no HF_TOKEN: only local chains run ("
-                 + ", ".join(c for c, ch in catalog.chains.items()
-                             if not catalog.missing_for(ch, has_token=False)) + ")")
+            line(
+                True,
+                "HF router",
+                "no HF_TOKEN: only local chains run ("
+                + ", ".join(
+                    c
+                    for c, ch in catalog.chains.items()
+                    if not catalog.missing_for(ch, has_token=False)
+                )
+                + ")",
+            )
         else:
             try:
-                resp = await http.get(f"{settings.hf_endpoint}/api/whoami-v2",
-                                      headers={"authorization": f"Bearer {token}"})
-                line(resp.status_code == 200, "HF token",
-                     "valid" if resp.status_code == 200 else f"HTTP {resp.status_code}")
+                resp = await http.get(
+                    f"{settings.hf_endpoint}/api/whoami-v2",
+                    headers={"authorization": f"Bearer {token}"},
+                )
+                line(
+                    resp.status_code == 200,
+                    "HF token",
+                    "valid" if resp.status_code == 200 else f"HTTP {resp.status_code}",
+                )
             except Exception as exc:
                 line(False, "HF endpoint", f"{settings.hf_endpoint}: {exc}")
     if settings.webhook_secret is not None:
-        console.print(f"webhook URL to register: http(s)://<this host>:{settings.port}"
-                      "/webhooks/nextcloud (Nextcloud) or /webhooks/files (generic), header "
-                      "X-Webhook-Secret: <WEBHOOK_SECRET>")
+        console.print(
+            f"webhook URL to register: http(s)://<this host>:{settings.port}"
+            "/webhooks/nextcloud (Nextcloud) or /webhooks/files (generic), header "
+            "X-Webhook-Secret: <WEBHOOK_SECRET>"
+        )
     else:
-        console.print("webhooks: off (set WEBHOOK_SECRET to accept them); polling every "
-                      f"{settings.poll_interval:g} s")
+        console.print(
+            "webhooks: off (set WEBHOOK_SECRET to accept them); polling every "
+            f"{settings.poll_interval:g} s"
+        )
     return 0 if ok else 1

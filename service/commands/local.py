@@ -20,8 +20,9 @@ from service.pipeline.runner import ChainRunner, StepRecord
 def restore(settings: Settings, args: argparse.Namespace) -> int:
     """Restore each FILE into DIR (default ./restored); 1 when any file failed."""
     catalog = load_checked_catalog(settings)
-    name = args.chain or catalog.choose_default(settings.default_chain,
-                                                has_token=settings.hf_token_value is not None)
+    name = args.chain or catalog.choose_default(
+        settings.default_chain, has_token=settings.hf_token_value is not None
+    )
     chain = catalog.chain(name)
     missing = catalog.missing_for(chain, has_token=settings.hf_token_value is not None)
     if missing:
@@ -33,13 +34,14 @@ def restore(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(_restore_all(settings, chain.name, list(args.files), out_dir))
 
 
-async def _restore_all(settings: Settings, chain_name: str, files: list[Path],
-                       out_dir: Path) -> int:
+async def _restore_all(
+    settings: Settings, chain_name: str, files: list[Path], out_dir: Path
+) -> int:
     catalog = load_checked_catalog(settings)
     chain = catalog.chain(chain_name)
     console = Console(stderr=True)
     failures = 0
-    out_dir.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(out_dir.mkdir, parents=True, exist_ok=True)
     async with make_http_client() as http:
         redis = None
         if settings.redis_url:
@@ -47,9 +49,14 @@ async def _restore_all(settings: Settings, chain_name: str, files: list[Path],
 
             redis = Redis.from_url(settings.redis_url)
         runner = ChainRunner(build_executors(settings, http, redis))
-        progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                            TimeElapsedColumn(), console=console,
-                            disable=not sys.stderr.isatty())
+        progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            disable=not sys.stderr.isatty(),
+        )
         with progress:
             overall = progress.add_task(f"chain {chain.name}", total=len(files))
             for path in files:
@@ -61,15 +68,18 @@ async def _restore_all(settings: Settings, chain_name: str, files: list[Path],
 
                 target = out_dir / path.name
                 try:
-                    result = await restore_image(path, chain, runner, settings,
-                                                 on_progress=on_progress)
+                    result = await restore_image(
+                        path, chain, runner, settings, on_progress=on_progress
+                    )
                     await asyncio.to_thread(target.write_bytes, result.data)
                     fmt = chain.output_format
                     if fmt and target.suffix.upper().lstrip(".") != fmt:
                         pass  # same name, new content type: kept as the user asked
                     changed = [s.label for s in result.run.steps if s.status == "done"]
-                    console.print(f"[green]✓[/] {path} → {target}"
-                                  f"  ({', '.join(changed) or 'nothing needed fixing'})")
+                    console.print(
+                        f"[green]✓[/] {path} → {target}"
+                        f"  ({', '.join(changed) or 'nothing needed fixing'})"
+                    )
                 except PhotoRestoreError as exc:
                     failures += 1
                     console.print(f"[red]✗[/] {path}: {exc}")

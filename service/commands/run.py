@@ -25,8 +25,11 @@ def listen_host(settings: Settings) -> str:
     """Where to listen: without a password or a trusted auth header, loopback only."""
     protected = settings.dashboard_password is not None or settings.auth_header
     if settings.host not in LOOPBACK and not protected:
-        log.warning("HOST=%s ignored: set DASHBOARD_PASSWORD or AUTH_HEADER to listen beyond "
-                    "this machine; listening on 127.0.0.1", settings.host)
+        log.warning(
+            "HOST=%s ignored: set DASHBOARD_PASSWORD or AUTH_HEADER to listen beyond "
+            "this machine; listening on 127.0.0.1",
+            settings.host,
+        )
         return "127.0.0.1"
     return settings.host
 
@@ -49,14 +52,20 @@ class _Server(uvicorn.Server):
 
 
 def _uvicorn(app: object, settings: Settings, host: str) -> _Server:
-    config = uvicorn.Config(app, host=host, port=settings.port, log_config=None,  # type: ignore[arg-type]
-                            access_log=False, lifespan="on", proxy_headers=True,
-                            forwarded_allow_ips="*" if settings.auth_header else None)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=settings.port,
+        log_config=None,  # type: ignore[arg-type]
+        access_log=False,
+        lifespan="on",
+        proxy_headers=True,
+        forwarded_allow_ips="*" if settings.auth_header else None,
+    )
     return _Server(config)
 
 
-def _stop_on_signals(server: _Server, also: Callable[[signal.Signals], None] | None = None
-                     ) -> None:
+def _stop_on_signals(server: _Server, also: Callable[[signal.Signals], None] | None = None) -> None:
     """First Ctrl-C/SIGTERM: stop gracefully; a second one: stop now."""
     loop = asyncio.get_running_loop()
 
@@ -93,24 +102,26 @@ async def _up(settings: Settings, redis_url: str) -> int:
     host = listen_host(settings)
     server = _uvicorn(create_app(settings, services=services), settings, host)
     worker = make_worker(settings, redis_url, services=services, handle_signals=False)
-    storage = (settings.owncloud_url if settings.uses_owncloud
-               else str(settings.data_dir.resolve()))
+    storage = settings.owncloud_url if settings.uses_owncloud else str(settings.data_dir.resolve())
     _stop_on_signals(server)
     try:
         worker_task = asyncio.create_task(worker.main(), name="worker")
         serve_task = asyncio.create_task(server.serve(), name="web")
-        while not server.started and not serve_task.done():
+        while not server.started and not serve_task.done():  # noqa: ASYNC110 - uvicorn has no event
             await asyncio.sleep(0.05)
         if serve_task.done():
             serve_task.result()
             raise ConfigError(f"could not listen on {host}:{settings.port} (setting PORT)")
         inbox = settings.inbox_name
         print(f"photo-restore is running: {dashboard_url(settings, host)}", flush=True)
-        print(f"  storage: {storage}   drop scans into …/{inbox}/ (e.g. Family/{inbox}/)",
-              flush=True)
-        print(f"  default chain: {services.default_chain}   redis: "
-              f"{'embedded' if not settings.redis_url else 'REDIS_URL'}   Ctrl-C to stop",
-              flush=True)
+        print(
+            f"  storage: {storage}   drop scans into …/{inbox}/ (e.g. Family/{inbox}/)", flush=True
+        )
+        print(
+            f"  default chain: {services.default_chain}   redis: "
+            f"{'embedded' if not settings.redis_url else 'REDIS_URL'}   Ctrl-C to stop",
+            flush=True,
+        )
         await serve_task  # uvicorn handles Ctrl-C / SIGTERM and returns
     finally:
         with contextlib.suppress(Exception):
@@ -153,8 +164,9 @@ def worker(settings: Settings, args: argparse.Namespace) -> int:
 
         async def main() -> None:
             # Built inside the running loop: arq binds its signal-time tasks to this loop.
-            w = make_worker(settings, redis_url, watch=not args.no_watch, burst=args.burst,
-                            handle_signals=False)
+            w = make_worker(
+                settings, redis_url, watch=not args.no_watch, burst=args.burst, handle_signals=False
+            )
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, _graceful, w, sig)

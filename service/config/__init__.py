@@ -3,5 +3,13 @@
 from service.config.catalog import Catalog, Chain, ModelSpec, Step, load_catalog, parse_catalog
 from service.config.settings import Settings, load_settings
 
-__all__ = ["Catalog", "Chain", "ModelSpec", "Settings", "Step", "load_catalog", "load_settings",
-           "parse_catalog"]
+__all__ = [
+    "Catalog",
+    "Chain",
+    "ModelSpec",
+    "Settings",
+    "Step",
+    "load_catalog",
+    "load_settings",
+    "parse_catalog",
+]

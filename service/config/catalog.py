@@ -1,4 +1,5 @@
-"""The catalog: models and chains from `models.toml`, validated with errors naming file, key and expectation.
+"""The catalog: models and chains from `models.toml`, validated with errors naming the file,
+the key and what was expected.
 
 A chain is an ordered list of steps. A step's *kind* says which executor runs it:
 `local` (a built-in operation, key `op`) and `remote` (a model of this catalog, key `model`).
@@ -133,7 +134,7 @@ class Catalog:
         return reasons
 
     def choose_default(self, requested: str | None, *, has_token: bool) -> str:
-        """DEFAULT_CHAIN if set, else models.toml's default if it can run, else the offline chain."""
+        """DEFAULT_CHAIN if set, else models.toml's default if it can run, else the offline one."""
         if requested:
             self.chain(requested)
             return requested
@@ -160,8 +161,16 @@ class _Reader:
             raise self.fail(f"{where}{key}", "a table", value)
         return value
 
-    def string(self, data: Mapping[str, Any], key: str, where: str, default: str | None = None,
-               *, required: bool = False, choices: Collection[str] | None = None) -> str | None:
+    def string(
+        self,
+        data: Mapping[str, Any],
+        key: str,
+        where: str,
+        default: str | None = None,
+        *,
+        required: bool = False,
+        choices: Collection[str] | None = None,
+    ) -> str | None:
         if key not in data:
             if required:
                 raise self.fail(f"{where}{key}", "a string (required)")
@@ -173,8 +182,15 @@ class _Reader:
             raise self.fail(f"{where}{key}", "one of " + ", ".join(choices), value)
         return value
 
-    def number(self, data: Mapping[str, Any], key: str, where: str, default: float | None,
-               *, minimum: float = 0) -> float | None:
+    def number(
+        self,
+        data: Mapping[str, Any],
+        key: str,
+        where: str,
+        default: float | None,
+        *,
+        minimum: float = 0,
+    ) -> float | None:
         if key not in data:
             return default
         value = data[key]
@@ -185,12 +201,26 @@ class _Reader:
     def check_keys(self, data: Mapping[str, Any], allowed: Collection[str], where: str) -> None:
         for key in data:
             if key not in allowed:
-                raise self.fail(f"{where}{key}", "one of the keys " + ", ".join(sorted(allowed)),
-                                "unknown key")
+                raise self.fail(
+                    f"{where}{key}", "one of the keys " + ", ".join(sorted(allowed)), "unknown key"
+                )
 
 
-_MODEL_KEYS = {"repo", "task", "provider", "providers", "prompt", "parameters", "max_pixels",
-               "endpoint", "price_usd", "timeout", "max_concurrency", "title", "description"}
+_MODEL_KEYS = {
+    "repo",
+    "task",
+    "provider",
+    "providers",
+    "prompt",
+    "parameters",
+    "max_pixels",
+    "endpoint",
+    "price_usd",
+    "timeout",
+    "max_concurrency",
+    "title",
+    "description",
+}
 _CHAIN_KEYS = {"title", "description", "steps", "output_format", "fidelity"}
 _STEP_KEYS = {"kind", "op", "model", "params", "prompt", "title", "fallback"}
 
@@ -230,11 +260,17 @@ def _load_model(r: _Reader, name: str, data: Any) -> ModelSpec:
     )
 
 
-def _load_step(r: _Reader, chain: str, index: int, data: Any, models: Mapping[str, ModelSpec],
-               local_ops: Collection[str] | None) -> Step:
+def _load_step(
+    r: _Reader,
+    chain: str,
+    index: int,
+    data: Any,
+    models: Mapping[str, ModelSpec],
+    local_ops: Collection[str] | None,
+) -> Step:
     where = f"chains.{chain}.steps[{index}]."
     if not isinstance(data, dict):
-        raise r.fail(where.rstrip("."), "a table like { op = \"denoise\" }", data)
+        raise r.fail(where.rstrip("."), 'a table like { op = "denoise" }', data)
     r.check_keys(data, _STEP_KEYS | {k.key for k in STEP_KINDS.values()}, where)
     kind_name = r.string(data, "kind", where)
     if kind_name is None:
@@ -254,37 +290,60 @@ def _load_step(r: _Reader, chain: str, index: int, data: Any, models: Mapping[st
     fallback = r.string(data, "fallback", where)
     for op in filter(None, [name if kind.name == "local" else None, fallback]):
         if local_ops is not None and op not in local_ops:
-            raise r.fail(f"{where}{'op' if op == name else 'fallback'}",
-                         "a built-in operation: " + ", ".join(sorted(local_ops)), op)
-    return Step(kind=kind.name, name=name, params=r.table(data, "params", where),
-                prompt=r.string(data, "prompt", where), title=r.string(data, "title", where, "") or "",
-                fallback=fallback)
+            raise r.fail(
+                f"{where}{'op' if op == name else 'fallback'}",
+                "a built-in operation: " + ", ".join(sorted(local_ops)),
+                op,
+            )
+    return Step(
+        kind=kind.name,
+        name=name,
+        params=r.table(data, "params", where),
+        prompt=r.string(data, "prompt", where),
+        title=r.string(data, "title", where, "") or "",
+        fallback=fallback,
+    )
 
 
-def _load_chain(r: _Reader, name: str, data: Any, models: Mapping[str, ModelSpec],
-                local_ops: Collection[str] | None) -> Chain:
+def _load_chain(
+    r: _Reader,
+    name: str,
+    data: Any,
+    models: Mapping[str, ModelSpec],
+    local_ops: Collection[str] | None,
+) -> Chain:
     where = f"chains.{name}."
     if not isinstance(data, dict):
         raise r.fail(f"chains.{name}", "a table", data)
     r.check_keys(data, _CHAIN_KEYS, where)
     raw_steps = data.get("steps")
     if not isinstance(raw_steps, list) or not raw_steps:
-        raise r.fail(f"{where}steps", "a non-empty array of step tables ([[chains.X.steps]])",
-                     raw_steps)
+        raise r.fail(
+            f"{where}steps", "a non-empty array of step tables ([[chains.X.steps]])", raw_steps
+        )
     steps = tuple(_load_step(r, name, i, s, models, local_ops) for i, s in enumerate(raw_steps))
     for i, step in enumerate(steps[:-1]):
         if step.output != "image":
-            raise r.fail(f"{where}steps[{i}]", "a step producing an image (only the last step "
-                         f"may output {step.output})", step.name)
+            raise r.fail(
+                f"{where}steps[{i}]",
+                f"a step producing an image (only the last step may output {step.output})",
+                step.name,
+            )
     fidelity = r.table(data, "fidelity", where)
     for level, overrides in fidelity.items():
         if not isinstance(overrides, dict):
             raise r.fail(f"{where}fidelity.{level}", "a table of parameter overrides", overrides)
-    output_format = r.string(data, "output_format", where,
-                             choices=("JPEG", "PNG", "TIFF", "WEBP", "MP4", "GIF"))
-    return Chain(name=name, title=r.string(data, "title", where, name) or name,
-                 description=r.string(data, "description", where, "") or "",
-                 steps=steps, output_format=output_format, fidelity=fidelity)
+    output_format = r.string(
+        data, "output_format", where, choices=("JPEG", "PNG", "TIFF", "WEBP", "MP4", "GIF")
+    )
+    return Chain(
+        name=name,
+        title=r.string(data, "title", where, name) or name,
+        description=r.string(data, "description", where, "") or "",
+        steps=steps,
+        output_format=output_format,
+        fidelity=fidelity,
+    )
 
 
 def parse_catalog(text: str, path: Path, *, local_ops: Collection[str] | None = None) -> Catalog:
@@ -296,8 +355,9 @@ def parse_catalog(text: str, path: Path, *, local_ops: Collection[str] | None = 
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     r.check_keys(data, {"default_chain", "offline_chain", "models", "chains"}, "")
     models = {n: _load_model(r, n, d) for n, d in r.table(data, "models", "").items()}
-    chains = {n: _load_chain(r, n, d, models, local_ops)
-              for n, d in r.table(data, "chains", "").items()}
+    chains = {
+        n: _load_chain(r, n, d, models, local_ops) for n, d in r.table(data, "chains", "").items()
+    }
     if not chains:
         raise r.fail("chains", "at least one chain")
     default = r.string(data, "default_chain", "")
@@ -308,8 +368,9 @@ def parse_catalog(text: str, path: Path, *, local_ops: Collection[str] | None = 
     offline_chain = chains[offline]
     if offline_chain.remote_models():
         raise r.fail("offline_chain", "a chain with only local steps", offline)
-    return Catalog(path=path, models=models, chains=chains, default_chain=default,
-                   offline_chain=offline)
+    return Catalog(
+        path=path, models=models, chains=chains, default_chain=default, offline_chain=offline
+    )
 
 
 def load_catalog(path: Path, *, local_ops: Collection[str] | None = None) -> Catalog:

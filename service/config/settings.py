@@ -106,7 +106,7 @@ class Settings(BaseSettings):
 
     @property
     def hf_token_value(self) -> str | None:
-        """The token from HF_TOKEN, else what huggingface_hub's own discovery finds (hf auth login)."""
+        """HF_TOKEN, else what huggingface_hub's own discovery finds (`hf auth login`)."""
         if self.hf_token is not None and self.hf_token.get_secret_value():
             return self.hf_token.get_secret_value()
         return _discover_hf_token()

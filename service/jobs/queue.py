@@ -13,6 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from arq.connections import ArqRedis
+from arq.constants import (
+    in_progress_key_prefix,
+    job_key_prefix,
+    result_key_prefix,
+    retry_key_prefix,
+)
 from redis.asyncio import Redis
 
 from service.constants import QUEUE_NAME, QUEUE_PAUSED_KEY
@@ -51,10 +57,20 @@ class JobRequest:
 
     def record(self) -> JobRecord:
         """A fresh queued record for this request."""
-        return JobRecord(id=self.job_id, source=self.source, output=self.output, chain=self.chain,
-                         identity=self.identity, version=self.version, origin=self.origin,
-                         edits=list(self.edits), prompt=self.prompt, params=dict(self.params),
-                         fidelity=self.fidelity, parent=self.parent)
+        return JobRecord(
+            id=self.job_id,
+            source=self.source,
+            output=self.output,
+            chain=self.chain,
+            identity=self.identity,
+            version=self.version,
+            origin=self.origin,
+            edits=list(self.edits),
+            prompt=self.prompt,
+            params=dict(self.params),
+            fidelity=self.fidelity,
+            parent=self.parent,
+        )
 
 
 class JobQueue(Protocol):
@@ -99,16 +115,25 @@ class ArqJobQueue:
     async def _enqueue(self, job_id: str) -> None:
         # arq refuses a second job with an id it still knows; a finished job's result key is
         # dropped at once (keep_result=0 in the worker), so a deliberate requeue goes through.
-        await self.pool.enqueue_job(RESTORE_FUNCTION, job_id, _job_id=job_id,
-                                    _queue_name=QUEUE_NAME)
+        await self.pool.enqueue_job(
+            RESTORE_FUNCTION, job_id, _job_id=job_id, _queue_name=QUEUE_NAME
+        )
 
     async def requeue(self, job_id: str) -> bool:
         """Put a failed or finished job back in the queue."""
         record = await self.store.get(job_id)
         if record is None or record.status in ("queued", "running"):
             return False
-        await self.store.update(job_id, status="queued", error=None, note="queued again",
-                                attempts=0, finished=None)
+        if await self.pool.exists(in_progress_key_prefix + job_id):
+            return False
+        # Leftovers of the previous run (kept result, retry counter) would make arq refuse it.
+        await self.pool.delete(
+            job_key_prefix + job_id, result_key_prefix + job_id, retry_key_prefix + job_id
+        )
+        await self.pool.zrem(QUEUE_NAME, job_id)
+        await self.store.update(
+            job_id, status="queued", error=None, note="queued again", attempts=0, finished=None
+        )
         await self._enqueue(job_id)
         return True
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from service import metrics
 from service.constants import (
     JOB_BY_SOURCE,
     JOB_EVENTS_CHANNEL,
@@ -102,6 +103,7 @@ class JobStore:
         pipe.set(JOB_BY_SOURCE + record.source, record.id)
         pipe.publish(JOB_EVENTS_CHANNEL, json.dumps({"id": record.id, "status": record.status}))
         await pipe.execute()
+        metrics.job_state_changed(None, record.status)
         return True
 
     async def get(self, job_id: str) -> JobRecord | None:
@@ -117,11 +119,21 @@ class JobStore:
         if old_status and old_status != record.status:
             pipe.zrem(JOBS_BY_STATUS + old_status, record.id)
         pipe.zadd(JOBS_BY_STATUS + record.status, {record.id: record.created})
-        pipe.publish(JOB_EVENTS_CHANNEL, json.dumps({
-            "id": record.id, "status": record.status,
-            "steps": [{"label": s.get("label"), "status": s.get("status")} for s in record.steps],
-        }))
+        pipe.publish(
+            JOB_EVENTS_CHANNEL,
+            json.dumps(
+                {
+                    "id": record.id,
+                    "status": record.status,
+                    "steps": [
+                        {"label": s.get("label"), "status": s.get("status")} for s in record.steps
+                    ],
+                }
+            ),
+        )
         await pipe.execute()
+        if old_status and old_status != record.status:
+            metrics.job_state_changed(old_status, record.status)
 
     async def update(self, job_id: str, **changes: Any) -> JobRecord | None:
         """Read, change the given fields, save."""
@@ -137,8 +149,11 @@ class JobStore:
     async def latest_for(self, source: str) -> JobRecord | None:
         """The newest job of a source file."""
         job_id = await self.redis.get(JOB_BY_SOURCE + source)
-        return await self.get(job_id.decode() if isinstance(job_id, bytes) else job_id) \
-            if job_id else None
+        return (
+            await self.get(job_id.decode() if isinstance(job_id, bytes) else job_id)
+            if job_id
+            else None
+        )
 
     async def count(self, status: str | None = None) -> int:
         """How many jobs (of a status)."""
@@ -156,8 +171,14 @@ class JobStore:
         out["all"] = int(values[-1])
         return out
 
-    async def list(self, *, status: str | None = None, query: str | None = None,
-                   offset: int = 0, limit: int = 50) -> tuple[list[JobRecord], int]:
+    async def list(
+        self,
+        *,
+        status: str | None = None,
+        query: str | None = None,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> tuple[list[JobRecord], int]:
         """A page of records, newest first, and the total matching."""
         key = JOBS_ALL if status in (None, "", "all", "review") else JOBS_BY_STATUS + status
         if status == "review":
@@ -190,8 +211,9 @@ class JobStore:
     async def _many(self, ids: list[Any]) -> list[JobRecord]:
         if not ids:
             return []
-        raws = await self.redis.mget([JOB_KEY + (i.decode() if isinstance(i, bytes) else i)
-                                      for i in ids])
+        raws = await self.redis.mget(
+            [JOB_KEY + (i.decode() if isinstance(i, bytes) else i) for i in ids]
+        )
         return [JobRecord.from_json(r) for r in raws if r]
 
     async def ids_with_status(self, status: str) -> list[str]:

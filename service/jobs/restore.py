@@ -21,11 +21,12 @@ from arq import Retry
 from service.config.catalog import Chain, Step
 from service.config.settings import Settings
 from service.constants import JOB_MAX_TRIES
-from service.errors import NotFound, PermanentError, TransientError
+from service.errors import ConfigError, NotFound, PermanentError, TransientError
 from service.jobs.previews import make_preview, save_preview
 from service.jobs.queue import queue_is_paused
 from service.jobs.records import JobRecord
 from service.jobs.services import Services
+from service.logs import job_context
 from service.pipeline import imageio
 from service.pipeline.imageio import Decoded
 from service.pipeline.registry import OpContext
@@ -48,8 +49,9 @@ def edit_steps(edits: Sequence[dict[str, Any]]) -> list[Step]:
     steps = []
     for edit in edits:
         op = str(edit.get("op", ""))
-        steps.append(Step(kind="local", name=op, params=dict(edit.get("params") or {}),
-                          title=f"edit: {op}"))
+        steps.append(
+            Step(kind="local", name=op, params=dict(edit.get("params") or {}), title=f"edit: {op}")
+        )
     return steps
 
 
@@ -59,29 +61,55 @@ def provenance(chain: Chain, run: RunResult, job_id: str | None) -> dict[str, An
         "software": "photo-restore",
         "chain": chain.name,
         "job": job_id,
-        "steps": [{"step": s.label, "status": s.status,
-                   **({"provider": s.provider} if s.provider else {}),
-                   **({"model": s.model} if s.model else {})} for s in run.steps],
+        "steps": [
+            {
+                "step": s.label,
+                "status": s.status,
+                **({"provider": s.provider} if s.provider else {}),
+                **({"model": s.model} if s.model else {}),
+            }
+            for s in run.steps
+        ],
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 
 
-async def restore_image(path: Path, chain: Chain, runner: ChainRunner, settings: Settings, *,
-                        job_id: str | None = None, edits: Sequence[dict[str, Any]] = (),
-                        prompt: str | None = None, params: dict[str, Any] | None = None,
-                        fidelity: str | None = None, on_progress: ProgressCallback | None = None,
-                        intermediate: Any = None) -> Restored:
+async def restore_image(
+    path: Path,
+    chain: Chain,
+    runner: ChainRunner,
+    settings: Settings,
+    *,
+    job_id: str | None = None,
+    edits: Sequence[dict[str, Any]] = (),
+    prompt: str | None = None,
+    params: dict[str, Any] | None = None,
+    fidelity: str | None = None,
+    on_progress: ProgressCallback | None = None,
+    intermediate: Any = None,
+) -> Restored:
     """Decode, run the chain and encode; shared by the worker and `photo-restore restore`."""
     decoded = await asyncio.to_thread(imageio.decode, path, max_pixels=settings.max_pixels)
-    ctx = RunContext(op_context=OpContext(original_size=decoded.size,
-                                          source_format=decoded.format),
-                     job_id=job_id or "", prompt=prompt, params=dict(params or {}),
-                     fidelity=fidelity, intermediate=intermediate)
-    run = await runner.run(decoded.image, chain, ctx, edits=edit_steps(edits),
-                           on_progress=on_progress)
-    data = await asyncio.to_thread(imageio.encode, run.image, decoded,
-                                   fmt=chain.output_format,
-                                   provenance=provenance(chain, run, job_id))
+    ctx = RunContext(
+        op_context=OpContext(
+            original_size=decoded.size, source_format=decoded.format, extra={"chain": chain.name}
+        ),
+        job_id=job_id or "",
+        prompt=prompt,
+        params=dict(params or {}),
+        fidelity=fidelity,
+        intermediate=intermediate,
+    )
+    run = await runner.run(
+        decoded.image, chain, ctx, edits=edit_steps(edits), on_progress=on_progress
+    )
+    data = await asyncio.to_thread(
+        imageio.encode,
+        run.image,
+        decoded,
+        fmt=chain.output_format,
+        provenance=provenance(chain, run, job_id),
+    )
     return Restored(data=data, run=run, decoded=decoded)
 
 
@@ -93,10 +121,12 @@ def backoff_seconds(attempt: int, hint: float | None, base: float = 10.0) -> flo
 
 
 async def _write_failure_note(services: Services, record: JobRecord, reason: str) -> None:
-    note = (f"photo-restore could not restore {record.name}\n\nReason: {reason}\n\n"
-            f"Chain: {record.chain}\nJob: {record.id}\nWhen: "
-            f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}\n\nThe original was not changed. "
-            "This note disappears when a later run succeeds.\n")
+    note = (
+        f"photo-restore could not restore {record.name}\n\nReason: {reason}\n\n"
+        f"Chain: {record.chain}\nJob: {record.id}\nWhen: "
+        f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}\n\nThe original was not changed. "
+        "This note disappears when a later run succeeds.\n"
+    )
     try:
         parent = record.output.rsplit("/", 1)[0] or "/"
         await services.storage.makedirs(parent)
@@ -114,10 +144,20 @@ async def run_restore(services: Services, job_id: str, *, attempt: int = 1) -> J
         return None
     if record.status == "done":
         return record  # the same job twice gives one result
-    chain = services.catalog.chain(record.chain) if record.chain in services.catalog.chains \
-        else None
-    record = await store.update(job_id, status="running", started=time.time(),
-                                attempts=record.attempts + 1, error=None, note=None) or record
+    chain = (
+        services.catalog.chain(record.chain) if record.chain in services.catalog.chains else None
+    )
+    record = (
+        await store.update(
+            job_id,
+            status="running",
+            started=time.time(),
+            attempts=record.attempts + 1,
+            error=None,
+            note=None,
+        )
+        or record
+    )
 
     async def progress(steps: list[Any]) -> None:
         await store.update(job_id, steps=[s.to_dict() for s in steps])
@@ -136,10 +176,18 @@ async def run_restore(services: Services, job_id: str, *, attempt: int = 1) -> J
             except NotFound:
                 raise PermanentError("the original is gone from the inbox") from None
             restored = await restore_image(
-                local, chain, services.runner, services.settings, job_id=job_id,
-                edits=record.edits, prompt=record.prompt, params=record.params,
-                fidelity=record.fidelity, on_progress=progress,
-                intermediate=intermediate)
+                local,
+                chain,
+                services.runner,
+                services.settings,
+                job_id=job_id,
+                edits=record.edits,
+                prompt=record.prompt,
+                params=record.params,
+                fidelity=record.fidelity,
+                on_progress=progress,
+                intermediate=intermediate,
+            )
             source_preview = await asyncio.to_thread(make_preview, restored.decoded.image)
             result_preview = await asyncio.to_thread(make_preview, restored.run.image)
         await save_preview(services.redis, job_id, "source", source_preview)
@@ -149,27 +197,34 @@ async def run_restore(services: Services, job_id: str, *, attempt: int = 1) -> J
         entry = await services.storage.write_atomic(record.output, restored.data)
         await services.storage.delete(record.output + ".failed.txt")
         return await store.update(
-            job_id, status="done", finished=time.time(), error=None, note=None,
-            steps=[s.to_dict() for s in restored.run.steps], cost_usd=restored.run.cost_usd,
-            result_etag=entry.etag, size=restored.run.image.size)
+            job_id,
+            status="done",
+            finished=time.time(),
+            error=None,
+            note=None,
+            steps=[s.to_dict() for s in restored.run.steps],
+            cost_usd=restored.run.cost_usd,
+            result_etag=entry.etag,
+            size=restored.run.image.size,
+        )
     except TransientError as exc:
         current = await store.get(job_id)
         attempts = current.attempts if current else attempt
         if attempts >= JOB_MAX_TRIES:
             reason = f"gave up after {attempts} attempts: {exc}"
             await _write_failure_note(services, record, reason)
-            return await store.update(job_id, status="failed", finished=time.time(),
-                                      error=reason)
+            return await store.update(job_id, status="failed", finished=time.time(), error=reason)
         delay = backoff_seconds(attempts, exc.retry_after, services.settings.retry_base_seconds)
         await store.update(job_id, status="queued", note=f"retrying in {delay:.0f} s: {exc}")
         raise
-    except PermanentError as exc:
+    except (PermanentError, ConfigError) as exc:
         await _write_failure_note(services, record, str(exc))
         return await store.update(job_id, status="failed", finished=time.time(), error=str(exc))
     except asyncio.CancelledError:
         # Shutdown: hand the job back; arq re-queues a cancelled job for another worker.
-        await asyncio.shield(store.update(job_id, status="queued",
-                                          note="handed back: worker shutting down"))
+        await asyncio.shield(
+            store.update(job_id, status="queued", note="handed back: worker shutting down")
+        )
         raise
     except Exception as exc:
         log.exception("job %s failed unexpectedly", job_id)
@@ -183,10 +238,17 @@ async def restore_job(ctx: dict[str, Any], job_id: str) -> str:
     services: Services = ctx["services"]
     if await queue_is_paused(services.redis):
         raise Retry(defer=5)
-    try:
-        record = await run_restore(services, job_id, attempt=ctx.get("job_try", 1))
-    except TransientError as exc:
-        current = await services.store.get(job_id)
-        raise Retry(defer=backoff_seconds(current.attempts if current else 1, exc.retry_after,
-                                          services.settings.retry_base_seconds)) from exc
+    with job_context(job_id):
+        try:
+            record = await run_restore(services, job_id, attempt=ctx.get("job_try", 1))
+        except TransientError as exc:
+            current = await services.store.get(job_id)
+            log.warning("transient failure, will retry: %s", exc)
+            raise Retry(
+                defer=backoff_seconds(
+                    current.attempts if current else 1,
+                    exc.retry_after,
+                    services.settings.retry_base_seconds,
+                )
+            ) from exc
     return record.status if record else "missing"

@@ -41,8 +41,9 @@ def make_http_client(*, timeout: float = 60.0) -> httpx.AsyncClient:
     )
 
 
-def build_executors(settings: Settings, http: httpx.AsyncClient,
-                    redis: Any | None) -> dict[str, StepExecutor]:
+def build_executors(
+    settings: Settings, http: httpx.AsyncClient, redis: Any | None
+) -> dict[str, StepExecutor]:
     """One executor per step kind; a new kind (animation) adds one entry here."""
     executors: dict[str, StepExecutor] = {"local": LocalExecutor()}
     try:
@@ -85,10 +86,10 @@ class Services:
     async def open(cls, settings: Settings, redis_url: str) -> Services:
         """Connect to Redis and the storage, load the catalog."""
         catalog = load_checked_catalog(settings)
-        default = catalog.choose_default(settings.default_chain,
-                                         has_token=settings.hf_token_value is not None)
-        redis = await create_pool(RedisSettings.from_dsn(redis_url),
-                                  default_queue_name=QUEUE_NAME)
+        default = catalog.choose_default(
+            settings.default_chain, has_token=settings.hf_token_value is not None
+        )
+        redis = await create_pool(RedisSettings.from_dsn(redis_url), default_queue_name=QUEUE_NAME)
         http = make_http_client()
         try:
             storage = await open_storage(settings, http)
@@ -98,9 +99,18 @@ class Services:
             raise
         store = JobStore(redis)
         runner = ChainRunner(build_executors(settings, http, redis))
-        return cls(settings=settings, catalog=catalog, default_chain=default, redis=redis,
-                   store=store, queue=ArqJobQueue(redis, store), ledger=RedisLedger(redis),
-                   storage=storage, http=http, runner=runner)
+        return cls(
+            settings=settings,
+            catalog=catalog,
+            default_chain=default,
+            redis=redis,
+            store=store,
+            queue=ArqJobQueue(redis, store),
+            ledger=RedisLedger(redis),
+            storage=storage,
+            http=http,
+            runner=runner,
+        )
 
     async def aclose(self) -> None:
         """Close clients in reverse order of opening."""

@@ -38,8 +38,10 @@ def watch_lock(services: Services, ttl: float) -> Any:
         if await redis.set(WATCH_LOCK_KEY, token, nx=True, px=px):
             return True
         current = await redis.get(WATCH_LOCK_KEY)
-        if current is not None and (current.decode() if isinstance(current, bytes)
-                                    else current) == token:
+        if (
+            current is not None
+            and (current.decode() if isinstance(current, bytes) else current) == token
+        ):
             await redis.pexpire(WATCH_LOCK_KEY, px)
             return True
         return False
@@ -60,20 +62,38 @@ def trigger_source(services: Services) -> Any:
 def start_watcher(services: Services) -> tuple[asyncio.Task[None], asyncio.Event]:
     """Run the watch loop as a background task of this process."""
     settings = services.settings
-    watcher = Watcher(services.storage, settings, services.catalog, services.queue,
-                      services.ledger, default_chain=services.default_chain)
+    watcher = Watcher(
+        services.storage,
+        settings,
+        services.catalog,
+        services.queue,
+        services.ledger,
+        default_chain=services.default_chain,
+    )
     stop = asyncio.Event()
-    task = asyncio.create_task(run_watch_loop(
-        watcher, interval=settings.poll_interval, settle=settings.settle_seconds,
-        triggers=trigger_source(services),
-        lock=watch_lock(services, ttl=max(30.0, settings.poll_interval * 3)), stop=stop),
-        name="watcher")
+    task = asyncio.create_task(
+        run_watch_loop(
+            watcher,
+            interval=settings.poll_interval,
+            settle=settings.settle_seconds,
+            triggers=trigger_source(services),
+            lock=watch_lock(services, ttl=max(30.0, settings.poll_interval * 3)),
+            stop=stop,
+        ),
+        name="watcher",
+    )
     return task, stop
 
 
-def make_worker(settings: Settings, redis_url: str, *, watch: bool = True,
-                handle_signals: bool = True, burst: bool = False,
-                services: Services | None = None) -> Worker:
+def make_worker(
+    settings: Settings,
+    redis_url: str,
+    *,
+    watch: bool = True,
+    handle_signals: bool = True,
+    burst: bool = False,
+    services: Services | None = None,
+) -> Worker:
     """Build the arq Worker for this process; `services` may be shared with the web app."""
     owned = services is None
 
@@ -82,8 +102,11 @@ def make_worker(settings: Settings, redis_url: str, *, watch: bool = True,
         ctx["services"] = svc
         if watch:
             ctx["watch_task"], ctx["watch_stop"] = start_watcher(svc)
-        log.info("worker ready: default chain %s, storage %s", svc.default_chain,
-                 type(svc.storage).__name__)
+        log.info(
+            "worker ready: default chain %s, storage %s",
+            svc.default_chain,
+            type(svc.storage).__name__,
+        )
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
         if "watch_stop" in ctx:
@@ -94,8 +117,14 @@ def make_worker(settings: Settings, redis_url: str, *, watch: bool = True,
             await ctx["services"].aclose()
 
     return Worker(
-        functions=[func(restore_job, name=RESTORE_FUNCTION, max_tries=1000,  # type: ignore[arg-type]
-                        timeout=JOB_TIMEOUT_SECONDS)],
+        functions=[
+            func(
+                restore_job,
+                name=RESTORE_FUNCTION,
+                max_tries=1000,  # type: ignore[arg-type]
+                timeout=JOB_TIMEOUT_SECONDS,
+            )
+        ],
         queue_name=QUEUE_NAME,
         redis_settings=RedisSettings.from_dsn(redis_url),
         on_startup=on_startup,

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import io
 import json
+import struct
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError
 
 from service.errors import InvalidImage
 
@@ -24,6 +25,19 @@ PROVENANCE_KEY = "photo-restore"
 _EXIF_ORIENTATION = 0x0112
 _EXIF_SOFTWARE = 0x0131
 _EXIF_IMAGE_DESCRIPTION = 0x010E
+_EXIF_SUB_IFDS = (0x8769, 0x8825)  # Exif (DateTimeOriginal lives here) and GPS
+_EXIF_POINTERS = (0x8769, 0x8825, 0xA005, 0x014A)  # offsets into the old file: never copied as-is
+_JPEG_COMMENT_LIMIT = 60_000  # a JPEG COM segment holds < 64 KiB
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 
 
 @dataclass
@@ -34,6 +48,7 @@ class Decoded:
     format: str
     original_mode: str
     exif: Image.Exif | None = None
+    exif_ifds: dict[int, dict[int, Any]] = field(default_factory=dict)
     icc_profile: bytes | None = None
     info: dict[str, Any] = field(default_factory=dict)
 
@@ -60,8 +75,8 @@ def _working_mode(im: Image.Image) -> tuple[Image.Image, bytes | None]:
             except (ImageCms.PyCMSError, OSError):
                 pass
         return im.convert("RGB"), None
-    if mode in ("I;16", "I;16B", "I;16L", "I", "I;16N"):
-        # 16-bit greyscale: scale to 8 bits for the operations (encode restores 16 bits for TIFF/PNG).
+    if mode in _SIXTEEN_BIT:
+        # 16-bit greyscale: 8 bits for the operations; encode restores 16 bits for TIFF/PNG.
         return im.point(lambda v: v / 257).convert("L"), icc  # type: ignore[arg-type, operator]
     if mode == "F":
         return im.convert("L"), icc
@@ -74,8 +89,29 @@ def _working_mode(im: Image.Image) -> tuple[Image.Image, bytes | None]:
     return im.convert("RGB"), icc
 
 
+def _check_size(im: Image.Image, max_pixels: int) -> None:
+    """Refuse from the header alone, before a single pixel is allocated."""
+    w, h = im.size
+    if w * h > max_pixels:
+        raise InvalidImage(
+            f"the image is {w}×{h} = {w * h / 1e6:.0f} megapixels, over the limit of "
+            f"{max_pixels / 1e6:.0f} (setting MAX_PIXELS); refusing a possible decompression bomb"
+        )
+
+
+def _upright(im: Image.Image, exif: Image.Exif) -> Image.Image:
+    """Apply the EXIF orientation (without copying an already upright scan) and drop the tag."""
+    orientation = exif.get(_EXIF_ORIENTATION, 1)
+    if _EXIF_ORIENTATION in exif:
+        del exif[_EXIF_ORIENTATION]
+    method = _TRANSPOSE.get(orientation) if isinstance(orientation, int) else None
+    return im if method is None else im.transpose(method)
+
+
 def decode(path: Path, *, max_pixels: int) -> Decoded:
     """Open, validate and fully decode the image at `path`, or raise InvalidImage with a reason."""
+    # A half-uploaded scan must fail loudly, never decode with a grey bottom half.
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
     size = path.stat().st_size
     if size == 0:
         raise InvalidImage("the file is empty (0 bytes)")
@@ -83,14 +119,11 @@ def decode(path: Path, *, max_pixels: int) -> Decoded:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             im = Image.open(path)
-            w, h = im.size
-            if w * h > max_pixels:
-                raise InvalidImage(
-                    f"the image is {w}×{h} = {w * h / 1e6:.0f} megapixels, over the limit of "
-                    f"{max_pixels / 1e6:.0f} (setting MAX_PIXELS); refusing a possible "
-                    "decompression bomb")
+            _check_size(im, max_pixels)
             fmt = im.format or "PNG"
             im.load()
+            exif = im.getexif()
+            ifds = {tag: dict(exif.get_ifd(tag)) for tag in _EXIF_SUB_IFDS if tag in exif}
     except InvalidImage:
         raise
     except UnidentifiedImageError:
@@ -102,17 +135,30 @@ def decode(path: Path, *, max_pixels: int) -> Decoded:
         if "truncated" in text or "broken data stream" in text or "image file is" in text:
             raise InvalidImage(f"the file is truncated or damaged ({text})") from None
         raise InvalidImage(f"the image cannot be decoded ({text})") from None
-    except (SyntaxError, ValueError) as exc:
+    except (SyntaxError, ValueError, struct.error, EOFError) as exc:
         raise InvalidImage(f"the image cannot be decoded ({exc})") from None
-    exif = im.getexif()
     original_mode = im.mode
-    upright = ImageOps.exif_transpose(im) or im
-    if _EXIF_ORIENTATION in exif:
-        del exif[_EXIF_ORIENTATION]  # the pixels are upright now; keep every other tag
+    info = {k: v for k, v in im.info.items() if k in ("dpi", "compression")}
+    icc_in = im.info.get("icc_profile")
+    upright = _upright(im, exif)
+    if icc_in and "icc_profile" not in upright.info:
+        upright.info["icc_profile"] = icc_in
+    for tag in _EXIF_POINTERS:
+        if tag in exif:
+            del exif[tag]
     working, icc = _working_mode(upright)
-    return Decoded(image=working, format=fmt, original_mode=original_mode,
-                   exif=exif if len(exif) else None, icc_profile=icc,
-                   info={k: v for k, v in im.info.items() if k in ("dpi", "compression")})
+    # The EXIF travels in `Decoded.exif`; left in `info` it would still say "rotate me" to any
+    # operation that reads it (auto_orient) although the pixels are upright now.
+    working.info.pop("exif", None)
+    return Decoded(
+        image=working,
+        format=fmt,
+        original_mode=original_mode,
+        exif=exif if len(exif) or ifds else None,
+        exif_ifds=ifds,
+        icc_profile=icc,
+        info=info,
+    )
 
 
 def _output_image(image: Image.Image, fmt: str, original_mode: str) -> Image.Image:
@@ -120,14 +166,20 @@ def _output_image(image: Image.Image, fmt: str, original_mode: str) -> Image.Ima
         if image.mode in ("RGBA", "LA"):
             return image.convert("RGB" if image.mode == "RGBA" else "L")
         return image if image.mode in ("RGB", "L") else image.convert("RGB")
-    if fmt in ("PNG", "TIFF") and original_mode.startswith("I;16") and image.mode == "L":
+    if fmt in ("PNG", "TIFF") and original_mode in _SIXTEEN_BIT and image.mode == "L":
         # Give 16-bit greyscale back its depth so the result is not a downgrade of the scan.
         return image.convert("I").point(lambda v: v * 257).convert("I;16")  # type: ignore[arg-type, operator]
     return image
 
 
-def encode(image: Image.Image, decoded: Decoded, *, fmt: str | None = None,
-           provenance: dict[str, Any] | None = None, quality: int = 92) -> bytes:
+def encode(
+    image: Image.Image,
+    decoded: Decoded,
+    *,
+    fmt: str | None = None,
+    provenance: dict[str, Any] | None = None,
+    quality: int = 92,
+) -> bytes:
     """Encode the result in `fmt` (default: the input's), carrying EXIF, ICC and provenance."""
     fmt = (fmt or decoded.format).upper()
     if fmt not in FORMATS:
@@ -136,23 +188,27 @@ def encode(image: Image.Image, decoded: Decoded, *, fmt: str | None = None,
     exif = Image.Exif()
     if decoded.exif is not None:
         for tag, value in decoded.exif.items():
-            exif[tag] = value
-        for ifd_id in (0x8769, 0x8825):  # Exif sub-IFD (DateTimeOriginal), GPS
-            ifd = decoded.exif.get_ifd(ifd_id)
-            if ifd:
-                exif.get_ifd(ifd_id).update(ifd)
+            if tag not in _EXIF_POINTERS and tag != _EXIF_ORIENTATION:
+                exif[tag] = value
+    # libtiff cannot write Pillow's sub-IFD pointers; TIFF results keep only the main IFD.
+    for ifd_id, ifd in decoded.exif_ifds.items():
+        if ifd and fmt != "TIFF":
+            exif.get_ifd(ifd_id).update(ifd)
     prov = json.dumps(provenance or {}, separators=(",", ":"), ensure_ascii=True)
     exif[_EXIF_SOFTWARE] = "photo-restore"
-    if provenance:
-        exif[_EXIF_IMAGE_DESCRIPTION] = f"{PROVENANCE_KEY}:{prov}"[:2000]
+    if provenance and (fmt != "JPEG" or len(prov) < 2000):
+        exif[_EXIF_IMAGE_DESCRIPTION] = f"{PROVENANCE_KEY}:{prov}"
     kwargs: dict[str, Any] = {"exif": exif.tobytes()}
     if decoded.icc_profile:
         kwargs["icc_profile"] = decoded.icc_profile
     if "dpi" in decoded.info:
         kwargs["dpi"] = decoded.info["dpi"]
     if fmt == "JPEG":
-        kwargs.update(quality=quality, subsampling="4:4:4" if quality >= 90 else "4:2:0",
-                      optimize=False)
+        kwargs.update(
+            quality=quality, subsampling="4:4:4" if quality >= 90 else "4:2:0", optimize=False
+        )
+        if provenance and len(prov) < _JPEG_COMMENT_LIMIT:
+            kwargs["comment"] = f"{PROVENANCE_KEY}:{prov}".encode("ascii")
     elif fmt == "PNG":
         from PIL import PngImagePlugin
 
@@ -169,17 +225,26 @@ def encode(image: Image.Image, decoded: Decoded, *, fmt: str | None = None,
 
 
 def read_provenance(data: bytes) -> dict[str, Any] | None:
-    """The provenance recorded by `encode`, or None."""
-    im = Image.open(io.BytesIO(data))
-    text = im.info.get(PROVENANCE_KEY)
-    if text is None:
-        desc = im.getexif().get(_EXIF_IMAGE_DESCRIPTION)
-        if isinstance(desc, str) and desc.startswith(PROVENANCE_KEY + ":"):
-            text = desc[len(PROVENANCE_KEY) + 1:]
-    if text is None:
-        return None
+    """The provenance recorded by `encode`, or None (also for bytes that are not an image)."""
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError:
+        im = Image.open(io.BytesIO(data))
+        candidates: list[Any] = [
+            im.info.get(PROVENANCE_KEY),
+            im.info.get("comment"),
+            im.getexif().get(_EXIF_IMAGE_DESCRIPTION),
+        ]
+    except (OSError, SyntaxError, ValueError):
         return None
-    return value if isinstance(value, dict) else None
+    for raw in candidates:
+        text = raw.decode("ascii", "replace") if isinstance(raw, bytes) else raw
+        if not isinstance(text, str):
+            continue
+        if text.startswith(PROVENANCE_KEY + ":"):
+            text = text[len(PROVENANCE_KEY) + 1 :]
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(value, dict):
+            return value
+    return None

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from PIL import Image
 
+from service import metrics
 from service.config.catalog import Chain, Step
 from service.errors import ConfigError
 from service.pipeline import registry
@@ -134,6 +135,11 @@ class ChainRunner:
             rec.duration = time.perf_counter() - t0
             rec.status, rec.provider, rec.model = outcome.status, outcome.provider, outcome.model
             rec.retries, rec.cost_usd, rec.note = outcome.retries, outcome.cost_usd, outcome.note
+            if outcome.status != "skipped":
+                metrics.observe_step(step.kind, outcome.provider, outcome.model or step.name,
+                                     rec.duration)
+            if outcome.cost_usd and outcome.status != "cached":
+                metrics.add_spend(outcome.provider, outcome.model, outcome.cost_usd)
             if outcome.image is not image and ctx.intermediate is not None:
                 await ctx.intermediate(i, outcome.image)
             image = outcome.image

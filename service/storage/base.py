@@ -68,8 +68,9 @@ class Storage(Protocol):
         """Stream the file at `path` into the local file `dest`; returns the entry read."""
         ...
 
-    async def write_atomic(self, path: str, source: Path | bytes, *, overwrite: bool = True,
-                           mtime: float | None = None) -> Entry:
+    async def write_atomic(
+        self, path: str, source: Path | bytes, *, overwrite: bool = True, mtime: float | None = None
+    ) -> Entry:
         """Write a file so readers see the old content or the whole new one, never a part.
 
         With `overwrite=False` an existing file is left alone and FileExistsError is raised.

@@ -45,10 +45,21 @@ class LocalStorage:
         is_dir = real.is_dir()
         # A cheap etag for files: size + mtime in ns. Local folders give none (their mtime does not
         # change when something deep below changes), so the watcher always looks inside.
-        etag = None if is_dir else hashlib.sha1(  # noqa: S324 - not security, a change marker
-            f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}".encode()).hexdigest()[:16]
-        return Entry(path=normalize(path), is_dir=is_dir, size=0 if is_dir else st.st_size,
-                     mtime=max(st.st_mtime, st.st_ctime), etag=etag, file_id=None)
+        etag = (
+            None
+            if is_dir
+            else hashlib.sha1(  # noqa: S324 - not security, a change marker
+                f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}".encode()
+            ).hexdigest()[:16]
+        )
+        return Entry(
+            path=normalize(path),
+            is_dir=is_dir,
+            size=0 if is_dir else st.st_size,
+            mtime=max(st.st_mtime, st.st_ctime),
+            etag=etag,
+            file_id=None,
+        )
 
     async def stat(self, path: str) -> Entry | None:
         """The entry at `path`, or None."""
@@ -76,8 +87,9 @@ class LocalStorage:
                     if de.is_symlink():
                         continue  # never follow links out of the user's space
                     try:
-                        out.append(self._entry(f"{base.rstrip('/')}/{de.name}", Path(de.path),
-                                               de.stat()))
+                        out.append(
+                            self._entry(f"{base.rstrip('/')}/{de.name}", Path(de.path), de.stat())
+                        )
                     except FileNotFoundError:
                         continue
             return sorted(out, key=lambda e: e.name)
@@ -113,8 +125,9 @@ class LocalStorage:
 
         return await asyncio.to_thread(_copy)
 
-    async def write_atomic(self, path: str, source: Path | bytes, *, overwrite: bool = True,
-                           mtime: float | None = None) -> Entry:
+    async def write_atomic(
+        self, path: str, source: Path | bytes, *, overwrite: bool = True, mtime: float | None = None
+    ) -> Entry:
         """Write to a temp sibling then rename; `overwrite=False` refuses an existing target."""
         real = self._real(path)
 

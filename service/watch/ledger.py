@@ -58,8 +58,9 @@ class RedisLedger:
         if old and old.get("v") == version and old.get("s") == size:
             return True, float(old.get("t", now))  # type: ignore[arg-type]
         taken = old.get("taken") if old and old.get("v") == version else None
-        await self.redis.hset(LEDGER_KEY, key, json.dumps({"v": version, "s": size, "t": now,
-                                                           "taken": taken}))
+        await self.redis.hset(
+            LEDGER_KEY, key, json.dumps({"v": version, "s": size, "t": now, "taken": taken})
+        )
         return False, now
 
     async def mark_taken(self, key: str, version: str) -> None:

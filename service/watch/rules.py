@@ -14,14 +14,40 @@ from service.constants import FAILED_SUFFIX, TEMP_PREFIX
 from service.storage.paths import nfc, normalize
 
 # Names never taken: partial uploads, lock files, OS droppings, our own temp files.
-JUNK_PATTERNS = ("*.part", "*.filepart", "*.crdownload", "*.partial", "*.tmp", "*.temp",
-                 ".~lock*", "~$*", "Thumbs.db", "desktop.ini", "@eaDir", "#recycle",
-                 f"{TEMP_PREFIX}*", f"*{FAILED_SUFFIX}", "*.ocTransferId*")
+JUNK_PATTERNS = (
+    "*.part",
+    "*.filepart",
+    "*.crdownload",
+    "*.partial",
+    "*.tmp",
+    "*.temp",
+    ".~lock*",
+    "~$*",
+    "Thumbs.db",
+    "desktop.ini",
+    "@eaDir",
+    "#recycle",
+    f"{TEMP_PREFIX}*",
+    f"*{FAILED_SUFFIX}",
+    "*.ocTransferId*",
+)
 
-EXTENSION_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".tif": "TIFF",
-                     ".tiff": "TIFF", ".webp": "WEBP"}
-FORMAT_EXTENSIONS = {"JPEG": ".jpg", "PNG": ".png", "TIFF": ".tif", "WEBP": ".webp",
-                     "MP4": ".mp4", "GIF": ".gif"}
+EXTENSION_FORMATS = {
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".png": "PNG",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+    ".webp": "WEBP",
+}
+FORMAT_EXTENSIONS = {
+    "JPEG": ".jpg",
+    "PNG": ".png",
+    "TIFF": ".tif",
+    "WEBP": ".webp",
+    "MP4": ".mp4",
+    "GIF": ".gif",
+}
 
 
 def is_junk(name: str) -> bool:
@@ -57,15 +83,23 @@ def find_inbox(path: str, inbox_name: str, watch_root: str = "/") -> tuple[str, 
     parts = path.strip("/").split("/")
     target = nfc(inbox_name)
     root_depth = 0 if root == "/" else len(root.strip("/").split("/"))
-    for i in range(root_depth, len(parts)):
+    # WATCH_ROOT may itself be an inbox, so its last segment is looked at too.
+    for i in range(max(0, root_depth - 1), len(parts)):
         if nfc(parts[i]) == target:
-            return "/" + "/".join(parts[: i + 1]), parts[i + 1:]
+            return "/" + "/".join(parts[: i + 1]), parts[i + 1 :]
     return None
 
 
-def place(path: str, *, inbox_name: str, output_name: str, watch_root: str,
-          chains: Collection[str], default_chain: str,
-          output_format: dict[str, str | None] | None = None) -> Placement | None:
+def place(
+    path: str,
+    *,
+    inbox_name: str,
+    output_name: str,
+    watch_root: str,
+    chains: Collection[str],
+    default_chain: str,
+    output_format: dict[str, str | None] | None = None,
+) -> Placement | None:
     """Map a file in an inbox to its chain and output path; None when it is in no inbox."""
     found = find_inbox(path, inbox_name, watch_root)
     if found is None:
@@ -83,5 +117,10 @@ def place(path: str, *, inbox_name: str, output_name: str, watch_root: str,
         stem, _, _ext = out_below[-1].rpartition(".")
         out_below[-1] = (stem or out_below[-1]) + FORMAT_EXTENSIONS.get(fmt, "." + fmt.lower())
     output = f"{parent}/{output_name}/" + "/".join(out_below)
-    return Placement(source=normalize(path), inbox=inbox, sub_path="/".join(below), chain=chain,
-                     output=normalize(output))
+    return Placement(
+        source=normalize(path),
+        inbox=inbox,
+        sub_path="/".join(below),
+        chain=chain,
+        output=normalize(output),
+    )

@@ -24,13 +24,32 @@ from typing import Any
 from service.errors import UnsafePath
 from service.storage.paths import normalize
 
-SECRET_HEADER = "X-Webhook-Secret"
+SECRET_HEADER = "X-Webhook-Secret"  # noqa: S105 - a header name, not a secret
 NODE_EVENT_PREFIX = "OCP\\Files\\Events\\Node\\"
 # Events after which something may be there to restore; deletes and Before* are ignored.
-INTERESTING = frozenset({"NodeCreatedEvent", "NodeWrittenEvent", "NodeRenamedEvent",
-                         "NodeCopiedEvent", "NodeRestoredEvent", "NodeTouchedEvent"})
-GENERIC_EVENTS = frozenset({"created", "written", "changed", "updated", "renamed", "moved",
-                            "copied", "restored", "touched"})
+INTERESTING = frozenset(
+    {
+        "NodeCreatedEvent",
+        "NodeWrittenEvent",
+        "NodeRenamedEvent",
+        "NodeCopiedEvent",
+        "NodeRestoredEvent",
+        "NodeTouchedEvent",
+    }
+)
+GENERIC_EVENTS = frozenset(
+    {
+        "created",
+        "written",
+        "changed",
+        "updated",
+        "renamed",
+        "moved",
+        "copied",
+        "restored",
+        "touched",
+    }
+)
 
 
 class WebhookRejected(ValueError):
@@ -87,8 +106,9 @@ def parse_nextcloud(body: Any) -> list[FileEvent]:
         if not isinstance(node, dict) or not isinstance(node.get("path"), str):
             continue
         node_id = node.get("id")
-        out.append(FileEvent(strip_owner(node["path"]), short,
-                             None if node_id is None else str(node_id)))
+        out.append(
+            FileEvent(strip_owner(node["path"]), short, None if node_id is None else str(node_id))
+        )
     if not out:
         raise WebhookRejected(f"{short} without a node or target path")
     return out

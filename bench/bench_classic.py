@@ -1,0 +1,149 @@
+"""Benchmark `classic` on a 45-megapixel scan against Pillow alone, measured in the same run.
+
+Floor: Pillow decodes and re-encodes the JPEG. Classic: imageio.decode, the chain through the
+runner, imageio.encode. Each runs in its own subprocess so its peak RSS (VmHWM) is its own; the
+peak of a subprocess that only imports is subtracted as the baseline.
+
+    .venv/bin/python bench/bench_classic.py
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+SIDE = 6700
+ROOT = Path(__file__).resolve().parents[1]
+
+CHILD = r"""
+import asyncio, io, json, sys, time
+from pathlib import Path
+from PIL import Image
+from service.config.catalog import load_catalog
+from service.pipeline import imageio
+from service.pipeline.registry import OpContext
+from service.pipeline.runner import ChainRunner, LocalExecutor, RunContext
+import service.pipeline.ops  # noqa: F401 - same imports in every mode, so the baseline matches
+
+def peak_kib():
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+mode, path = sys.argv[1], Path(sys.argv[2])
+t0 = time.perf_counter()
+steps = []
+if mode == "floor":
+    im = Image.open(path)
+    im.load()
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=92)
+elif mode == "classic":
+    chain = load_catalog(Path("service/config/models.toml")).chain("classic")
+    d = imageio.decode(path, max_pixels=150_000_000)
+    runner = ChainRunner({"local": LocalExecutor()})
+    ctx = RunContext(op_context=OpContext(original_size=d.size))
+    # Hand the pixels to the runner and keep no reference here, as a worker should: each step's
+    # input is then freed as soon as the next one has its output.
+    image, d.image = d.image, Image.new("L", (1, 1))
+    coro = runner.run(image, chain, ctx)
+    del image
+    result = asyncio.run(coro)
+    data = imageio.encode(result.image, d, provenance={"chain": "classic"})
+    steps = [(s.name, s.status, round(s.duration, 2)) for s in result.steps]
+print(json.dumps({"seconds": time.perf_counter() - t0, "peak_kib": peak_kib(), "steps": steps}))
+"""
+
+
+def make_scan(path: Path) -> int:
+    """A scan-like JPEG: a faded, yellowed, grainy, dusty print, tilted 2° on a white lid."""
+    rng = np.random.default_rng(0)
+    inner = SIDE - 400
+    small = np.asarray(Image.open(_photo()).convert("RGB").resize((inner // 8, inner // 8)))
+    img = Image.fromarray(small).resize((inner, inner), Image.Resampling.BICUBIC)
+    img = img.filter(ImageFilter.GaussianBlur(1))
+    lut = [int(45 + 0.62 * v * f) for f in (1.0, 0.93, 0.72) for v in range(256)]
+    img = img.point(lut)
+    a = np.asarray(img).copy()
+    for y0 in range(0, inner, 512):  # grain, strip by strip so the generator stays small
+        a[y0 : y0 + 512] = np.clip(
+            a[y0 : y0 + 512].astype(np.int16)
+            + rng.normal(0, 6, a[y0 : y0 + 512].shape[:2])[..., None].astype(np.int16),
+            0,
+            255,
+        ).astype(np.uint8)
+    for _ in range(400):
+        y, x = int(rng.integers(5, inner - 5)), int(rng.integers(5, inner - 5))
+        a[y : y + 3, x : x + 3] = 245
+    img = Image.fromarray(a).rotate(
+        2.0, Image.Resampling.BICUBIC, expand=True, fillcolor=(246, 246, 242)
+    )
+    scan = Image.new("RGB", (SIDE, SIDE), (246, 246, 242))
+    scan.paste(img.crop((0, 0, min(img.width, SIDE - 120), min(img.height, SIDE - 120))), (60, 60))
+    scan.save(path, "JPEG", quality=92)
+    return scan.width * scan.height * 3
+
+
+def _photo() -> Path:
+    from skimage import data  # bench dependency, like the tests
+
+    out = Path(tempfile.gettempdir()) / "bench-astronaut.png"
+    Image.fromarray(data.astronaut()).save(out)
+    return out
+
+
+def run(mode: str, path: Path) -> dict:
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, mode, str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "scan.jpg"
+        t0 = time.perf_counter()
+        decoded_bytes = make_scan(path)
+        print(
+            f"scan: {SIDE}×{SIDE} JPEG, {path.stat().st_size / 1e6:.1f} MB on disk, "
+            f"{decoded_bytes / 1e6:.0f} MB decoded (made in {time.perf_counter() - t0:.1f} s)"
+        )
+        base = run("baseline", path)
+        floor = run("floor", path)
+        classic = run("classic", path)
+    base_mib = base["peak_kib"] * 1024
+    floor_mem = floor["peak_kib"] * 1024 - base_mib
+    classic_mem = classic["peak_kib"] * 1024 - base_mib
+    print(
+        f"floor   (Pillow decode + encode): {floor['seconds']:.2f} s, "
+        f"peak +{floor_mem / 1e6:.0f} MB"
+    )
+    print(
+        f"classic (decode + chain + encode): {classic['seconds']:.2f} s, "
+        f"peak +{classic_mem / 1e6:.0f} MB"
+    )
+    for name, status, seconds in classic["steps"]:
+        print(f"    {name:14s} {status:8s} {seconds:6.2f} s")
+    time_ratio = classic["seconds"] / floor["seconds"]
+    mem_ratio = classic_mem / decoded_bytes
+    print(f"time ratio classic/floor: {time_ratio:.2f}× (goal ≤ 6×)")
+    print(
+        f"peak memory / decoded image: {mem_ratio:.2f}× (goal ≤ 3×); "
+        f"floor {floor_mem / decoded_bytes:.2f}×"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,168 @@
+"""The error policy of remote calls: what a status code means, and how long to wait.
+
+Decided here, where the answer is born (see `service.errors`):
+
+    ProviderUnavailable (transient, the job is retried later)
+    └── ProviderDown          5xx / timeouts still failing after our retries: try the next provider
+    ProviderRejected (permanent, explained)
+    ├── PaymentRequired       402: credits exhausted or PAYG refused: try the next provider
+    └── ModelNotServed        no live mapping, or "Model not supported by provider": the mapping
+                              is dropped; when no provider is left, the step's fallback runs
+
+429 and 5xx are retried with backoff honouring Retry-After; 400/401/403/404/422 fail at once
+with the provider's own message and the router's request id, so a person can act on it.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from service import metrics
+from service.errors import ProviderRejected, ProviderUnavailable
+
+RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529})
+_NOT_SUPPORTED = re.compile(r"not supported by provider", re.IGNORECASE)
+_RATELIMIT_T = re.compile(r"\bt=(\d+(?:\.\d+)?)")
+
+
+class ProviderDown(ProviderUnavailable):
+    """A provider kept failing (5xx, timeouts) after our retries; another may serve the model."""
+
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, status: int | None = None
+    ) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.status = status
+
+
+class PaymentRequired(ProviderRejected):
+    """402: this provider will not bill this call (credits exhausted, PAYG not enabled)."""
+
+
+class ModelNotServed(ProviderRejected):
+    """No live provider serves the model for this task; the step's local fallback may run."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded retries with exponential backoff and jitter.
+
+    Four attempts over roughly 1 + 2 + 4 s is long enough to ride out a provider's brief
+    overload, short enough that a worker is not parked: beyond it the job is retried later.
+    A server hint (Retry-After) longer than `max_wait` ends the call at once for the same reason.
+    """
+
+    attempts: int = 4
+    base: float = 1.0
+    factor: float = 2.0
+    max_delay: float = 20.0
+    max_wait: float = 60.0
+    jitter: float = 0.1
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        """Seconds to wait before attempt `attempt + 1` (attempt counts from 1)."""
+        backoff = min(self.max_delay, self.base * self.factor ** (attempt - 1))
+        backoff *= 1 + random.uniform(0, self.jitter)
+        return max(backoff, retry_after or 0.0)
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """The server's wait hint in seconds: Retry-After (seconds or HTTP date) or RateLimit t=."""
+    value = response.headers.get("retry-after")
+    if value:
+        value = value.strip()
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            parsed = email.utils.parsedate_to_datetime(value) if "," in value else None
+            if parsed is not None:
+                return max(0.0, parsed.timestamp() - time.time())
+    limit = response.headers.get("ratelimit")
+    if limit and (m := _RATELIMIT_T.search(limit)):
+        return float(m.group(1))
+    return None
+
+
+def request_id(response: httpx.Response) -> str | None:
+    """The router's id for this request, what HF support asks for."""
+    return response.headers.get("x-request-id") or response.headers.get("x-amzn-trace-id")
+
+
+def server_message(response: httpx.Response) -> str:
+    """The provider's own explanation, from the usual places, short enough for a job record."""
+    parts: list[str] = []
+    header = response.headers.get("x-error-message")
+    if header:
+        parts.append(header)
+    body: Any = None
+    try:
+        body = response.json()
+    except (ValueError, UnicodeDecodeError):
+        body = None
+    if isinstance(body, dict):
+        parts.extend(_messages_from(body))
+    elif response.content and not parts:
+        parts.append(response.text[:300])
+    text = "; ".join(dict.fromkeys(p.strip() for p in parts if p and p.strip()))
+    return text[:1000] or response.reason_phrase or f"HTTP {response.status_code}"
+
+
+def _messages_from(body: dict[str, Any]) -> list[str]:
+    out: list[str] = []
+    for key in ("error", "error_description", "message", "detail"):
+        value = body.get(key)
+        if isinstance(value, str):
+            out.append(value)
+        elif isinstance(value, dict):
+            out.extend(_messages_from(value))
+        elif isinstance(value, list):  # fal: [{"loc": [...], "msg": "...", "type": ...}]
+            for item in value:
+                if isinstance(item, dict) and "msg" in item:
+                    loc = ".".join(str(p) for p in item.get("loc", []) if p != "body")
+                    out.append(f"{loc}: {item['msg']}" if loc else str(item["msg"]))
+                elif isinstance(item, str):
+                    out.append(item)
+                elif isinstance(item, dict) and "message" in item:
+                    out.append(str(item["message"]))
+    return out
+
+
+def is_retryable(status: int) -> bool:
+    """429 and server-side failures may pass on their own."""
+    return status in RETRY_STATUSES or status >= 500
+
+
+def rejection(response: httpx.Response, provider: str) -> ProviderRejected:
+    """The permanent error for a 4xx answer, keeping the provider's words and the request id."""
+    status = response.status_code
+    metrics.count_provider_error(provider, status)
+    message = server_message(response)
+    rid = request_id(response)
+    text = f"{provider} refused the request (HTTP {status}): {message}"
+    if rid:
+        text += f" [request id {rid}]"
+    if status == 402:
+        return PaymentRequired(text, status=status, request_id=rid)
+    if status in (400, 404) and _NOT_SUPPORTED.search(message):
+        return ModelNotServed(text, status=status, request_id=rid)
+    return ProviderRejected(text, status=status, request_id=rid)
+
+
+def unavailable(response: httpx.Response, provider: str, attempts: int) -> ProviderDown:
+    metrics.count_provider_error(provider, response.status_code)
+    """The transient error once our retries of a 429/5xx are spent."""
+    rid = request_id(response)
+    text = (
+        f"{provider} unavailable (HTTP {response.status_code}) after {attempts} "
+        f"attempt(s): {server_message(response)}"
+    )
+    if rid:
+        text += f" [request id {rid}]"
+    return ProviderDown(text, retry_after=retry_after(response), status=response.status_code)

@@ -1,0 +1,196 @@
+"""Never pay twice: results of remote steps, keyed by what was sent and how it was asked.
+
+The key is sha256 over the exact bytes sent (after downscaling and re-encoding), the model
+repo, the provider choice (`auto`, a provider, its list or an endpoint), the parameters and
+the prompt: any change that could change the answer changes the key, nothing else does.
+Entries live in a folder under `STATE_DIR/cache` (so `photo-restore restore` works with no
+Redis) or in Redis when one is given (so every worker shares them). Both are bounded by
+`CACHE_MAX_MB` and evict the least recently used entry first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from service.constants import STEP_CACHE_BYTES, STEP_CACHE_INDEX, STEP_CACHE_KEY
+
+# Running total of cached bytes, beside the index it belongs to.
+
+_PUT = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5])
+  return 0
+end
+redis.call('HSET', KEYS[1], 'data', ARGV[1], 'meta', ARGV[2], 'size', ARGV[3])
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[5])
+redis.call('INCRBY', KEYS[3], ARGV[3])
+return 1
+"""
+
+_EVICT = """
+local total = tonumber(redis.call('GET', KEYS[2]) or '0')
+local evicted = 0
+while total > tonumber(ARGV[1]) do
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0)
+  if #oldest == 0 then break end
+  local key = ARGV[2] .. oldest[1]
+  local size = tonumber(redis.call('HGET', key, 'size') or '0')
+  redis.call('DEL', key)
+  redis.call('ZREM', KEYS[1], oldest[1])
+  total = redis.call('DECRBY', KEYS[2], size)
+  evicted = evicted + 1
+end
+if total < 0 then redis.call('SET', KEYS[2], 0) end
+return evicted
+"""
+
+
+@dataclass(frozen=True)
+class CachedStep:
+    """A remembered result: the image bytes and who produced them."""
+
+    data: bytes
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def cache_key(
+    sent: bytes, repo: str, provider_choice: str, parameters: Mapping[str, Any], prompt: str | None
+) -> str:
+    """The digest naming one paid call."""
+    h = hashlib.sha256()
+    h.update(hashlib.sha256(sent).digest())
+    described = {
+        "repo": repo,
+        "provider": provider_choice,
+        "parameters": parameters,
+        "prompt": prompt,
+    }
+    h.update(json.dumps(described, sort_keys=True, default=str, separators=(",", ":")).encode())
+    return h.hexdigest()
+
+
+class StepCache:
+    """Bounded LRU store of step results, in a folder or in Redis."""
+
+    def __init__(self, root: Path, max_bytes: int, redis: Any = None) -> None:
+        self.root = root
+        self.max_bytes = max_bytes
+        self.redis = redis
+        self._folder_total: int | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def enabled(self) -> bool:
+        """CACHE_MAX_MB=0 turns caching off."""
+        return self.max_bytes > 0
+
+    async def get(self, key: str) -> CachedStep | None:
+        """The entry for `key`, marking it recently used; None when absent."""
+        if not self.enabled:
+            return None
+        if self.redis is not None:
+            data, meta = await self.redis.hmget(STEP_CACHE_KEY + key, ["data", "meta"])
+            if data is None:
+                return None
+            await self.redis.zadd(STEP_CACHE_INDEX, {key: time.time()})
+            return CachedStep(bytes(data), _load_meta(meta))
+        return await asyncio.to_thread(self._folder_get, key)
+
+    async def put(self, key: str, data: bytes, meta: Mapping[str, Any]) -> None:
+        """Store a result; entries larger than the whole budget are not kept."""
+        if not self.enabled or len(data) > self.max_bytes:
+            return
+        encoded = json.dumps(dict(meta), default=str)
+        if self.redis is not None:
+            await self.redis.eval(
+                _PUT,
+                3,
+                STEP_CACHE_KEY + key,
+                STEP_CACHE_INDEX,
+                STEP_CACHE_BYTES,
+                data,
+                encoded,
+                len(data),
+                time.time(),
+                key,
+            )
+            await self.redis.eval(
+                _EVICT, 2, STEP_CACHE_INDEX, STEP_CACHE_BYTES, self.max_bytes, STEP_CACHE_KEY
+            )
+            return
+        async with self._lock:
+            await asyncio.to_thread(self._folder_put, key, data, encoded)
+
+    # -- folder backend (blocking; called in a thread) ---------------------------------------
+
+    def _paths(self, key: str) -> tuple[Path, Path]:
+        folder = self.root / key[:2]
+        return folder / f"{key}.bin", folder / f"{key}.json"
+
+    def _folder_get(self, key: str) -> CachedStep | None:
+        data_path, meta_path = self._paths(key)
+        try:
+            data = data_path.read_bytes()
+            meta = _load_meta(meta_path.read_bytes())
+        except FileNotFoundError:
+            return None
+        now = time.time()
+        try:
+            os.utime(data_path, (now, now))  # mtime is the LRU clock (atime may be noatime)
+        except FileNotFoundError:
+            return None
+        return CachedStep(data, meta)
+
+    def _folder_put(self, key: str, data: bytes, meta: str) -> None:
+        data_path, meta_path = self._paths(key)
+        data_path.parent.mkdir(parents=True, exist_ok=True)
+        existed = data_path.exists()
+        for path, content in ((data_path, data), (meta_path, meta.encode())):
+            tmp = path.with_suffix(path.suffix + f".{os.getpid()}.tmp")
+            tmp.write_bytes(content)
+            os.replace(tmp, path)
+        if self._folder_total is None:
+            self._folder_total = sum(size for _, size, _ in self._folder_entries())
+        elif not existed:
+            self._folder_total += len(data)
+        if self._folder_total > self.max_bytes:
+            self._folder_evict()
+
+    def _folder_entries(self) -> list[tuple[float, int, Path]]:
+        out = []
+        for path in self.root.glob("*/*.bin"):
+            try:
+                st = path.stat()
+            except FileNotFoundError:
+                continue
+            out.append((st.st_mtime, st.st_size, path))
+        return out
+
+    def _folder_evict(self) -> None:
+        entries = sorted(self._folder_entries())
+        total = sum(size for _, size, _ in entries)
+        for _, size, path in entries:
+            if total <= self.max_bytes:
+                break
+            path.unlink(missing_ok=True)
+            path.with_suffix(".json").unlink(missing_ok=True)
+            total -= size
+        self._folder_total = total
+
+
+def _load_meta(raw: bytes | str | None) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}

@@ -1,0 +1,225 @@
+"""Framing of the print inside the scan: the flatbed border around it and its skew.
+
+Both detectors work on a thumbnail; the fix is one crop or one affine transform at full size,
+so the scan is resampled at most once and no intermediate full-size copy is made.
+"""
+
+from __future__ import annotations
+
+import math
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from service.pipeline.ops._common import STRIP_ROWS, WORKERS, grey_array, strips, thumbnail
+from service.pipeline.registry import OpContext, register
+
+BORDER_TOL = 14.0  # grey levels: a flatbed lid is flat, JPEG noise on it stays well inside this
+BORDER_LINE_MATCH = 0.9  # a row/column is background when this share of it matches
+BORDER_MAX_SHARE = 0.4  # never cut more than this share of a side: then it was not a border
+MIN_SKEW = 0.3  # degrees; below this a correction would only soften the scan
+MAX_SKEW = 10.0
+SKEW_MIN_GAIN = 1.15  # the best angle must align edges this much better than no rotation
+
+
+def _border_value(g: np.ndarray) -> float | None:
+    """The scanner background level, when the scan's outermost frame is mostly one flat tone."""
+    frame = np.concatenate([g[:2].ravel(), g[-2:].ravel(), g[:, :2].ravel(), g[:, -2:].ravel()])
+    value = float(np.median(frame))
+    if np.mean(np.abs(frame - value) < BORDER_TOL) < 0.6:
+        return None
+    return value
+
+
+def _run(match: np.ndarray) -> int:
+    """How many leading lines are background."""
+    bad = np.flatnonzero(match < BORDER_LINE_MATCH)
+    return int(bad[0]) if bad.size else match.size
+
+
+def find_border_box(g: np.ndarray, value: float | None = None) -> tuple[int, int, int, int] | None:
+    """The box (left, top, right, bottom) of the print inside the grey thumbnail `g`, or None."""
+    if value is None:
+        value = _border_value(g)
+    if value is None:
+        return None
+    h, w = g.shape
+    bg = np.abs(g - value) < BORDER_TOL
+    rows, cols = bg.mean(axis=1), bg.mean(axis=0)
+    top, bottom = _run(rows), _run(rows[::-1])
+    left, right = _run(cols), _run(cols[::-1])
+    if max(top, bottom) > h * BORDER_MAX_SHARE or max(left, right) > w * BORDER_MAX_SHARE:
+        return None
+    sides = sum(n >= 2 for n in (top, bottom, left, right))
+    # A real border surrounds the print on at least two sides and is a flat field; one flat edge
+    # is far more likely a sky or a wall in the photo itself.
+    if sides < 2:
+        return None
+    # One extra thumbnail pixel: the soft transition from lid to print edge is not photo.
+    pad = lambda n: n + 1 if n >= 2 else 0  # noqa: E731
+    return pad(left), pad(top), w - pad(right), h - pad(bottom)
+
+
+def _scale_box(
+    box: tuple[int, int, int, int], sx: float, sy: float, size: tuple[int, int]
+) -> tuple[int, int, int, int]:
+    left, top, right, bottom = box
+    w, h = size
+    return (
+        max(0, math.ceil(left * sx)),
+        max(0, math.ceil(top * sy)),
+        min(w, math.floor(right * sx)),
+        min(h, math.floor(bottom * sy)),
+    )
+
+
+@register("remove_border", "Crop the scanner's flat background around the print")
+def remove_border(image: Image.Image, ctx: OpContext, /, **_: Any) -> Image.Image:
+    """Cut away the lid or backing around the print; the same image when no border is found."""
+    thumb = thumbnail(image)
+    box = find_border_box(grey_array(thumb))
+    if box is None:
+        return image
+    sx, sy = image.width / thumb.width, image.height / thumb.height
+    return image.crop(_scale_box(box, sx, sy, image.size))
+
+
+def inscribed_size(w: float, h: float, degrees: float) -> tuple[float, float]:
+    """The largest axis-aligned rectangle inside a w×h rectangle rotated by `degrees`."""
+    a = math.radians(degrees)
+    sin_a, cos_a = abs(math.sin(a)), abs(math.cos(a))
+    if sin_a < 1e-12:
+        return w, h
+    long_side, short_side = max(w, h), min(w, h)
+    if short_side <= 2 * sin_a * cos_a * long_side or abs(sin_a - cos_a) < 1e-10:
+        x = 0.5 * short_side
+        return (x / sin_a, x / cos_a) if w >= h else (x / cos_a, x / sin_a)
+    cos_2a = cos_a * cos_a - sin_a * sin_a
+    return (w * cos_a - h * sin_a) / cos_2a, (h * cos_a - w * sin_a) / cos_2a
+
+
+def rotate_crop(
+    image: Image.Image,
+    degrees: float,
+    box: tuple[float, float, float, float] | None = None,
+    *,
+    fill: float | tuple[int, ...] | None = None,
+) -> Image.Image:
+    """Rotate counter-clockwise by `degrees` and keep `box` of the rotated frame (default: the
+    inscribed rectangle), in one bicubic pass done strip by strip."""
+    w, h = image.size
+    if box is None:
+        iw, ih = inscribed_size(w, h, degrees)
+        ox, oy = (w - iw) / 2 + 1, (h - ih) / 2 + 1  # one pixel in: no fill colour shows
+        box = (ox, oy, w - ox, h - oy)
+    left, top, right, bottom = box
+    out_w, out_h = max(1, int(right - left)), max(1, int(bottom - top))
+    a = -math.radians(degrees)
+    ca, sa = math.cos(a), math.sin(a)
+    cx, cy = w / 2, h / 2
+    out = Image.new(image.mode, (out_w, out_h))
+
+    def part(span: tuple[int, int]) -> tuple[int, Image.Image]:
+        y0, y1 = span
+        dx, dy = left - cx, top + y0 - cy
+        data = (ca, sa, ca * dx + sa * dy + cx, -sa, ca, -sa * dx + ca * dy + cy)
+        resample = Image.Resampling.BICUBIC
+        size = (out_w, y1 - y0)
+        return y0, image.transform(size, Image.Transform.AFFINE, data, resample, fillcolor=fill)
+
+    # Pillow's transform releases the GIL: two strips at once use both cores.
+    with ThreadPoolExecutor(WORKERS) as pool:
+        for y0, strip in pool.map(part, strips(out_h, STRIP_ROWS)):
+            out.paste(strip, (0, y0))
+    return out
+
+
+def _edge_points(g: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Coordinates of the strongest horizontal-ish and vertical-ish edges."""
+    gx = np.zeros_like(g)
+    gy = np.zeros_like(g)
+    gx[:, 1:-1] = g[:, 2:] - g[:, :-2]
+    gy[1:-1] = g[2:] - g[:-2]
+    mag = np.hypot(gx, gy)
+    threshold = max(float(np.percentile(mag, 96)), 12.0)
+    strong = mag > threshold
+    horizontal = strong & (np.abs(gy) > 2 * np.abs(gx))
+    vertical = strong & (np.abs(gx) > 2 * np.abs(gy))
+    hy, hx = np.nonzero(horizontal)
+    vy, vx = np.nonzero(vertical)
+    f32 = np.float32
+    return hx.astype(f32), hy.astype(f32), vx.astype(f32), vy.astype(f32)
+
+
+def _alignment(u: np.ndarray, v: np.ndarray, degrees: np.ndarray, n_bins: int) -> np.ndarray:
+    """Projection-profile sharpness of points (u along, v across the line) for each angle."""
+    scores = np.zeros(len(degrees))
+    if u.size == 0:
+        return scores
+    for i, d in enumerate(degrees):
+        t = math.tan(math.radians(d))
+        proj = v - u * t
+        hist = np.bincount(
+            np.clip(proj + n_bins / 4, 0, n_bins - 1).astype(np.int64), minlength=n_bins
+        )
+        scores[i] = float(np.dot(hist, hist))
+    return scores
+
+
+def estimate_skew(g: np.ndarray) -> float:
+    """The content's rotation in degrees (counter-clockwise), or 0.0 when unsure."""
+    hx, hy, vx, vy = _edge_points(g)
+    if hx.size + vx.size < 200:
+        return 0.0
+    n_bins = int(max(g.shape) * 1.5)
+
+    def score(angles: np.ndarray) -> np.ndarray:
+        # Rows of a counter-clockwise rotated print go up to the right: y = y0 - x·tan(a).
+        return _alignment(hx, hy, -angles, n_bins) + _alignment(vy, vx, angles, n_bins)
+
+    coarse = np.arange(-MAX_SKEW, MAX_SKEW + 1e-9, 0.25)
+    s = score(coarse)
+    best = float(coarse[int(np.argmax(s))])
+    fine = np.arange(best - 0.25, best + 0.25 + 1e-9, 0.05)
+    fs = score(fine)
+    best = float(fine[int(np.argmax(fs))])
+    base = float(score(np.array([0.0]))[0])
+    if base > 0 and float(fs.max()) < SKEW_MIN_GAIN * base:
+        return 0.0
+    if abs(best) > MAX_SKEW - 0.25:
+        return 0.0  # the best is the edge of the search: no real peak inside it
+    return best
+
+
+@register("deskew", "Straighten a print scanned slightly askew (up to ±10°)")
+def deskew(image: Image.Image, ctx: OpContext, /, **_: Any) -> Image.Image:
+    """Rotate the print level and crop the corners the rotation exposes; same image when level."""
+    thumb = thumbnail(image, 800)
+    g = grey_array(thumb)
+    angle = estimate_skew(g)
+    if abs(angle) < MIN_SKEW:
+        return image
+    # Crop to the inscribed rectangle, and tighter still when the rotated thumbnail shows
+    # background left over from the scanner (the corners of a tilted print).
+    w, h = image.size
+    iw, ih = inscribed_size(w, h, -angle)
+    box = ((w - iw) / 2 + 1, (h - ih) / 2 + 1, (w + iw) / 2 - 1, (h + ih) / 2 - 1)
+    value = _border_value(g)
+    if value is not None:
+        rot = grey_array(
+            rotate_crop(
+                thumb.convert("L"), -angle, (0, 0, thumb.width, thumb.height), fill=round(value)
+            )
+        )
+        inner = find_border_box(rot, value)
+        if inner is not None:
+            sx, sy = w / thumb.width, h / thumb.height
+            box = (
+                max(box[0], inner[0] * sx),
+                max(box[1], inner[1] * sy),
+                min(box[2], inner[2] * sx),
+                min(box[3], inner[3] * sy),
+            )
+    return rotate_crop(image, -angle, box)

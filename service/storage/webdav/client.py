@@ -1,0 +1,239 @@
+"""HTTP for WebDAV: URL building, retries with backoff, and the status → error mapping.
+
+One place decides what a status means, so every verb behaves alike:
+
+    423 locked, 425 too early, 429 throttled, 500/502/503/504, timeouts, dropped connections
+        → retried with backoff (Retry-After honoured), then StorageUnavailable (the job retries
+          later, with the server's hint in `retry_after`)
+    401 → StorageError "check OWNCLOUD_USER / app password", at once: looping on 401 feeds
+          Nextcloud's brute-force throttle and can lock the account
+    403 → StorageError (forbidden), 507 → StorageError (quota), 404 → NotFound
+
+The client is the one shared `httpx.AsyncClient` of the process; we never close it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from time import time
+from urllib.parse import quote, urlsplit
+
+import httpx
+
+from service.errors import NotFound, StorageError, StorageUnavailable
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUSES = frozenset({423, 425, 429, 500, 502, 503, 504})
+NETWORK_ERRORS = (httpx.TransportError,)  # timeouts, refused, reset, incomplete bodies
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try before giving the job back to the queue.
+
+    Four tries over ~7 s covers a lock held by a sync client or a proxy restart; anything
+    longer is better handled by the job queue's own backoff than by holding a worker. A
+    Retry-After above `max_wait` is not slept on here but passed on as `retry_after`.
+    """
+
+    attempts: int = 4
+    base_delay: float = 1.0
+    max_delay: float = 8.0
+    max_wait: float = 30.0
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        """Seconds to wait before try number `attempt + 1`."""
+        if retry_after is not None:
+            return retry_after
+        backoff = min(self.max_delay, self.base_delay * (2**attempt))
+        return backoff * (0.75 + random.random() / 2)  # jitter: workers don't retry in step
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Retry-After as seconds: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time())
+    except (TypeError, ValueError):
+        return None
+
+
+def quote_path(path: str) -> str:
+    """Percent-encode each segment of a '/'-path (space, '#', '?', '%', '$' all escaped)."""
+    return "/".join(quote(seg, safe="") for seg in path.split("/"))
+
+
+def _reason(resp: httpx.Response) -> str:
+    """A short reason for logs and job records: Sabre's `<s:message>` when present."""
+    text = ""
+    try:
+        body = resp.text
+    except httpx.ResponseNotRead:
+        body = ""
+    if "<s:message>" in body:
+        text = body.split("<s:message>", 1)[1].split("</s:message>", 1)[0]
+    return f"{resp.status_code} {resp.reason_phrase}" + (f": {text[:200]}" if text else "")
+
+
+def error_for(resp: httpx.Response, what: str) -> Exception:
+    """The exception of our tree for a final, non-success answer."""
+    code = resp.status_code
+    if code == 401:
+        return StorageError(
+            f"{what}: 401 Unauthorized — check OWNCLOUD_USER / app password (OWNCLOUD_PASSWORD)"
+        )
+    if code == 403:
+        why = _reason(resp)
+        return StorageError(f"{what}: 403 Forbidden — not allowed for this account ({why})")
+    if code == 404:
+        return NotFound(f"{what}: not found")
+    if code == 507:
+        return StorageError(f"{what}: 507 Insufficient Storage — the account's quota is full")
+    if code in RETRY_STATUSES:
+        hint = retry_after_seconds(resp.headers.get("Retry-After"))
+        return StorageUnavailable(f"{what}: {_reason(resp)}", retry_after=hint)
+    return StorageError(f"{what}: {_reason(resp)}")
+
+
+class DavClient:
+    """Requests against one server, relative to its base URL, with bounded retries."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        base_url: str,
+        auth: httpx.Auth | None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.http = client
+        self.base_url = base_url.rstrip("/")
+        split = urlsplit(self.base_url)
+        self.origin = f"{split.scheme}://{split.netloc}"
+        self.auth = auth
+        self.retry = retry or RetryPolicy()
+        self.requests = 0  # sent, for `check` and the bench
+
+    def url(self, server_path: str) -> str:
+        """Absolute URL of an already-quoted server path ('/remote.php/...')."""
+        return self.origin + server_path
+
+    async def _wait_or_raise(self, attempt: int, exc: StorageUnavailable, what: str) -> None:
+        if attempt + 1 >= self.retry.attempts:
+            raise exc
+        delay = self.retry.delay(attempt, exc.retry_after)
+        if delay > self.retry.max_wait:
+            raise exc  # the server asks for longer than a worker should idle
+        log.info("%s: %s; retry %d in %.1fs", what, exc, attempt + 1, delay)
+        await asyncio.sleep(delay)
+
+    async def call(
+        self,
+        method: str,
+        url: str,
+        *,
+        what: str,
+        ok: Callable[[httpx.Response], bool] = lambda r: r.is_success,
+        headers: Mapping[str, str] | None = None,
+        content: bytes | Callable[[], AsyncIterator[bytes]] | None = None,
+        http_timeout: httpx.Timeout | None = None,
+    ) -> httpx.Response:
+        """Send and read the whole answer; retry transient failures; raise on a final error.
+
+        `content` may be a factory of an async byte stream, called once per try so a retried
+        upload sends the whole body again. `ok` says which answers are not errors (so a
+        caller can accept 404 or 405 and look at them itself).
+        """
+        for attempt in range(self.retry.attempts):
+            req = self._request(method, url, headers, content, http_timeout)
+            try:
+                # Not streamed: the body is read inside this try, so an answer that breaks off
+                # half-way is retried like a refused connection.
+                resp = await self.http.send(req, auth=self.auth)
+            except NETWORK_ERRORS as exc:
+                err = StorageUnavailable(f"{what}: {type(exc).__name__} {exc}".strip())
+                await self._wait_or_raise(attempt, err, what)
+                continue
+            if ok(resp):
+                return resp
+            err2 = error_for(resp, what)
+            if not isinstance(err2, StorageUnavailable):
+                raise err2
+            await self._wait_or_raise(attempt, err2, what)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _request(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        content: bytes | Callable[[], AsyncIterator[bytes]] | None,
+        http_timeout: httpx.Timeout | None,
+    ) -> httpx.Request:
+        self.requests += 1
+        body = content() if callable(content) else content
+        return self.http.build_request(
+            method,
+            url,
+            headers=headers,
+            content=body,
+            timeout=http_timeout if http_timeout is not None else httpx.USE_CLIENT_DEFAULT,
+        )
+
+    @asynccontextmanager
+    async def stream(
+        self,
+        method: str,
+        url: str,
+        *,
+        what: str,
+        ok: Callable[[httpx.Response], bool] = lambda r: r.is_success,
+        headers: Mapping[str, str] | None = None,
+        content: bytes | Callable[[], AsyncIterator[bytes]] | None = None,
+        http_timeout: httpx.Timeout | None = None,
+    ) -> AsyncIterator[httpx.Response]:
+        """Like `call`, but yields the response with its body unread (for downloads).
+
+        Only getting the headers is retried here; a body that breaks off later is the
+        caller's to retry (see `retrying`), because only it knows where to resume.
+        """
+        for attempt in range(self.retry.attempts):
+            req = self._request(method, url, headers, content, http_timeout)
+            try:
+                resp = await self.http.send(req, auth=self.auth, stream=True)
+            except NETWORK_ERRORS as exc:
+                err = StorageUnavailable(f"{what}: {type(exc).__name__} {exc}".strip())
+                await self._wait_or_raise(attempt, err, what)
+                continue
+            try:
+                if ok(resp):
+                    yield resp
+                    return
+                await resp.aread()
+                err2 = error_for(resp, what)
+            finally:
+                await resp.aclose()
+            if not isinstance(err2, StorageUnavailable):
+                raise err2
+            await self._wait_or_raise(attempt, err2, what)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def retrying(self, what: str, attempt_fn: Callable[[], Awaitable[object]]) -> object:
+        """Run a whole exchange again when its body broke off (dropped connection)."""
+        for attempt in range(self.retry.attempts):
+            try:
+                return await attempt_fn()
+            except NETWORK_ERRORS as exc:
+                err = StorageUnavailable(f"{what}: {type(exc).__name__} {exc}".strip())
+                await self._wait_or_raise(attempt, err, what)
+        raise AssertionError("unreachable")  # pragma: no cover

@@ -1,0 +1,67 @@
+"""Settings: every contract name read, bad values explained in one line, secrets hidden."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from service.cli import main
+from service.config.settings import load_settings
+from service.errors import ConfigError
+
+
+def test_defaults_match_the_contract(chdir_tmp: Path) -> None:
+    s = load_settings()
+    assert s.owncloud_url is None and not s.uses_owncloud
+    assert (s.watch_root, s.inbox_name, s.output_name) == ("/", "to-restore", "restored")
+    assert s.poll_interval == 30 and s.data_dir == Path("./data")
+    assert s.redis_url is None and s.hf_token is None
+    assert s.hf_router_url == "https://router.huggingface.co"
+    assert s.hf_endpoint == "https://huggingface.co"
+    assert (s.host, s.port) == ("127.0.0.1", 8000)
+
+
+def test_dot_env_in_the_working_folder_is_read(chdir_tmp: Path) -> None:
+    (chdir_tmp / ".env").write_text("POLL_INTERVAL=7\nINBOX_NAME=scans-in\n")
+    s = load_settings()
+    assert s.poll_interval == 7 and s.inbox_name == "scans-in"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("PORT", "eighty", "PORT"),
+        ("POLL_INTERVAL", "-3", "POLL_INTERVAL"),
+        ("OWNCLOUD_URL", "cloud.example.com", "http:// or https://"),
+        ("REDIS_URL", "localhost:6379", "redis://"),
+        ("INBOX_NAME", "a/b", "single folder name"),
+        ("WATCH_ROOT", "/x/../y", "'..'"),
+    ],
+)
+def test_a_bad_value_names_the_setting(
+    monkeypatch: pytest.MonkeyPatch, chdir_tmp: Path, name: str, value: str, expected: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    assert name in str(err.value) and expected in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_bad_setting_exits_2_with_one_line(
+    monkeypatch: pytest.MonkeyPatch, chdir_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PORT", "99999")
+    assert main(["chains"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "PORT" in err
+
+
+def test_secrets_never_print(monkeypatch: pytest.MonkeyPatch, chdir_tmp: Path) -> None:
+    monkeypatch.setenv("HF_TOKEN", "hf_supersecret123")
+    monkeypatch.setenv("OWNCLOUD_PASSWORD", "app-pass-xyz")
+    s = load_settings()
+    text = repr(s) + str(s) + s.model_dump_json()
+    assert "hf_supersecret123" not in text and "app-pass-xyz" not in text
+    assert s.hf_token_value == "hf_supersecret123"

@@ -1,0 +1,507 @@
+"""A small fake HF router and Hub API on loopback, for tests and benchmarks.
+
+    with FakeRouter(delay=0.0, fail={"fal-ai": 402}) as router:
+        settings = load_settings(hf_router_url=router.url, hf_endpoint=router.url, hf_token="hf_x")
+        ...
+        router.count("replicate")   # submits seen by replicate
+        router.calls                # every request: provider, method, path, headers, json
+
+It speaks fal-ai's queue (submit → status → result → CDN), replicate (`Prefer: wait`, then
+`/v1/predictions/{id}`), wavespeed (`urls.get` polling), hf-inference (raw bytes or JSON
+inputs) and together (base64), plus `GET /api/models/{id}?expand[]=inferenceProviderMapping`.
+Answers arrive after `delay` seconds (async providers: the job completes `delay` after submit)
+and are the input image made a bit brighter, as PNG. `fail` makes a provider's submits fail:
+an int status for every submit, a list consumed one submit at a time (None = succeed), or
+"failed" for a job that runs and then fails (wavespeed/replicate/fal error).
+A Starlette app served by uvicorn in a background thread on a free port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import itertools
+import json
+import socket
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from PIL import Image, ImageEnhance
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+FailSpec = int | str | None
+
+DEFAULT_MAPPINGS: dict[str, dict[str, str]] = {
+    "black-forest-labs/FLUX.2-dev": {
+        "fal-ai": "fal-ai/flux-2/edit",
+        "replicate": "black-forest-labs/flux-2-dev",
+        "wavespeed": "wavespeed-ai/flux-2-dev/edit",
+        "together": "black-forest-labs/FLUX.2-dev",
+    },
+    "black-forest-labs/FLUX.2-klein-9B": {
+        "fal-ai": "fal-ai/flux-2/klein/9b/edit",
+        "replicate": "black-forest-labs/flux-2-klein-9b",
+        "wavespeed": "wavespeed-ai/flux-2-klein-9b/edit",
+    },
+    "black-forest-labs/FLUX.1-Kontext-dev": {
+        "replicate": "black-forest-labs/flux-kontext-dev",
+        "fal-ai": "fal-ai/flux-kontext/dev",
+    },
+    "Qwen/Qwen-Image-Edit": {
+        "fal-ai": "fal-ai/qwen-image-edit",
+        "replicate": "qwen/qwen-image-edit",
+        "wavespeed": "wavespeed-ai/qwen-image/edit",
+    },
+    "Qwen/Qwen-Image-Edit-2509": {"wavespeed": "wavespeed-ai/qwen-image/edit-plus-lora"},
+    "caidas/swin2SR-realworld-sr-x4-64-bsrgan-psnr": {},
+    "caidas/swin2SR-classical-sr-x2-64": {},
+}
+
+_MESSAGES = {
+    400: "Model not supported by provider {p}",
+    401: "Invalid credentials in Authorization header",
+    402: "Pay-as-you go is not enabled for provider {p} yet.",
+    403: "This authentication method does not have sufficient permissions",
+    429: "Rate limit reached, slow down",
+    500: "Internal server error",
+    502: "Bad gateway",
+    503: "Service temporarily unavailable",
+    504: "Request timed out",
+}
+
+
+@dataclass
+class Seen:
+    """One request the fake router received."""
+
+    provider: str
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    json: Any = None
+    body_size: int = 0
+
+
+@dataclass
+class _Job:
+    provider: str
+    ready_at: float
+    image: bytes
+    fail: bool = False
+    polls: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def brighten(data: bytes) -> bytes:
+    """The plausible 'restoration': the input a little brighter, as PNG."""
+    with Image.open(io.BytesIO(data)) as im:
+        out = ImageEnhance.Brightness(im.convert("RGB")).enhance(1.1)
+    buf = io.BytesIO()
+    out.save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
+
+
+async def _sleep_until(deadline: float) -> None:
+    while (left := deadline - time.monotonic()) > 0:  # uvloop timers may fire ~1 ms early
+        await asyncio.sleep(left)
+
+
+def _image_from(value: Any) -> bytes:
+    if isinstance(value, list):
+        value = value[0] if value else ""
+    if not isinstance(value, str) or not value:
+        raise ValueError("no image in the request")
+    if value.startswith("data:"):
+        value = value.split(",", 1)[1]
+    return base64.b64decode(value)
+
+
+class FakeRouter:
+    """The fake router; a context manager that serves it on a free loopback port."""
+
+    def __init__(
+        self,
+        *,
+        delay: float = 0.0,
+        fail: Mapping[str, FailSpec | Sequence[FailSpec]] | None = None,
+        mappings: Mapping[str, Mapping[str, str]] | None = None,
+        token: str | None = None,
+        replicate_wait: float = 60.0,
+        retry_after: float = 1.0,
+        transform: bool = True,
+    ) -> None:
+        self.delay = delay
+        self.fail: dict[str, Any] = {
+            k: list(v) if isinstance(v, list | tuple) else v for k, v in (fail or {}).items()
+        }
+        raw = DEFAULT_MAPPINGS if mappings is None else mappings
+        self.mappings: dict[str, dict[str, str]] = {k: dict(v) for k, v in raw.items()}
+        self.token = token
+        self.replicate_wait = replicate_wait
+        self.retry_after = retry_after
+        self.transform = transform
+        self.calls: list[Seen] = []
+        self.jobs: dict[str, _Job] = {}
+        self._ids = itertools.count(1)
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self.url = ""
+        self.app = Starlette(routes=self._routes())
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def __enter__(self) -> FakeRouter:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        config = uvicorn.Config(
+            self.app,
+            log_level="error",
+            access_log=False,
+            lifespan="off",
+            ws="none",
+            http="h11",
+            timeout_keep_alive=30,
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, daemon=True, name="fake-router"
+        )
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("fake router did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    # -- what tests look at ---------------------------------------------------------------
+
+    def count(self, provider: str | None = None, method: str | None = None) -> int:
+        """Requests seen, optionally for one provider ("hub", "cdn" included) and method."""
+        return sum(
+            1
+            for c in self.calls
+            if (provider is None or c.provider == provider)
+            and (method is None or c.method == method)
+        )
+
+    def submits(self, provider: str | None = None) -> int:
+        """POSTs (the paid calls) seen, optionally for one provider."""
+        return self.count(provider, "POST")
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _routes(self) -> list[Route]:
+        return [
+            Route("/api/models/{repo:path}", self._hub, methods=["GET"]),
+            Route("/_fake/calls", self._calls, methods=["GET"]),
+            Route("/cdn/{name}", self._cdn, methods=["GET"]),
+            Route("/fal-ai/{owner}/{app}/requests/{rid}/status", self._fal_status, methods=["GET"]),
+            Route("/fal-ai/{owner}/{app}/requests/{rid}", self._fal_result, methods=["GET"]),
+            Route("/fal-ai/{pid:path}", self._fal_submit, methods=["POST"]),
+            Route("/replicate/v1/predictions/{rid}", self._replicate_get, methods=["GET"]),
+            Route(
+                "/replicate/v1/models/{pid:path}/predictions",
+                self._replicate_submit,
+                methods=["POST"],
+            ),
+            Route("/replicate/v1/predictions", self._replicate_submit, methods=["POST"]),
+            Route(
+                "/wavespeed/api/v3/predictions/{rid}/result", self._wavespeed_get, methods=["GET"]
+            ),
+            Route("/wavespeed/api/v3/{pid:path}", self._wavespeed_submit, methods=["POST"]),
+            Route("/hf-inference/models/{repo:path}", self._hf_inference, methods=["POST"]),
+            Route("/endpoint/{name}", self._hf_inference, methods=["POST"]),
+            Route("/together/v1/images/generations", self._together, methods=["POST"]),
+        ]
+
+    async def _seen(self, request: Request, provider: str) -> tuple[Seen, bytes]:
+        body = await request.body()
+        data: Any = None
+        if body and request.headers.get("content-type", "").startswith("application/json"):
+            data = json.loads(body)
+        seen = Seen(
+            provider,
+            request.method,
+            request.url.path,
+            request.url.query,
+            dict(request.headers),
+            data,
+            len(body),
+        )
+        self.calls.append(seen)
+        return seen, body
+
+    def _headers(self) -> dict[str, str]:
+        return {"x-request-id": f"Root=1-fake-{next(self._ids)}"}
+
+    def _next_id(self) -> str:
+        return f"req{next(self._ids):06d}"
+
+    def _failure(self, provider: str) -> FailSpec:
+        spec = self.fail.get(provider)
+        if isinstance(spec, list):
+            return spec.pop(0) if spec else None
+        return spec
+
+    def _error(self, status: int, provider: str) -> Response:
+        headers = self._headers()
+        if status == 429:
+            headers["retry-after"] = f"{self.retry_after:g}"
+        if status == 422:
+            body: Any = {
+                "detail": [
+                    {"loc": ["body", "image_url"], "msg": "Field required", "type": "missing"}
+                ]
+            }
+        else:
+            body = {"error": _MESSAGES.get(status, "error").format(p=provider)}
+        return JSONResponse(body, status_code=status, headers=headers)
+
+    def _unauthorized(self, request: Request) -> bool:
+        return self.token is not None and (
+            request.headers.get("authorization") != f"Bearer {self.token}"
+        )
+
+    async def _start(
+        self, request: Request, provider: str, image_of: Any
+    ) -> tuple[_Job | None, Response | None, Seen]:
+        seen, body = await self._seen(request, provider)
+        if self._unauthorized(request):
+            return None, self._error(401, provider), seen
+        failure = self._failure(provider)
+        if isinstance(failure, int):
+            return None, self._error(failure, provider), seen
+        try:
+            raw = image_of(seen, body)
+            image = await asyncio.to_thread(brighten, raw) if self.transform else raw
+        except (ValueError, OSError) as exc:
+            return (
+                None,
+                JSONResponse(
+                    {"error": f"bad image: {exc}"}, status_code=400, headers=self._headers()
+                ),
+                seen,
+            )
+        job = _Job(provider, time.monotonic() + self.delay, image, fail=failure == "failed")
+        return job, None, seen
+
+    async def _calls(self, request: Request) -> Response:
+        return JSONResponse({"calls": len(self.calls)})
+
+    async def _hub(self, request: Request) -> Response:
+        await self._seen(request, "hub")
+        repo = request.path_params["repo"]
+        if repo not in self.mappings:
+            return JSONResponse({"error": "Repository not found"}, status_code=404)
+        task = "image-to-image"
+        mapping = {
+            p: {"status": "live", "providerId": pid, "task": task}
+            for p, pid in self.mappings[repo].items()
+        }
+        return JSONResponse({"_id": "x", "id": repo, "inferenceProviderMapping": mapping})
+
+    async def _cdn(self, request: Request) -> Response:
+        await self._seen(request, "cdn")
+        job = self.jobs.get(request.path_params["name"].split(".")[0])
+        if job is None:
+            return JSONResponse({"error": "not found"}, status_code=404)
+        return Response(job.image, media_type="image/png")
+
+    def _cdn_url(self, rid: str) -> str:
+        return f"{self.url}/cdn/{rid}.png"
+
+    # fal-ai -------------------------------------------------------------------------------
+
+    async def _fal_submit(self, request: Request) -> Response:
+        job, error, _ = await self._start(
+            request, "fal-ai", lambda s, b: _image_from(s.json.get("image_url"))
+        )
+        if error is not None or job is None:
+            return error or Response(status_code=500)
+        rid = self._next_id()
+        self.jobs[rid] = job
+        owner, app = [*request.path_params["pid"].split("/"), "app"][:2]
+        base = f"https://queue.fal.run/{owner}/{app}/requests/{rid}"
+        return JSONResponse(
+            {
+                "request_id": rid,
+                "status": "IN_QUEUE",
+                "response_url": base,
+                "status_url": f"{base}/status",
+                "cancel_url": f"{base}/cancel",
+            },
+            headers=self._headers(),
+        )
+
+    def _fal_state(self, job: _Job) -> str:
+        left = job.ready_at - time.monotonic()
+        if left <= 0:
+            return "COMPLETED"
+        return "IN_PROGRESS" if job.polls > 0 and left < self.delay / 2 else "IN_QUEUE"
+
+    async def _fal_status(self, request: Request) -> Response:
+        await self._seen(request, "fal-ai")
+        job = self.jobs.get(request.path_params["rid"])
+        if job is None:
+            return JSONResponse({"detail": "Request not found"}, status_code=404)
+        state = self._fal_state(job)
+        job.polls += 1
+        return JSONResponse(
+            {"status": state},
+            status_code=200 if state == "COMPLETED" else 202,
+            headers=self._headers(),
+        )
+
+    async def _fal_result(self, request: Request) -> Response:
+        await self._seen(request, "fal-ai")
+        rid = request.path_params["rid"]
+        job = self.jobs.get(rid)
+        if job is None:
+            return JSONResponse({"detail": "Request not found"}, status_code=404)
+        if job.fail:
+            return JSONResponse(
+                {"detail": "The model could not process this image"},
+                status_code=422,
+                headers=self._headers(),
+            )
+        return JSONResponse(
+            {"images": [{"url": self._cdn_url(rid), "content_type": "image/png"}], "seed": 42},
+            headers=self._headers(),
+        )
+
+    # replicate ----------------------------------------------------------------------------
+
+    def _prediction(self, rid: str, job: _Job) -> dict[str, Any]:
+        done = time.monotonic() >= job.ready_at
+        status = ("failed" if job.fail else "succeeded") if done else "processing"
+        return {
+            "id": rid,
+            "status": status,
+            "model": "fake",
+            "output": [self._cdn_url(rid)] if status == "succeeded" else None,
+            "error": "CUDA out of memory" if status == "failed" else None,
+            "urls": {"get": f"https://api.replicate.com/v1/predictions/{rid}"},
+        }
+
+    async def _replicate_submit(self, request: Request) -> Response:
+        job, error, _ = await self._start(
+            request, "replicate", lambda s, b: _image_from(s.json["input"]["image"])
+        )
+        if error is not None or job is None:
+            return error or Response(status_code=500)
+        rid = self._next_id()
+        self.jobs[rid] = job
+        if request.headers.get("prefer", "").startswith("wait"):
+            until = min(job.ready_at, time.monotonic() + self.replicate_wait)
+            while (left := until - time.monotonic()) > 0:  # uvloop timers may fire ~1 ms early
+                await asyncio.sleep(left)
+        return JSONResponse(self._prediction(rid, job), status_code=201, headers=self._headers())
+
+    async def _replicate_get(self, request: Request) -> Response:
+        await self._seen(request, "replicate")
+        rid = request.path_params["rid"]
+        job = self.jobs.get(rid)
+        if job is None:
+            return JSONResponse({"detail": "Not found."}, status_code=404)
+        return JSONResponse(self._prediction(rid, job), headers=self._headers())
+
+    # wavespeed ----------------------------------------------------------------------------
+
+    async def _wavespeed_submit(self, request: Request) -> Response:
+        job, error, _ = await self._start(
+            request, "wavespeed", lambda s, b: _image_from(s.json.get("images"))
+        )
+        if error is not None or job is None:
+            return error or Response(status_code=500)
+        rid = self._next_id()
+        self.jobs[rid] = job
+        get = f"https://api.wavespeed.ai/api/v3/predictions/{rid}/result"
+        return JSONResponse(
+            {
+                "code": 200,
+                "message": "success",
+                "data": {"id": rid, "status": "created", "urls": {"get": get}, "outputs": []},
+            },
+            headers=self._headers(),
+        )
+
+    async def _wavespeed_get(self, request: Request) -> Response:
+        await self._seen(request, "wavespeed")
+        rid = request.path_params["rid"]
+        job = self.jobs.get(rid)
+        if job is None:
+            return JSONResponse({"code": 404, "message": "not found"}, status_code=404)
+        data: dict[str, Any] = {"id": rid, "status": "processing", "outputs": []}
+        if time.monotonic() >= job.ready_at:
+            if job.fail:
+                data.update(status="failed", error="NSFW content detected in the input")
+            else:
+                data.update(status="completed", outputs=[self._cdn_url(rid)])
+        return JSONResponse(
+            {"code": 200, "message": "success", "data": data}, headers=self._headers()
+        )
+
+    # synchronous providers ----------------------------------------------------------------
+
+    async def _hf_inference(self, request: Request) -> Response:
+        def image_of(seen: Seen, body: bytes) -> bytes:
+            return _image_from(seen.json["inputs"]) if seen.json is not None else body
+
+        job, error, _ = await self._start(request, "hf-inference", image_of)
+        if error is not None or job is None:
+            return error or Response(status_code=500)
+        await _sleep_until(job.ready_at)
+        return Response(job.image, media_type="image/png", headers=self._headers())
+
+    async def _together(self, request: Request) -> Response:
+        def image_of(seen: Seen, body: bytes) -> bytes:
+            return _image_from(seen.json.get("reference_images") or seen.json.get("image_url"))
+
+        job, error, _ = await self._start(request, "together", image_of)
+        if error is not None or job is None:
+            return error or Response(status_code=500)
+        await _sleep_until(job.ready_at)
+        b64 = base64.b64encode(job.image).decode()
+        return JSONResponse(
+            {
+                "id": "t1",
+                "model": request.headers.get("x-model", ""),
+                "data": [{"index": 0, "b64_json": b64}],
+            },
+            headers=self._headers(),
+        )
+
+
+def main() -> None:
+    """Serve in its own process (benchmarks, end-to-end runs): prints the URL, stops on EOF.
+
+    python tests/fakerouter.py '{"delay": 1.0, "fail": {"fal-ai": 402}}'
+    """
+    import sys
+
+    options = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
+    with FakeRouter(**options) as router:
+        print(router.url, flush=True)
+        sys.stdin.read()
+
+
+if __name__ == "__main__":
+    main()

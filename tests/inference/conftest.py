@@ -1,0 +1,74 @@
+"""Fixtures of the inference tests: a fake clock, a client on pytest-httpx, real Redis DB 3."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import redis.asyncio as aioredis
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # for `tests.fakerouter`
+
+from inference_support import HUB, REDIS_URL, ROUTER, TOKEN, FakeClock
+
+from service.inference import ImagePayload, InferenceClient, PollPolicy, RetryPolicy
+from service.inference.images import prepare_image
+from tests.fakerouter import FakeRouter
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def payload() -> ImagePayload:
+    return prepare_image(Image.new("RGB", (40, 30), (120, 80, 40)), 1_048_576)
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient() as client:
+        yield client
+
+
+@pytest.fixture
+def make_client(http: httpx.AsyncClient, clock: FakeClock) -> Callable[..., InferenceClient]:
+    """A client on the mocked router, with instant backoff and polling."""
+
+    def make(**options: object) -> InferenceClient:
+        defaults: dict[str, object] = {
+            "router_url": ROUTER,
+            "hub_url": HUB,
+            "token": TOKEN,
+            "sleep": clock.sleep,
+            "clock": clock,
+            "retry": RetryPolicy(attempts=4, base=1.0, jitter=0.0),
+            "poll": PollPolicy(interval=0.5),
+        }
+        defaults.update(options)
+        return InferenceClient(http, **defaults)  # type: ignore[arg-type]
+
+    return make
+
+
+@pytest.fixture
+async def redis_db() -> AsyncIterator[aioredis.Redis]:
+    """The real Redis, DB 3 (ours), flushed before and after."""
+    client = aioredis.Redis.from_url(REDIS_URL)
+    await client.flushdb()
+    try:
+        yield client
+    finally:
+        await client.flushdb()
+        await client.aclose()
+
+
+@pytest.fixture
+def fake_router() -> Iterator[FakeRouter]:
+    with FakeRouter(delay=0.0) as router:
+        yield router

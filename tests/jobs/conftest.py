@@ -1,0 +1,32 @@
+"""Real Redis (DB 1 of the machine's server, or REDIS_TEST_URL) for the jobs tests."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from service.config.settings import Settings
+from service.jobs.services import Services
+
+TEST_REDIS = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/1")
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[Redis]:
+    r = Redis.from_url(TEST_REDIS)
+    await r.flushdb()
+    yield r
+    await r.flushdb()
+    await r.aclose()
+
+
+@pytest.fixture
+async def services(tmp_path: Path, redis: Redis) -> AsyncIterator[Services]:
+    settings = Settings(data_dir=tmp_path / "data", retry_base_seconds=0.1)
+    svc = await Services.open(settings, TEST_REDIS)
+    yield svc
+    await svc.aclose()
