@@ -8,7 +8,14 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from service.config.settings import Settings
 from service.errors import ConfigError, PhotoRestoreError
@@ -39,7 +46,7 @@ async def _restore_all(
 ) -> int:
     catalog = load_checked_catalog(settings)
     chain = catalog.chain(chain_name)
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)
     failures = 0
     await asyncio.to_thread(out_dir.mkdir, parents=True, exist_ok=True)
     async with make_http_client() as http:
@@ -62,7 +69,7 @@ async def _restore_all(
             for path in files:
                 step_task = progress.add_task(f"  {path.name}", total=len(chain.steps))
 
-                async def on_progress(steps: list[StepRecord], task: int = step_task) -> None:
+                async def on_progress(steps: list[StepRecord], task: TaskID = step_task) -> None:
                     done = sum(s.status not in ("pending", "running") for s in steps)
                     progress.update(task, completed=done, total=len(steps))
 

@@ -9,6 +9,7 @@ import logging
 import signal
 import sys
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import uvicorn
 
@@ -51,12 +52,12 @@ class _Server(uvicorn.Server):
         yield
 
 
-def _uvicorn(app: object, settings: Settings, host: str) -> _Server:
+def _uvicorn(app: Any, settings: Settings, host: str) -> _Server:
     config = uvicorn.Config(
         app,
         host=host,
         port=settings.port,
-        log_config=None,  # type: ignore[arg-type]
+        log_config=None,
         access_log=False,
         lifespan="on",
         proxy_headers=True,

@@ -56,7 +56,6 @@ class Settings(BaseSettings):
     job_concurrency: int = Field(2, ge=1, le=64)
     log_json: bool = False
     log_level: str = "INFO"
-    delete_originals: bool = False
 
     @field_validator("owncloud_url", "hf_router_url", "hf_endpoint")
     @classmethod

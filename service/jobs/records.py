@@ -7,6 +7,7 @@ Every change is published on a channel the dashboard turns into server-sent even
 
 from __future__ import annotations
 
+import builtins
 import json
 import time
 from dataclasses import asdict, dataclass, field
@@ -208,7 +209,7 @@ class JobStore:
             start += batch
         return matched, total
 
-    async def _many(self, ids: list[Any]) -> list[JobRecord]:
+    async def _many(self, ids: builtins.list[Any]) -> builtins.list[JobRecord]:
         if not ids:
             return []
         raws = await self.redis.mget(
@@ -216,7 +217,7 @@ class JobStore:
         )
         return [JobRecord.from_json(r) for r in raws if r]
 
-    async def ids_with_status(self, status: str) -> list[str]:
+    async def ids_with_status(self, status: str) -> builtins.list[str]:
         """Every job id of a status (for bulk retry)."""
         ids = await self.redis.zrange(JOBS_BY_STATUS + status, 0, -1)
         return [i.decode() if isinstance(i, bytes) else i for i in ids]

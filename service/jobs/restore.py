@@ -11,12 +11,13 @@ import asyncio
 import logging
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from arq import Retry
+from PIL import Image
 
 from service.config.catalog import Chain, Step
 from service.config.settings import Settings
@@ -33,6 +34,7 @@ from service.pipeline.registry import OpContext
 from service.pipeline.runner import ChainRunner, ProgressCallback, RunContext, RunResult
 
 log = logging.getLogger(__name__)
+_PLACEHOLDER = Image.new("L", (1, 1))
 
 
 @dataclass
@@ -87,12 +89,19 @@ async def restore_image(
     fidelity: str | None = None,
     on_progress: ProgressCallback | None = None,
     intermediate: Any = None,
+    on_decoded: Callable[[Image.Image], Awaitable[None]] | None = None,
 ) -> Restored:
     """Decode, run the chain and encode; shared by the worker and `photo-restore restore`."""
     decoded = await asyncio.to_thread(imageio.decode, path, max_pixels=settings.max_pixels)
+    if on_decoded is not None:
+        await on_decoded(decoded.image)
+    # Hand the pixels to the runner and keep only the metadata: holding the decoded scan for
+    # the whole chain would keep a second full-size copy alive (135 MB for a 600-dpi print).
+    size = decoded.size
+    image, decoded.image = decoded.image, _PLACEHOLDER
     ctx = RunContext(
         op_context=OpContext(
-            original_size=decoded.size, source_format=decoded.format, extra={"chain": chain.name}
+            original_size=size, source_format=decoded.format, extra={"chain": chain.name}
         ),
         job_id=job_id or "",
         prompt=prompt,
@@ -100,9 +109,8 @@ async def restore_image(
         fidelity=fidelity,
         intermediate=intermediate,
     )
-    run = await runner.run(
-        decoded.image, chain, ctx, edits=edit_steps(edits), on_progress=on_progress
-    )
+    run = await runner.run(image, chain, ctx, edits=edit_steps(edits), on_progress=on_progress)
+    del image
     data = await asyncio.to_thread(
         imageio.encode,
         run.image,
@@ -162,6 +170,10 @@ async def run_restore(services: Services, job_id: str, *, attempt: int = 1) -> J
     async def progress(steps: list[Any]) -> None:
         await store.update(job_id, steps=[s.to_dict() for s in steps])
 
+    async def source_preview(image: Image.Image) -> None:
+        data = await asyncio.to_thread(make_preview, image)
+        await save_preview(services.redis, job_id, "source", data)
+
     async def intermediate(index: int, image: Any) -> None:
         data = await asyncio.to_thread(make_preview, image)
         await save_preview(services.redis, job_id, str(index), data)
@@ -187,10 +199,9 @@ async def run_restore(services: Services, job_id: str, *, attempt: int = 1) -> J
                 fidelity=record.fidelity,
                 on_progress=progress,
                 intermediate=intermediate,
+                on_decoded=source_preview,
             )
-            source_preview = await asyncio.to_thread(make_preview, restored.decoded.image)
             result_preview = await asyncio.to_thread(make_preview, restored.run.image)
-        await save_preview(services.redis, job_id, "source", source_preview)
         await save_preview(services.redis, job_id, "result", result_preview)
         parent = record.output.rsplit("/", 1)[0] or "/"
         await services.storage.makedirs(parent)

@@ -15,7 +15,7 @@ from typing import Any
 
 from arq import func
 from arq.connections import RedisSettings
-from arq.worker import Worker, check_health
+from arq.worker import Worker, async_check_health
 
 from service.config.settings import Settings
 from service.constants import JOB_TIMEOUT_SECONDS, QUEUE_NAME, WATCH_LOCK_KEY, WATCH_TRIGGER_KEY
@@ -121,7 +121,7 @@ def make_worker(
             func(
                 restore_job,
                 name=RESTORE_FUNCTION,
-                max_tries=1000,  # type: ignore[arg-type]
+                max_tries=1000,
                 timeout=JOB_TIMEOUT_SECONDS,
             )
         ],
@@ -143,4 +143,4 @@ def make_worker(
 
 async def worker_is_healthy(redis_url: str) -> bool:
     """For `photo-restore worker --check` (the Kubernetes probe): a fresh health key."""
-    return await check_health(RedisSettings.from_dsn(redis_url), HEALTH_KEY) == 0
+    return await async_check_health(RedisSettings.from_dsn(redis_url), HEALTH_KEY) == 0
