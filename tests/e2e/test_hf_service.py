@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,22 +18,11 @@ from redis.asyncio import Redis
 
 from service.config.settings import Settings
 from service.jobs.services import Services
-from service.jobs.worker import make_worker
-from service.watch.poller import Watcher
+from tests.e2e.conftest import REDIS, poll_and_work
 from tests.fakerouter import FakeRouter
 from tests.images import DATE_TAKEN, jpeg_with_exif
 
-REDIS = "redis://127.0.0.1:6379/6"
 TOKEN = "hf_e2e_test_token_123456"
-
-
-@pytest.fixture
-async def redis() -> AsyncIterator[Redis]:
-    r = Redis.from_url(REDIS)
-    await r.flushdb()
-    yield r
-    await r.flushdb()
-    await r.aclose()
 
 
 def router_with(**kw: object) -> Iterator[FakeRouter]:
@@ -52,22 +41,15 @@ def failing_router() -> Iterator[FakeRouter]:
 
 
 async def open_services(tmp_path: Path, router: FakeRouter) -> Services:
-    settings = Settings(data_dir=tmp_path / "data", hf_token=TOKEN, hf_router_url=router.url,  # type: ignore[arg-type]
-                        hf_endpoint=router.url, settle_seconds=0, retry_base_seconds=0.1)
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        hf_token=TOKEN,
+        hf_router_url=router.url,  # type: ignore[arg-type]
+        hf_endpoint=router.url,
+        settle_seconds=0,
+        retry_base_seconds=0.1,
+    )
     return await Services.open(settings, REDIS)
-
-
-async def run_once(services: Services) -> None:
-    watcher = Watcher(services.storage, services.settings, services.catalog, services.queue,
-                      services.ledger, default_chain=services.default_chain)
-    await watcher.poll_once()
-    await watcher.poll_once()
-    worker = make_worker(services.settings, REDIS, services=services, watch=False, burst=True,
-                         handle_signals=False)
-    try:
-        await worker.main()
-    finally:
-        await worker.close()
 
 
 def drop(services: Services, rel: str) -> Path:
@@ -78,12 +60,13 @@ def drop(services: Services, rel: str) -> Path:
 
 
 async def test_restore_chain_runs_over_fal_and_keeps_the_scans_size(
-        tmp_path: Path, router: FakeRouter, redis: Redis) -> None:
+    tmp_path: Path, router: FakeRouter, redis: Redis
+) -> None:
     services = await open_services(tmp_path, router)
     try:
         assert services.default_chain == "restore"  # a token is present
         drop(services, "Family/to-restore/oma.jpg")
-        await run_once(services)
+        await poll_and_work(services)
         out = services.settings.data_dir / "Family/restored/oma.jpg"
         with Image.open(out) as im:
             assert im.size == (640, 480)  # match_size brought the model's answer back
@@ -100,7 +83,7 @@ async def test_restore_chain_runs_over_fal_and_keeps_the_scans_size(
         # Re-running the same job pays nothing: the step cache answers.
         before = len(router.calls)
         assert await services.queue.requeue(jobs[0].id)
-        await run_once(services)
+        await poll_and_work(services)
         again = await services.store.get(jobs[0].id)
         assert again is not None and again.status == "done"
         assert [s["status"] for s in again.steps if s["kind"] == "remote"] == ["cached"]
@@ -110,11 +93,12 @@ async def test_restore_chain_runs_over_fal_and_keeps_the_scans_size(
 
 
 async def test_payment_required_on_fal_is_answered_by_the_next_provider(
-        tmp_path: Path, failing_router: FakeRouter, redis: Redis) -> None:
+    tmp_path: Path, failing_router: FakeRouter, redis: Redis
+) -> None:
     services = await open_services(tmp_path, failing_router)
     try:
         drop(services, "F/to-restore/x.jpg")
-        await run_once(services)
+        await poll_and_work(services)
         jobs, _ = await services.store.list()
         assert jobs[0].status == "done", jobs[0].error
         remote = [s for s in jobs[0].steps if s["kind"] == "remote"]
@@ -128,13 +112,33 @@ async def test_payment_required_on_fal_is_answered_by_the_next_provider(
 def test_cli_restore_twice_calls_the_router_once(tmp_path: Path, router: FakeRouter) -> None:
     scan = tmp_path / "scan.jpg"
     jpeg_with_exif(scan)
-    env = {**os.environ, "HF_TOKEN": TOKEN, "HF_ROUTER_URL": router.url,
-           "HF_ENDPOINT": router.url, "DATA_DIR": str(tmp_path / "data")}
+    env = {
+        **os.environ,
+        "HF_TOKEN": TOKEN,
+        "HF_ROUTER_URL": router.url,
+        "HF_ENDPOINT": router.url,
+        "DATA_DIR": str(tmp_path / "data"),
+    }
     env.pop("REDIS_URL", None)
     for _ in range(2):
-        done = subprocess.run([sys.executable, "-m", "service.cli", "restore", str(scan),
-                               "--chain", "restore", "-o", str(tmp_path / "out")], env=env,
-                              cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "service.cli",
+                "restore",
+                str(scan),
+                "--chain",
+                "restore",
+                "-o",
+                str(tmp_path / "out"),
+            ],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert done.returncode == 0, done.stderr
     assert (tmp_path / "out/scan.jpg").is_file()
     assert router.submits() == 1

@@ -18,12 +18,10 @@ from redis.asyncio import Redis
 
 from service.config.settings import Settings
 from service.jobs.services import Services
-from service.jobs.worker import make_worker
-from service.watch.poller import Watcher
+from tests.e2e.conftest import REDIS, poll_and_work, watcher_for
 from tests.images import DATE_TAKEN, jpeg_with_exif
 from tests.servers import DavServer, FaultProxy, start_apache, start_wsgidav
 
-REDIS = "redis://127.0.0.1:6379/6"
 NAMES = [
     "plain.jpg",
     "with space.jpg",
@@ -46,15 +44,6 @@ def server(
     )
     yield srv
     srv.stop()
-
-
-@pytest.fixture
-async def redis() -> AsyncIterator[Redis]:
-    r = Redis.from_url(REDIS)
-    await r.flushdb()
-    yield r
-    await r.flushdb()
-    await r.aclose()
 
 
 @pytest.fixture
@@ -89,26 +78,6 @@ async def services(
     svc.top = server.root / top  # type: ignore[attr-defined]
     yield svc
     await svc.aclose()
-
-
-async def poll_and_work(services: Services, polls: int = 2) -> None:
-    watcher = Watcher(
-        services.storage,
-        services.settings,
-        services.catalog,
-        services.queue,
-        services.ledger,
-        default_chain="classic",
-    )
-    for _ in range(polls):
-        await watcher.poll_once()
-    worker = make_worker(
-        services.settings, REDIS, services=services, watch=False, burst=True, handle_signals=False
-    )
-    try:
-        await worker.main()
-    finally:
-        await worker.close()
 
 
 def open_dirs(root: Path, folder: Path) -> None:
@@ -157,14 +126,7 @@ async def test_a_growing_file_is_not_taken(services: Services) -> None:
     path = top / "F/to-restore/scan.jpg"
     open_dirs(top, path.parent)
     path.write_bytes(b"\xff\xd8" + b"1" * 1000)
-    watcher = Watcher(
-        services.storage,
-        services.settings,
-        services.catalog,
-        services.queue,
-        services.ledger,
-        default_chain="classic",
-    )
+    watcher = watcher_for(services)
     for i in range(3):
         with path.open("ab") as fh:
             fh.write(b"2" * (100 * (i + 1)))
