@@ -15,8 +15,14 @@ from tests.images import jpeg_with_exif
 def run(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
     full = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "HF_TOKEN")}
     full.update(env)
-    return subprocess.run([sys.executable, "-m", "service.cli", *args], cwd=cwd, env=full,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "service.cli", *args],
+        cwd=cwd,
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_chains_lists_every_chain_and_what_can_run(tmp_path: Path) -> None:
@@ -63,6 +69,11 @@ def test_check_reports_storage_inboxes_and_token(tmp_path: Path) -> None:
 
 
 def test_check_fails_when_ownCloud_cannot_be_reached(tmp_path: Path) -> None:
-    done = run("check", cwd=tmp_path, OWNCLOUD_URL="http://127.0.0.1:9",
-               OWNCLOUD_USER="a", OWNCLOUD_PASSWORD="b")
+    done = run(
+        "check",
+        cwd=tmp_path,
+        OWNCLOUD_URL="http://127.0.0.1:9",
+        OWNCLOUD_USER="a",
+        OWNCLOUD_PASSWORD="b",
+    )
     assert done.returncode == 1 and "FAIL" in done.stdout

@@ -160,6 +160,10 @@ def worker(settings: Settings, args: argparse.Namespace) -> int:
         if not settings.redis_url:
             raise ConfigError("setting REDIS_URL: required for `worker --check`")
         return 0 if asyncio.run(worker_is_healthy(settings.redis_url)) else 1
+    if settings.metrics_port:
+        from service.metrics import start_metrics_server
+
+        start_metrics_server(settings.metrics_port)
     with contextlib.ExitStack() as stack:
         redis_url = _redis_url(settings, stack)
 
@@ -172,10 +176,15 @@ def worker(settings: Settings, args: argparse.Namespace) -> int:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, _graceful, w, sig)
             try:
-                await w.main()
+                # async_run() sets w.main_task, which arq's signal handlers cancel to stop
+                # the worker; `await w.main()` leaves it None and SIGTERM never ends the loop.
+                await w.async_run()
             except asyncio.CancelledError:
                 pass
             finally:
+                # Let cancelled jobs finish handing themselves back first: close() cancels
+                # anything still running a second time and then closes the Redis pools.
+                await asyncio.gather(*w.tasks.values(), return_exceptions=True)
                 await w.close()
 
         asyncio.run(main())

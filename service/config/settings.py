@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     retry_base_seconds: float = Field(10.0, gt=0, le=3600)
     drain_seconds: int = Field(30, ge=0, le=3600)
     job_concurrency: int = Field(2, ge=1, le=64)
+    metrics_port: int | None = Field(None, ge=1, le=65535)  # worker's own /metrics listener
     log_json: bool = False
     log_level: str = "INFO"
 

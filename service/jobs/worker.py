@@ -11,8 +11,10 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import socket
 from typing import Any
 
+import httpx
 from arq import func
 from arq.connections import RedisSettings
 from arq.worker import Worker, async_check_health
@@ -25,7 +27,8 @@ from service.jobs.services import Services
 from service.watch.poller import Watcher, run_watch_loop
 
 log = logging.getLogger(__name__)
-HEALTH_KEY = f"{QUEUE_NAME}:health-check"
+# One key per host (pod): a probe must check its own worker, not whether any worker lives.
+HEALTH_KEY = f"{QUEUE_NAME}:health-check:{socket.gethostname()}"
 
 
 def watch_lock(services: Services, ttl: float) -> Any:
@@ -59,6 +62,46 @@ def trigger_source(services: Services) -> Any:
     return pop
 
 
+def start_feeds(services: Services, stop: asyncio.Event) -> list[asyncio.Task[None]]:
+    """The server's own change feeds as extra triggers: ownCloud 10/Nextcloud activity, oCIS
+    events. Webhooks and polling work without them."""
+    info = getattr(services.storage, "server_info", None)
+    settings = services.settings
+    kind = getattr(info, "kind", None)
+    if kind is None or not settings.owncloud_url:
+        return []
+    from service.storage.webdav.detect import NEXTCLOUD, OCIS, OWNCLOUD10
+    from service.watch import triggers
+
+    auth = None
+    if settings.owncloud_user and settings.owncloud_password is not None:
+        auth = httpx.BasicAuth(
+            settings.owncloud_user, settings.owncloud_password.get_secret_value()
+        )
+
+    async def push(folders: list[str]) -> None:
+        await services.redis.rpush(WATCH_TRIGGER_KEY, *folders)
+
+    if kind in (OWNCLOUD10, NEXTCLOUD):
+        feed = triggers.ActivityFeed(
+            services.http,
+            settings.owncloud_url,
+            auth,
+            nextcloud=kind == NEXTCLOUD,
+            inbox_name=settings.inbox_name,
+            watch_root=settings.watch_root,
+        )
+        coro = triggers.run_activity_trigger(
+            feed, push, interval=max(5.0, settings.poll_interval / 6), stop=stop
+        )
+    elif kind == OCIS:
+        url = settings.owncloud_url + "/ocs/v2.php/apps/notifications/api/v1/notifications/sse"
+        coro = triggers.run_sse_trigger(services.http, url, auth, push, stop=stop)
+    else:
+        return []
+    return [asyncio.create_task(coro, name=f"feed-{kind}")]
+
+
 def start_watcher(services: Services) -> tuple[asyncio.Task[None], asyncio.Event]:
     """Run the watch loop as a background task of this process."""
     settings = services.settings
@@ -82,7 +125,12 @@ def start_watcher(services: Services) -> tuple[asyncio.Task[None], asyncio.Event
         ),
         name="watcher",
     )
-    return task, stop
+    feeds = start_feeds(services, stop)
+
+    async def both() -> None:
+        await asyncio.gather(task, *feeds, return_exceptions=True)
+
+    return asyncio.create_task(both(), name="watching"), stop
 
 
 def make_worker(

@@ -109,13 +109,21 @@ class ChainRunner:
     def __init__(self, executors: Mapping[str, StepExecutor]) -> None:
         self.executors = dict(executors)
 
-    async def run(self, image: Image.Image, chain: Chain, ctx: RunContext, *,
-                  edits: Sequence[Step] = (), on_progress: ProgressCallback | None = None
-                  ) -> RunResult:
+    async def run(
+        self,
+        image: Image.Image,
+        chain: Chain,
+        ctx: RunContext,
+        *,
+        edits: Sequence[Step] = (),
+        on_progress: ProgressCallback | None = None,
+    ) -> RunResult:
         """Apply hand edits, then the chain's steps, reporting progress after each."""
         steps = [*edits, *chain.steps]
-        records = [StepRecord(index=i, name=s.name, kind=s.kind, label=s.label()) for i, s in
-                   enumerate(steps)]
+        records = [
+            StepRecord(index=i, name=s.name, kind=s.kind, label=s.label())
+            for i, s in enumerate(steps)
+        ]
         for i, step in enumerate(steps):
             executor = self.executors.get(step.kind)
             if executor is None:
@@ -136,8 +144,9 @@ class ChainRunner:
             rec.status, rec.provider, rec.model = outcome.status, outcome.provider, outcome.model
             rec.retries, rec.cost_usd, rec.note = outcome.retries, outcome.cost_usd, outcome.note
             if outcome.status != "skipped":
-                metrics.observe_step(step.kind, outcome.provider, outcome.model or step.name,
-                                     rec.duration)
+                metrics.observe_step(
+                    step.kind, outcome.provider, outcome.model or step.name, rec.duration
+                )
             if outcome.cost_usd and outcome.status != "cached":
                 metrics.add_spend(outcome.provider, outcome.model, outcome.cost_usd)
             if outcome.image is not image and ctx.intermediate is not None:

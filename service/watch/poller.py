@@ -27,6 +27,7 @@ from service.watch.ledger import Ledger
 from service.watch.rules import Placement, find_inbox, is_junk, place
 
 log = logging.getLogger(__name__)
+POLL_EVERYTHING = "*"  # a trigger that names no folder (oCIS events carry ids, not paths)
 EMPTY_GRACE = 10
 
 
@@ -279,8 +280,12 @@ async def run_watch_loop(
         while not stop.is_set() and time.monotonic() < deadline:
             if triggers is not None:
                 try:
-                    for path in await triggers():
-                        await watcher.poll_path(path)
+                    paths = await triggers()
+                    if POLL_EVERYTHING in paths:
+                        await watcher.poll_once()
+                    for path in paths:
+                        if path != POLL_EVERYTHING:
+                            await watcher.poll_path(path)
                 except Exception:
                     log.exception("triggered look failed")
             with contextlib.suppress(TimeoutError):

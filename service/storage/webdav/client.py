@@ -26,6 +26,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
+from service import metrics
 from service.errors import NotFound, StorageError, StorageUnavailable
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,7 @@ def _reason(resp: httpx.Response) -> str:
 
 def error_for(resp: httpx.Response, what: str) -> Exception:
     """The exception of our tree for a final, non-success answer."""
+    metrics.count_storage_error(resp.status_code)
     code = resp.status_code
     if code == 401:
         return StorageError(

@@ -1,0 +1,122 @@
+"""Images for the browser: thumbnails, browser-viewable full-size copies and file responses.
+
+Thumbnails are made from the storage on demand (in a thread) and cached in Redis keyed by path
+and content version, so a folder of scans is decoded once, and a changed file gets a new one.
+Formats a browser cannot show (TIFF) are converted on the fly for the 1:1 view; downloads are
+always the stored bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import tempfile
+from pathlib import Path
+from urllib.parse import quote
+
+from PIL import Image
+from starlette.responses import Response, StreamingResponse
+
+from service.constants import PREFIX
+from service.errors import InvalidImage, NotFound
+from service.jobs.previews import make_preview
+from service.jobs.services import Services
+from service.storage.paths import name as path_name
+
+THUMB_KEY = f"{PREFIX}:thumb:"
+THUMB_TTL = 24 * 3600
+THUMB_EDGE = 320
+BROWSER_TYPES = {
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+    ".webp": "image/webp",
+    ".gif": "image/gif",
+}
+OTHER_TYPES = {
+    ".tif": "image/tiff",
+    ".tiff": "image/tiff",
+    ".mp4": "video/mp4",
+    ".txt": "text/plain; charset=utf-8",
+}
+IMMUTABLE = {"cache-control": "private, max-age=3600"}
+
+
+def _suffix(path: str) -> str:
+    return Path(path_name(path)).suffix.lower()
+
+
+def _decode_preview(local: Path, edge: int) -> bytes:
+    """Decode (safely bounded) and shrink to a JPEG; blocking."""
+    try:
+        with Image.open(local) as im:
+            im.draft("RGB", (edge, edge))  # JPEG: decode at a reduced scale, much faster
+            im.load()
+            return make_preview(im, edge)
+    except (OSError, Image.DecompressionBombError, ValueError) as exc:
+        raise InvalidImage(f"not a readable image: {exc}") from None
+
+
+async def thumbnail(services: Services, path: str, edge: int = THUMB_EDGE) -> bytes:
+    """A JPEG of at most `edge` px on its long side, from the cache or made now."""
+    entry = await services.storage.stat(path)
+    if entry is None or entry.is_dir:
+        raise NotFound(f"no such file: {path}")
+    digest = hashlib.sha256(f"{path}\0{entry.version}\0{edge}".encode()).hexdigest()[:32]
+    cached = await services.redis.get(THUMB_KEY + digest)
+    if cached is not None:
+        return bytes(cached)
+    with tempfile.TemporaryDirectory(prefix="photo-restore-thumb-") as tmp:
+        local = Path(tmp) / "file"
+        await services.storage.download(path, local)
+        data = await asyncio.to_thread(_decode_preview, local, edge)
+    await services.redis.set(THUMB_KEY + digest, data, ex=THUMB_TTL)
+    return data
+
+
+def jpeg(data: bytes) -> Response:
+    """A JPEG response a browser may keep for a while."""
+    return Response(data, media_type="image/jpeg", headers=IMMUTABLE)
+
+
+def disposition(kind: str, filename: str) -> str:
+    """Content-Disposition with an ASCII fallback and the RFC 5987 UTF-8 name."""
+    ascii_name = filename.encode("ascii", "replace").decode().replace('"', "_").replace("?", "_")
+    return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+async def file_response(
+    services: Services, path: str, *, download: bool = False, viewable: bool = False
+) -> Response:
+    """The stored file; `viewable` converts formats a browser cannot show into PNG."""
+    entry = await services.storage.stat(path)
+    if entry is None or entry.is_dir:
+        raise NotFound(f"no such file: {path}")
+    suffix = _suffix(path)
+    filename = path_name(path)
+    if viewable and not download and suffix not in BROWSER_TYPES:
+        with tempfile.TemporaryDirectory(prefix="photo-restore-full-") as tmp:
+            local = Path(tmp) / "file"
+            await services.storage.download(path, local)
+            data = await asyncio.to_thread(_to_png, local)
+        return Response(data, media_type="image/png", headers=IMMUTABLE)
+    media = BROWSER_TYPES.get(suffix) or OTHER_TYPES.get(suffix) or "application/octet-stream"
+    headers = {
+        "content-disposition": disposition("attachment" if download else "inline", filename),
+        "content-length": str(entry.size),
+        **IMMUTABLE,
+    }
+    stream = services.storage.iter_bytes(path)
+    return StreamingResponse(stream, media_type=media, headers=headers)
+
+
+def _to_png(local: Path) -> bytes:
+    try:
+        with Image.open(local) as im:
+            im.load()
+            out = io.BytesIO()
+            (im if im.mode in ("RGB", "RGBA", "L", "LA") else im.convert("RGB")).save(out, "PNG")
+            return out.getvalue()
+    except (OSError, Image.DecompressionBombError, ValueError) as exc:
+        raise InvalidImage(f"not a readable image: {exc}") from None

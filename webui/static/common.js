@@ -1,0 +1,76 @@
+/* Shared helpers of the dashboard: API calls with the CSRF token, safe DOM building
+   (text only: data never goes through innerHTML), live job events, small formatters. */
+"use strict";
+window.PR = (function () {
+  const csrf = () => document.querySelector('meta[name="csrf-token"]').content;
+
+  async function api(method, url, body) {
+    const opts = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
+    if (method !== "GET") opts.headers["X-CSRF-Token"] = csrf();
+    if (body instanceof FormData) opts.body = body;
+    else if (body !== undefined) {
+      opts.headers["Content-Type"] = "application/json";
+      opts.body = JSON.stringify(body);
+    }
+    const res = await fetch(url, opts);
+    let data = null;
+    try { data = await res.json(); } catch (e) { data = null; }
+    if (!res.ok) {
+      if (res.status === 401) window.location.href = "/login?next=" + encodeURIComponent(location.pathname);
+      throw new Error((data && data.error) || res.status + " " + res.statusText);
+    }
+    return data;
+  }
+
+  /* el("a", {href: "/x", class: "c"}, "text", child) — strings become text nodes. */
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === null || v === undefined || v === false) continue;
+      if (k === "class") node.className = v;
+      else if (k === "text") node.textContent = v;
+      else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+      else node.setAttribute(k, v === true ? "" : String(v));
+    }
+    for (const c of children) {
+      if (c === null || c === undefined) continue;
+      node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    }
+    return node;
+  }
+
+  let toastTimer = null;
+  function toast(message, bad) {
+    const t = document.getElementById("toast");
+    t.textContent = message;
+    t.className = "toast" + (bad ? " bad" : "");
+    t.hidden = false;
+    clearTimeout(toastTimer);
+    toastTimer = setTimeout(() => { t.hidden = true; }, 4000);
+  }
+
+  /* One EventSource per page; handlers get each job event {id, status, steps}. */
+  const handlers = [];
+  let source = null;
+  function onJob(fn) {
+    handlers.push(fn);
+    if (source) return;
+    source = new EventSource("/api/events");
+    const state = document.getElementById("live-state");
+    source.onopen = () => { if (state) { state.textContent = "live"; state.className = "live on"; } };
+    source.onerror = () => { if (state) { state.textContent = "reconnecting…"; state.className = "live"; } };
+    source.addEventListener("job", (ev) => {
+      let data;
+      try { data = JSON.parse(ev.data); } catch (e) { return; }
+      handlers.forEach((h) => h(data));
+    });
+    window.addEventListener("pagehide", () => source.close());
+  }
+
+  const fmtTime = (t) => (t ? new Date(t * 1000).toLocaleString() : "");
+  const fmtDuration = (s) => (s == null ? "" : s < 1 ? Math.round(s * 1000) + " ms" : s.toFixed(1) + " s");
+  const fmtSize = (n) => (n > 1048576 ? (n / 1048576).toFixed(1) + " MB" : Math.max(1, Math.round(n / 1024)) + " kB");
+  const statusLabel = (job) => (job.status === "done" && job.decision ? job.decision : job.status === "done" && job.to_review ? "to review" : job.status);
+
+  return { api, el, toast, onJob, fmtTime, fmtDuration, fmtSize, statusLabel, csrf };
+})();
