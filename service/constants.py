@@ -15,6 +15,7 @@ QUEUE_NAME = f"{PREFIX}:queue"
 JOB_KEY = f"{PREFIX}:job:"  # + job id
 JOBS_ALL = f"{PREFIX}:jobs"  # zset of every job id
 JOBS_BY_STATUS = f"{PREFIX}:jobs:status:"  # + status, zset
+JOBS_TO_REVIEW = f"{PREFIX}:jobs:to-review"  # zset: done and not yet approved or rejected
 JOB_EVENTS_CHANNEL = f"{PREFIX}:events"  # pub/sub, one message per job change
 JOB_BY_SOURCE = f"{PREFIX}:source:"  # + source path -> newest job id
 

@@ -8,11 +8,13 @@ Every change is published on a channel the dashboard turns into server-sent even
 from __future__ import annotations
 
 import builtins
+import functools
 import json
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import orjson
 from redis.asyncio import Redis
 
 from service import metrics
@@ -22,6 +24,7 @@ from service.constants import (
     JOB_KEY,
     JOBS_ALL,
     JOBS_BY_STATUS,
+    JOBS_TO_REVIEW,
 )
 
 STATUSES = ("queued", "running", "done", "failed")
@@ -78,12 +81,22 @@ class JobRecord:
     @classmethod
     def from_json(cls, raw: str | bytes) -> JobRecord:
         """Rebuild from stored JSON, ignoring unknown fields from newer versions."""
-        data = json.loads(raw)
-        known = {f for f in cls.__dataclass_fields__}
+        data = orjson.loads(raw)
+        known = _FIELDS
         data = {k: v for k, v in data.items() if k in known}
         if data.get("size") is not None:
             data["size"] = tuple(data["size"])
         return cls(**data)
+
+
+_FIELDS = frozenset(JobRecord.__dataclass_fields__)
+
+
+@functools.lru_cache(maxsize=4096)
+def _decode_shared(raw: bytes) -> JobRecord:
+    """Decoded records of list pages, shared by value: a page of 50 mostly unchanged jobs is
+    then a hash lookup per row. Callers must treat them as read-only."""
+    return JobRecord.from_json(raw)
 
 
 class JobStore:
@@ -101,6 +114,8 @@ class JobStore:
         pipe = self.redis.pipeline(transaction=True)
         pipe.zadd(JOBS_ALL, {record.id: record.created})
         pipe.zadd(JOBS_BY_STATUS + record.status, {record.id: record.created})
+        if record.to_review:
+            pipe.zadd(JOBS_TO_REVIEW, {record.id: record.created})
         pipe.set(JOB_BY_SOURCE + record.source, record.id)
         pipe.publish(JOB_EVENTS_CHANNEL, json.dumps({"id": record.id, "status": record.status}))
         await pipe.execute()
@@ -120,6 +135,12 @@ class JobStore:
         if old_status and old_status != record.status:
             pipe.zrem(JOBS_BY_STATUS + old_status, record.id)
         pipe.zadd(JOBS_BY_STATUS + record.status, {record.id: record.created})
+        # "to review" (done, no decision yet) is an index of its own so that filter is a page
+        # read too, not a walk through the history.
+        if record.to_review:
+            pipe.zadd(JOBS_TO_REVIEW, {record.id: record.created})
+        else:
+            pipe.zrem(JOBS_TO_REVIEW, record.id)
         pipe.publish(
             JOB_EVENTS_CHANNEL,
             json.dumps(
@@ -181,10 +202,10 @@ class JobStore:
         limit: int = 50,
     ) -> tuple[list[JobRecord], int]:
         """A page of records, newest first, and the total matching."""
-        key = JOBS_ALL if status in (None, "", "all", "review") else JOBS_BY_STATUS + status
+        key = JOBS_ALL if status in (None, "", "all") else JOBS_BY_STATUS + status
         if status == "review":
-            key = JOBS_BY_STATUS + "done"
-        if not query and status != "review":
+            key = JOBS_TO_REVIEW
+        if not query:
             total = int(await self.redis.zcard(key))
             ids = await self.redis.zrevrange(key, offset, offset + limit - 1)
             return await self._many(ids), total
@@ -201,8 +222,6 @@ class JobStore:
             for rec in await self._many(ids):
                 if needle and needle not in rec.source.casefold():
                     continue
-                if status == "review" and not rec.to_review:
-                    continue
                 if offset <= total < offset + limit:
                     matched.append(rec)
                 total += 1
@@ -215,7 +234,7 @@ class JobStore:
         raws = await self.redis.mget(
             [JOB_KEY + (i.decode() if isinstance(i, bytes) else i) for i in ids]
         )
-        return [JobRecord.from_json(r) for r in raws if r]
+        return [_decode_shared(bytes(r)) for r in raws if r]
 
     async def ids_with_status(self, status: str) -> builtins.list[str]:
         """Every job id of a status (for bulk retry)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -23,6 +24,13 @@ def _int(value: str | None, default: int, lo: int, hi: int) -> int:
         return max(lo, min(hi, int(value))) if value is not None else default
     except ValueError:
         return default
+
+
+class FastJSONResponse(JSONResponse):
+    """orjson instead of json: a list page of 50 rows is the dashboard's hottest path."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
 
 
 def services_of(request: Request) -> Services:
@@ -92,7 +100,7 @@ async def list_jobs(request: Request) -> Response:
     limit = _int(request.query_params.get("limit"), 50, 1, MAX_LIMIT)
     query = (request.query_params.get("q") or "").strip() or None
     jobs, total = await services.store.list(status=status, query=query, offset=offset, limit=limit)
-    return JSONResponse(
+    return FastJSONResponse(
         {
             "jobs": [job_json(j, services, brief=True) for j in jobs],
             "total": total,
