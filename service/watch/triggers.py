@@ -141,7 +141,8 @@ async def sse_events(
             raise httpx.HTTPStatusError(
                 f"SSE answered {resp.status_code}", request=resp.request, response=resp
             )
-        event, data = "message", []
+        event = "message"
+        data: list[str] = []
         async for line in resp.aiter_lines():
             if not line:
                 if data:

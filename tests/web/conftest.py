@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import io
 import json
+import os
 import re
 import socket
 import threading
@@ -246,11 +247,17 @@ def wait_job(
 
 
 # -- browser ------------------------------------------------------------------------------
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Debian's chromium, launched once for the session (never a downloaded browser)."""
+    """Debian's chromium, launched once per module (never a downloaded browser).
+
+    Module scope, not session: Playwright's sync API keeps an event loop running in this
+    thread while it is open, which would break every asyncio test collected after it.
+    """
     sync_api = pytest.importorskip("playwright.sync_api")
     if not Path("/usr/bin/chromium").exists():
+        if os.environ.get("CI"):
+            pytest.fail("Debian chromium is not installed (scripts/test installs it)")
         pytest.skip("Debian chromium is not installed")
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
