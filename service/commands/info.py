@@ -11,6 +11,7 @@ from rich.table import Table
 from service.config.settings import Settings
 from service.jobs.services import load_checked_catalog, make_http_client, open_storage
 from service.pipeline import registry
+from service.storage.paths import parent
 
 
 def chains(settings: Settings, args: argparse.Namespace) -> int:
@@ -101,13 +102,18 @@ async def _check(settings: Settings) -> int:
                 or f"none under {settings.watch_root} (create a '{settings.inbox_name}' folder)",
             )
             for inbox in inboxes:
-                entry = await storage.stat(inbox)
-                perms = entry.permissions if entry else None
-                writable = perms is None or any(c in perms for c in "CKW")
+                # Results go into the sibling `restored` folder (or it is created in the parent):
+                # that folder, else the parent, must let us create files (oc:permissions C/K).
+                out = inbox.rsplit("/", 1)[0] + "/" + settings.output_name
+                target = await storage.stat(out) or await storage.stat(parent(inbox))
+                perms = target.permissions if target else None
+                writable = perms is None or any(c in perms for c in "CK")
+                where = target.path if target else out
                 line(
                     writable,
                     f"  {inbox}",
-                    "parent writable" if writable else f"no write permission ({perms})",
+                    f"results go to {out}; "
+                    + ("writable" if writable else f"no permission to create in {where} ({perms})"),
                 )
             await storage.aclose()
         except Exception as exc:

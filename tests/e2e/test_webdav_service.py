@@ -172,3 +172,33 @@ async def test_quota_exceeded_fails_the_job_with_a_clear_reason(
     assert not (top / "F/restored/q.jpg").exists()
     assert "quota" in (top / "F/restored/q.jpg.failed.txt").read_text().lower()
     assert hashlib.sha256((top / "F/to-restore/q.jpg").read_bytes()).hexdigest() == digest
+
+
+def test_check_reports_the_server_its_root_and_the_inboxes(server: DavServer) -> None:
+    import subprocess
+    import sys
+
+    top = f"c-{uuid.uuid4().hex[:8]}"
+    open_dirs(server.root, server.root / top / "Family" / "to-restore")
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "HF_TOKEN")}
+    env.update(
+        OWNCLOUD_URL=server.url,
+        WATCH_ROOT=f"/{top}",
+        WEBHOOK_SECRET="s",
+        OWNCLOUD_USER=server.user or "",
+        OWNCLOUD_PASSWORD=server.password or "",
+    )
+    if server.dav_path:
+        env["OWNCLOUD_DAV_PATH"] = server.dav_path
+    done = subprocess.run(
+        [sys.executable, "-m", "service.cli", "check"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    out = done.stdout
+    assert done.returncode == 0, out + done.stderr
+    assert "server" in out and "files at" in out
+    assert f"/{top}/Family/to-restore" in out and "writable" in out
+    assert "/webhooks/nextcloud" in out
