@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import struct
 import warnings
 from dataclasses import dataclass, field
@@ -26,6 +27,11 @@ _EXIF_ORIENTATION = 0x0112
 _EXIF_SOFTWARE = 0x0131
 _EXIF_IMAGE_DESCRIPTION = 0x010E
 _EXIF_SUB_IFDS = (0x8769, 0x8825)  # Exif (DateTimeOriginal lives here) and GPS
+_EXIF_IFD = 0x8769
+_EXIF_DATETIME = 0x0132  # IFD0 DateTime: strictly the file's change date, read as a fallback
+_EXIF_DATETIME_ORIGINAL = 0x9003
+# When the photo was taken (and digitised), with time zone and fractions: Exif IFD tags.
+_DATE_TAGS = (0x9003, 0x9004, 0x9010, 0x9011, 0x9012, 0x9290, 0x9291, 0x9292)
 _EXIF_POINTERS = (0x8769, 0x8825, 0xA005, 0x014A)  # offsets into the old file: never copied as-is
 _JPEG_COMMENT_LIMIT = 60_000  # a JPEG COM segment holds < 64 KiB
 _TRANSPOSE = {
@@ -38,6 +44,21 @@ _TRANSPOSE = {
     8: Image.Transpose.ROTATE_90,
 }
 _SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+# Pillow stores big images in blocks of 16 MiB by default. glibc serves blocks that size from
+# its heap once a freed mapping has raised its mmap threshold (up to 32 MiB), and a freed
+# scan on the heap is often not handed back or reused across threads: a chain of full-size
+# steps then peaked at well over three scans' worth. Blocks above 32 MiB are always mapped
+# straight from the kernel and returned the moment an image is freed.
+_PILLOW_BLOCK_SIZE = 40 * 1024 * 1024
+
+
+def _configure_pillow_memory() -> None:
+    """Large image blocks, unless the deployment chose a size (PILLOW_BLOCK_SIZE)."""
+    if "PILLOW_BLOCK_SIZE" not in os.environ and Image.core.get_block_size() < _PILLOW_BLOCK_SIZE:
+        Image.core.set_block_size(_PILLOW_BLOCK_SIZE)
+
+
+_configure_pillow_memory()
 
 
 @dataclass
@@ -77,7 +98,7 @@ def _working_mode(im: Image.Image) -> tuple[Image.Image, bytes | None]:
         return im.convert("RGB"), None
     if mode in _SIXTEEN_BIT:
         # 16-bit greyscale: 8 bits for the operations; encode restores 16 bits for TIFF/PNG.
-        return im.point(lambda v: v / 257).convert("L"), icc  # type: ignore[arg-type, operator]
+        return im.point(lambda v: v / 257).convert("L"), icc
     if mode == "F":
         return im.convert("L"), icc
     if mode in ("P", "PA"):
@@ -168,8 +189,50 @@ def _output_image(image: Image.Image, fmt: str, original_mode: str) -> Image.Ima
         return image if image.mode in ("RGB", "L") else image.convert("RGB")
     if fmt in ("PNG", "TIFF") and original_mode in _SIXTEEN_BIT and image.mode == "L":
         # Give 16-bit greyscale back its depth so the result is not a downgrade of the scan.
-        return image.convert("I").point(lambda v: v * 257).convert("I;16")  # type: ignore[arg-type, operator]
+        return image.convert("I").point(lambda v: v * 257).convert("I;16")
     return image
+
+
+def _place_exif_ifds(exif: Image.Exif, ifds: dict[int, dict[int, Any]], fmt: str) -> None:
+    """Put the sub-IFDs (Exif, GPS) into `exif`; for TIFF, keep the date taken in IFD0.
+
+    libtiff, which writes compressed TIFF through Pillow, cannot write the sub-IFD pointers, so
+    a TIFF result keeps only IFD0. Its date tags then go into IFD0 itself, where TIFF readers
+    and Pillow's `getexif()` find them (see `date_taken`), and DateTime gets the date taken
+    when the scan had none. A TIFF we wrote that is decoded again gives its dates back to the
+    Exif IFD of any other format.
+    """
+    exif_ifd = dict(ifds.get(_EXIF_IFD, {}))
+    for tag in _DATE_TAGS:  # dates a TIFF source kept in IFD0
+        if tag in exif:
+            exif_ifd.setdefault(tag, exif[tag])
+            del exif[tag]
+    if fmt == "TIFF":
+        for tag in _DATE_TAGS:
+            value = exif_ifd.get(tag)
+            if isinstance(value, str) and value.strip("\x00 "):
+                exif[tag] = value
+        if _EXIF_DATETIME_ORIGINAL in exif and not exif.get(_EXIF_DATETIME):
+            exif[_EXIF_DATETIME] = exif[_EXIF_DATETIME_ORIGINAL]
+        return
+    for ifd_id, ifd in {**ifds, _EXIF_IFD: exif_ifd}.items():
+        if ifd:
+            exif.get_ifd(ifd_id).update(ifd)
+
+
+def date_taken(im: Image.Image) -> str | None:
+    """DateTimeOriginal ("YYYY:MM:DD HH:MM:SS") from the Exif IFD, or from IFD0 where `encode`
+    keeps it for TIFF; None when the image does not say."""
+    exif = im.getexif()
+    for value in (
+        exif.get_ifd(_EXIF_IFD).get(_EXIF_DATETIME_ORIGINAL),
+        exif.get(_EXIF_DATETIME_ORIGINAL),
+    ):
+        if isinstance(value, bytes):
+            value = value.decode("ascii", "replace")
+        if isinstance(value, str) and value.strip("\x00 "):
+            return value.strip("\x00 ")
+    return None
 
 
 def encode(
@@ -190,10 +253,7 @@ def encode(
         for tag, value in decoded.exif.items():
             if tag not in _EXIF_POINTERS and tag != _EXIF_ORIENTATION:
                 exif[tag] = value
-    # libtiff cannot write Pillow's sub-IFD pointers; TIFF results keep only the main IFD.
-    for ifd_id, ifd in decoded.exif_ifds.items():
-        if ifd and fmt != "TIFF":
-            exif.get_ifd(ifd_id).update(ifd)
+    _place_exif_ifds(exif, decoded.exif_ifds, fmt)
     prov = json.dumps(provenance or {}, separators=(",", ":"), ensure_ascii=True)
     exif[_EXIF_SOFTWARE] = "photo-restore"
     if provenance and (fmt != "JPEG" or len(prov) < 2000):

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image, ImageCms, ImageFile
 
 from service.errors import InvalidImage
-from service.pipeline.imageio import decode, encode, read_provenance
+from service.pipeline.imageio import date_taken, decode, encode, read_provenance
 
 LIMIT = 150_000_000
 DATE = "1962:07:14 10:20:30"
@@ -107,6 +107,54 @@ def test_icc_profile_and_provenance_survive_every_format(tmp_path: Path, fmt: st
     assert out.format == fmt
     assert out.info.get("icc_profile") == icc
     assert read_provenance(data) == prov
+
+
+def _icc() -> bytes:
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def _assert_tiff_keeps_date_and_icc(data: bytes, mode_prefix: str) -> Image.Image:
+    out = Image.open(io.BytesIO(data))
+    assert out.format == "TIFF" and out.mode.startswith(mode_prefix)
+    exif = out.getexif()
+    assert exif[0x9003] == DATE  # DateTimeOriginal, in IFD0: libtiff cannot write the Exif IFD
+    assert out.tag_v2[36867] == DATE
+    assert exif[0x0132] == DATE  # DateTime as well, for readers that only look there
+    assert exif[0x010F] == "ScanCo"
+    assert date_taken(out) == DATE
+    assert out.info.get("icc_profile") == _icc()
+    return out
+
+
+def test_rgb_tiff_result_keeps_the_date_taken_and_icc(tmp_path: Path) -> None:
+    path = _save(tmp_path, _gradient(), "src.jpg", icc_profile=_icc(), exif=_exif().tobytes())
+    d = decode(path, max_pixels=LIMIT)
+    data = encode(d.image, d, fmt="TIFF", provenance={"chain": "classic"})
+    _assert_tiff_keeps_date_and_icc(data, "RGB")
+    assert read_provenance(data) == {"chain": "classic"}
+
+
+def test_sixteen_bit_grey_tiff_keeps_the_date_taken_and_icc(tmp_path: Path) -> None:
+    a = (np.linspace(0, 65535, 64 * 32).reshape(32, 64)).astype(np.uint16)
+    # Pillow's own (uncompressed) TIFF writer can write the Exif IFD: a scanner's TIFF.
+    path = _save(
+        tmp_path, Image.fromarray(a), "grey16.tif", exif=_exif().tobytes(), icc_profile=_icc()
+    )
+    d = decode(path, max_pixels=LIMIT)
+    assert d.original_mode.startswith("I;16")
+    _assert_tiff_keeps_date_and_icc(encode(d.image, d), "I;16")
+
+
+def test_date_kept_in_a_tiff_goes_back_to_the_exif_ifd_in_other_formats(tmp_path: Path) -> None:
+    path = _save(tmp_path, _gradient(), "src.jpg", exif=_exif().tobytes())
+    d = decode(path, max_pixels=LIMIT)
+    tif = tmp_path / "restored.tif"
+    tif.write_bytes(encode(d.image, d, fmt="TIFF"))
+    again = decode(tif, max_pixels=LIMIT)
+    out = Image.open(io.BytesIO(encode(again.image, again, fmt="JPEG")))
+    assert out.getexif().get_ifd(0x8769)[0x9003] == DATE
+    assert 0x9003 not in out.getexif()
+    assert date_taken(out) == DATE
 
 
 def test_read_provenance_of_garbage_is_none() -> None:

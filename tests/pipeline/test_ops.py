@@ -10,7 +10,13 @@ from pipeline_photos import photo, ssim
 from service.errors import ConfigError
 from service.pipeline import registry
 from service.pipeline.ops import cleanup, detail, framing
-from service.pipeline.ops._common import estimate_noise, grey_array
+from service.pipeline.ops._common import (
+    PARALLEL_MIN_PIXELS,
+    estimate_noise,
+    grey_array,
+    ordered_map,
+    thumbnail,
+)
 from service.pipeline.registry import OpContext
 
 CTX = OpContext()
@@ -216,3 +222,63 @@ def test_every_chain_op_is_registered_and_manual_ones_are_marked() -> None:
     manual = {i.name for i in registry.all_ops() if i.manual}
     assert manual == {"crop", "rotate", "straighten", "adjust"}
     assert set(AUTOMATIC) | {"auto_orient", "match_size", "upscale"} <= set(registry.names())
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L", "RGBA", "LA"])
+def test_rotate_crop_in_strips_matches_one_pillow_transform(
+    mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(framing, "STRIP_ROWS", 37)  # many strips, the last one short
+    im = photo("astronaut").convert(mode)
+    out = framing.rotate_crop(im, 3.0)
+    w, h = framing.inscribed_size(*im.size, 3.0)
+    left, top = (im.width - w) / 2 + 1, (im.height - h) / 2 + 1
+    a = -np.radians(3.0)
+    ca, sa = float(np.cos(a)), float(np.sin(a))
+    dx, dy = left - im.width / 2, top - im.height / 2
+    data = (ca, sa, ca * dx + sa * dy + im.width / 2, -sa, ca, -sa * dx + ca * dy + im.height / 2)
+    whole = im.transform(out.size, Image.Transform.AFFINE, data, Image.Resampling.BICUBIC)
+    assert out.mode == mode
+    assert np.array_equal(np.asarray(out), np.asarray(whole))
+
+
+def test_deskew_of_a_large_scan_resamples_bilinear_without_losing_detail(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A large scan samples the print finer than its detail: modelled by a 2× upsampled photo.
+    clean = photo("astronaut")
+    big = clean.resize((1024, 1024), Image.Resampling.LANCZOS)
+    scan = op("remove_border", on_flatbed(big, angle=3.0))
+    bicubic = op("deskew", scan)
+    monkeypatch.setattr(framing, "BILINEAR_MIN_PIXELS", 0)
+    bilinear = op("deskew", scan)
+    assert bilinear.size == bicubic.size
+    assert abs(framing.estimate_skew(grey_array(bilinear))) < 0.3
+    assert ssim(bilinear, bicubic) > 0.98
+
+
+def test_parallel_thumbnail_equals_one_reduce() -> None:
+    rng = np.random.default_rng(5)
+    im = Image.fromarray(rng.integers(0, 256, (2101, 2003, 3), dtype=np.uint8))
+    assert im.width * im.height >= PARALLEL_MIN_PIXELS
+    for side in (1024, 800, 256):
+        factor = -(-max(im.size) // side)
+        assert np.array_equal(np.asarray(thumbnail(im, side)), np.asarray(im.reduce(factor)))
+
+
+def test_ordered_map_keeps_order_and_raises_errors() -> None:
+    assert list(ordered_map(lambda i: i * i, range(20))) == [i * i for i in range(20)]
+
+    def boom(i: int) -> int:
+        if i == 7:
+            raise ValueError("strip 7")
+        return i
+
+    with pytest.raises(ValueError, match="strip 7"):
+        list(ordered_map(boom, range(20)))
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L"])
+def test_dust_scratch_returns_a_smooth_clean_image_itself(mode: str) -> None:
+    clean = Image.linear_gradient("L").resize((700, 500)).convert(mode)
+    assert op("dust_scratch", clean) is clean

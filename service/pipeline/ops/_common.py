@@ -9,8 +9,11 @@ filters and numpy's large-array loops release the GIL.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TypeVar
 
 import numpy as np
 from PIL import Image
@@ -18,14 +21,32 @@ from PIL import Image
 THUMB_SIDE = 1024
 STRIP_ROWS = 512
 WORKERS = 2
+PARALLEL_MIN_PIXELS = 4_000_000  # below this, handing work to threads costs more than it saves
 COLOUR_MODES = ("RGB", "RGBA")
 SUPPORTED_MODES = ("RGB", "RGBA", "L", "LA")
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def thumbnail(image: Image.Image, max_side: int = THUMB_SIDE) -> Image.Image:
-    """A box-reduced copy no larger than `max_side`; cheap even on a 45-megapixel scan."""
+    """A box-reduced copy no larger than `max_side`; cheap even on a 45-megapixel scan.
+
+    A large image is reduced in bands of whole output rows, one per worker (Pillow's reduce
+    releases the GIL); the result is identical to one `reduce` call.
+    """
     factor = math.ceil(max(image.size) / max_side)
-    return image.reduce(factor) if factor > 1 else image
+    if factor <= 1:
+        return image
+    w, h = image.size
+    out_w, out_h = math.ceil(w / factor), math.ceil(h / factor)
+    if w * h < PARALLEL_MIN_PIXELS or out_h < 2 * WORKERS:
+        return image.reduce(factor)
+    band = math.ceil(out_h / WORKERS) * factor
+    boxes = [(0, y, w, min(h, y + band)) for y in range(0, h, band)]
+    out = Image.new(image.mode, (out_w, out_h))
+    for y, part in ordered_map(lambda b: (b[1] // factor, image.reduce(factor, b)), boxes):
+        out.paste(part, (0, y))
+    return out
 
 
 def base_mode(image: Image.Image) -> str:
@@ -106,22 +127,78 @@ def map_strips(
     the processed strip of the same size, or None when it changed nothing. When every strip
     returns None the very input object comes back, so detectors can decide at full resolution.
     """
+
+    def core(strip: Image.Image, a: int, b: int) -> Image.Image | None:
+        result = fn(strip)
+        return None if result is None else result.crop((0, a, result.width, b))
+
+    return map_strip_rows(image, core, margin=margin, rows=rows)
+
+
+def map_strip_rows(
+    image: Image.Image,
+    fn: Callable[[Image.Image, int, int], Image.Image | None],
+    *,
+    margin: int,
+    rows: int = STRIP_ROWS,
+) -> Image.Image:
+    """Like `map_strips`, but `fn(strip, a, b)` returns only the strip's own rows `a:b` (its
+    margins are context), which saves a strip-sized copy per strip when `fn` builds its result
+    from arrays anyway."""
     w, h = image.size
     out: Image.Image | None = None
 
-    def job(span: tuple[int, int]) -> tuple[int, int, int, Image.Image | None]:
+    def job(span: tuple[int, int]) -> tuple[int, Image.Image | None]:
         y0, y1 = span
         top, bottom = max(0, y0 - margin), min(h, y1 + margin)
-        return y0, y1, top, fn(image.crop((0, top, w, bottom)))
+        return y0, fn(image.crop((0, top, w, bottom)), y0 - top, y1 - top)
 
-    with ThreadPoolExecutor(WORKERS) as pool:
-        for y0, y1, top, result in pool.map(job, strips(h, rows)):
-            if result is None:
-                continue
-            if out is None:
-                out = image.copy()
-            out.paste(result.crop((0, y0 - top, w, y1 - top)), (0, y0))
+    for y0, result in ordered_map(job, strips(h, rows)):
+        if result is None:
+            continue
+        if out is None:
+            out = image.copy()
+        out.paste(result, (0, y0))
+        del result
     return image if out is None else out
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _strip_pool() -> ThreadPoolExecutor:
+    """The process-wide strip workers. Long-lived on purpose: a fresh pool per operation means
+    fresh threads, and each new thread's malloc arena keeps its own freed strip buffers."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="strip")
+        return _pool
+
+
+def ordered_map(fn: Callable[[T], R], items: Iterable[T], ahead: int = 1) -> Iterator[R]:
+    """Like `Executor.map` on the strip workers, with at most `ahead` jobs queued beyond the
+    running ones. `Executor.map` submits every job at once, so finished strips pile up in memory
+    while the consumer is busy (the first paste also copies the whole image).
+
+    Jobs must not call `ordered_map` themselves: they would wait on the workers they occupy.
+    """
+    pool = _strip_pool()
+    pending: deque[Future[R]] = deque()
+    try:
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            if len(pending) > WORKERS + ahead:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for future in pending:  # on an error: drop what has not started, wait for the rest
+            future.cancel()
+        for future in pending:
+            if not future.cancelled():
+                future.exception()
 
 
 def sample_tiles(image: Image.Image, *, count: int = 16, size: int = 192) -> list[np.ndarray]:

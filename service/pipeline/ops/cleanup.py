@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageFilter
 
-from service.pipeline.ops._common import estimate_noise, map_strips
+from service.pipeline.ops._common import estimate_noise, map_strip_rows, map_strips
 from service.pipeline.registry import OpContext, register
 
 DUST_MIN_CONTRAST = 50  # grey levels a speck must stand out from its surroundings
@@ -19,6 +19,7 @@ DUST_TEXTURE_RATIO = 8  # …and this many times more than the local texture doe
 DUST_MIN_PIXELS = 12  # fewer flagged pixels in a strip than this is texture, not dust
 NOISE_THRESHOLD = 3.0  # grey levels of estimated noise below which denoising only blurs
 NUMPY_STRIP_ROWS = 128  # small strips: integer temporaries of a 6,700-px-wide strip stay ~10 MB
+DUST_STRIP_ROWS = 64  # dust keeps a dozen strip-sized arrays alive: smaller strips, lower peak
 STEP = 2  # sample spacing of the median: 3×3 samples spanning 5×5 pixels
 
 
@@ -57,44 +58,60 @@ def _grow(mask: np.ndarray) -> np.ndarray:
 
 
 def dust_mask(grey: np.ndarray, noise: float) -> np.ndarray:
-    """Pixels that are small outliers against their neighbourhood's median."""
+    """Pixels that are small outliers against their neighbourhood's median.
+
+    All in uint8: |grey - median| fits, and `diff > 8 * activity` is the same test as
+    `activity <= (diff - 1) // 8` for the pixels that pass the contrast threshold.
+    """
     med = dilated_median(grey)
-    diff = np.abs(grey.astype(np.int16) - med.astype(np.int16))
-    activity = Image.fromarray(np.minimum(diff, 255).astype(np.uint8)).filter(
-        ImageFilter.BoxBlur(6)
-    )
+    diff = np.maximum(grey, med)
+    diff -= np.minimum(grey, med)
+    del med
     threshold = max(DUST_MIN_CONTRAST, int(4 * noise))
-    mask = (diff > threshold) & (diff > DUST_TEXTURE_RATIO * np.asarray(activity, np.int16))
-    return _grow(mask) if int(mask.sum()) >= DUST_MIN_PIXELS else np.zeros_like(mask)
+    mask = diff > threshold
+    if np.count_nonzero(mask) < DUST_MIN_PIXELS:  # most strips: no need to measure texture
+        return np.zeros(grey.shape, bool)
+    activity = np.asarray(Image.fromarray(diff).filter(ImageFilter.BoxBlur(6)))
+    diff -= 1
+    diff >>= 3
+    mask &= activity <= diff
+    return _grow(mask) if np.count_nonzero(mask) >= DUST_MIN_PIXELS else np.zeros_like(mask)
 
 
-def _repair(strip: Image.Image, noise: float) -> Image.Image | None:
-    """Replace the flagged pixels of one strip by the median of their neighbours, per band."""
-    bands = strip.getbands()
-    colour = strip.convert("RGB") if bands == ("R", "G", "B", "A") else strip
-    grey = np.asarray(colour.convert("L") if len(bands) >= 3 else strip.getchannel(0))
+def _repair(strip: Image.Image, noise: float, a: int, b: int) -> Image.Image | None:
+    """Rows `a:b` of `strip` with their flagged pixels replaced by the median of their
+    neighbours, per band; None when there are none. The other rows are context only."""
+    n_colour = 3 if len(strip.getbands()) >= 3 else 1
+    grey = np.asarray(strip.convert("L") if n_colour == 3 else strip.getchannel(0))
     mask = dust_mask(grey, noise)
+    mask[:a] = False
+    mask[b:] = False  # flagged margin rows belong to the neighbouring strip
     ys, xs = np.nonzero(mask)
+    del grey, mask
     if ys.size == 0:
         return None
-    arr = np.array(strip)
-    n_colour = 3 if len(bands) >= 3 else 1
+    h, w = strip.height, strip.width
+    # The same samples as an edge-padded median: clamp the indices instead of padding bands.
+    rows = [np.clip(ys + d, 0, h - 1) for d in (-STEP, 0, STEP)]
+    cols = [np.clip(xs + d, 0, w - 1) for d in (-STEP, 0, STEP)]
+    src = np.asarray(strip)
+    out = src[a:b].copy()
     for c in range(n_colour):
-        band = arr[..., c] if arr.ndim == 3 else arr
-        p = np.pad(band, STEP, mode="edge")
-        samples = np.stack(
-            [p[ys + dy, xs + dx] for dy in (0, STEP, 2 * STEP) for dx in (0, STEP, 2 * STEP)]
-        )
-        band[ys, xs] = np.median(samples, axis=0).astype(np.uint8)
-    return Image.fromarray(arr, strip.mode)
+        band = src[..., c] if src.ndim == 3 else src
+        samples = np.stack([band[r, q] for r in rows for q in cols])
+        if out.ndim == 3:
+            out[ys - a, xs, c] = np.partition(samples, 4, axis=0)[4]
+        else:
+            out[ys - a, xs] = np.partition(samples, 4, axis=0)[4]
+    return Image.fromarray(out, strip.mode)
 
 
 @register("dust_scratch", "Remove dust specks and thin scratches, touching only those pixels")
 def dust_scratch(image: Image.Image, ctx: OpContext, /, **_: Any) -> Image.Image:
     """Repair small bright or dark outliers; the same image when no strip holds any."""
     noise = estimate_noise(image)
-    return map_strips(
-        image, lambda s: _repair(s, noise), margin=2 * STEP + 4, rows=NUMPY_STRIP_ROWS * 2
+    return map_strip_rows(
+        image, lambda s, a, b: _repair(s, noise, a, b), margin=2 * STEP + 4, rows=DUST_STRIP_ROWS
     )
 
 

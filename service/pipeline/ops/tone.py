@@ -49,9 +49,10 @@ def auto_levels(image: Image.Image, ctx: OpContext, /, **_: Any) -> Image.Image:
 @register("color_balance", "Remove a colour cast such as yellowing; greyscale is left alone")
 def color_balance(image: Image.Image, ctx: OpContext, /, **_: Any) -> Image.Image:
     """Give every channel the same black and white point (a robust white-patch balance)."""
-    if is_grey(image):
+    thumb = thumbnail(image)  # one pass over the full image serves both measurements
+    if is_grey(thumb):
         return image
-    values = colour_array(thumbnail(image)).reshape(-1, 3)
+    values = colour_array(thumb).reshape(-1, 3)
     lows = np.percentile(values, LOW_PCT, axis=0)
     highs = np.percentile(values, HIGH_PCT, axis=0)
     if np.ptp(highs) < CAST_SPREAD and np.ptp(lows) < CAST_SPREAD:
