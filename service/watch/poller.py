@@ -56,6 +56,7 @@ class Watcher:
         *,
         default_chain: str,
         clock: Callable[[], float] = time.time,
+        trust_folder_etags: bool | None = None,
     ) -> None:
         self.storage = storage
         self.settings = settings
@@ -70,8 +71,13 @@ class Watcher:
         self._arrival_mtime = bool(getattr(storage, "mtime_is_arrival", False))
         # Folder etags are a short-cut only where the server propagates them up the tree
         # (ownCloud, Nextcloud, oCIS); Apache's change only for direct children.
+        # None: ask the storage (its server_info knows the server kind).
         info = getattr(storage, "server_info", None)
-        self._trust_etags = bool(getattr(info, "etags_propagate", True))
+        self._trust_etags = (
+            bool(getattr(info, "etags_propagate", True))
+            if trust_folder_etags is None
+            else trust_folder_etags
+        )
         self._outputs: dict[str, dict[str, Entry] | None] = {}
         self._formats = {n: c.output_format for n, c in catalog.chains.items()}
 
