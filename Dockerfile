@@ -37,6 +37,7 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
     && pip install -r /tmp/requirements.txt
 
 # Then the project itself, without touching the dependency layer.
+COPY README.md LICENSE ./
 COPY service ./service
 COPY webui ./webui
 RUN pip install --no-deps . \
