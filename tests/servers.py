@@ -163,21 +163,29 @@ def start_apache(root: Path | None = None) -> DavServer:
         os.chmod(d, 0o777)
     if os.geteuid() == 0:
         shutil.chown(base / "lock", "www-data", "www-data")
-    port = free_port()
-    conf = base / "httpd.conf"
-    conf.write_text(APACHE_CONF.format(base=base, port=port, mods=APACHE_MODULES, root=data))
-    proc = subprocess.Popen(
-        ["apache2", "-f", str(conf), "-D", "FOREGROUND"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        wait_port(port)
-    except RuntimeError as exc:
+    # Another process may take the port between free_port() and Apache's bind; then Apache
+    # exits and wait_port would happily see the *other* server. Check ours is the one alive.
+    for _attempt in range(5):
+        port = free_port()
+        conf = base / "httpd.conf"
+        conf.write_text(APACHE_CONF.format(base=base, port=port, mods=APACHE_MODULES, root=data))
+        proc = subprocess.Popen(
+            ["apache2", "-f", str(conf), "-D", "FOREGROUND"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            wait_port(port)
+            time.sleep(0.2)
+            if proc.poll() is None:
+                break
+        except RuntimeError:
+            pass
         proc.kill()
         err = proc.communicate()[1].decode(errors="replace")
-        log = (base / "error.log").read_text()
-        raise RuntimeError(f"apache did not start: {err}\n{log}") from exc
+    else:
+        log = (base / "error.log").read_text() if (base / "error.log").exists() else ""
+        raise RuntimeError(f"apache did not start: {err}\n{log}")
 
     def _stop() -> None:
         proc.terminate()

@@ -104,8 +104,10 @@ async def test_new_scans_come_back_restored_with_their_names_and_folders(
     digests["upscale/oma.jpg"] = drop(top, "Family/to-restore/upscale/oma.jpg")
     await poll_and_work(services)
     out = top / "Family" / "restored"
+    jobs, total = await services.store.list(limit=100)
+    assert {j.status for j in jobs} == {"done"}, [(j.name, j.status, j.error, j.note) for j in jobs]
     for rel, digest in digests.items():
-        assert (out / rel).is_file(), rel
+        assert (out / rel).is_file(), (rel, sorted(p.name for p in out.rglob("*")))
         assert hashlib.sha256((top / "Family/to-restore" / rel).read_bytes()).hexdigest() == digest
     assert not [p for p in top.rglob("*") if p.name.startswith(".restore-")]
     jobs, total = await services.store.list(limit=100)

@@ -234,21 +234,35 @@ class WebDAVStorage:
             state["etag"] = resp.headers.get("ETag")
             expected = resp.headers.get("Content-Length")
             got = 0
-            buf = bytearray()
+            # Disk writes run in a thread *while* the next chunks arrive (a small queue between
+            # the two), so the socket is never idle waiting for the disk.
+            queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=4)
+
+            async def writer() -> None:
+                while (block := await queue.get()) is not None:
+                    await asyncio.to_thread(fh.write, block)
+                    state["written"] += len(block)
+
+            task = asyncio.create_task(writer())
+            pending: list[bytes] = []
+            size = 0
             try:
-                # httpx yields what each socket read gave (<= 64 KiB); batching the writes to
-                # 1 MiB keeps thread hops few without re-chunking inside httpx (slower).
                 async for chunk in resp.aiter_raw():
-                    buf += chunk
+                    pending.append(chunk)
+                    size += len(chunk)
                     got += len(chunk)
-                    if len(buf) >= CHUNK:
-                        await asyncio.to_thread(fh.write, bytes(buf))
-                        state["written"] += len(buf)
-                        buf.clear()
+                    if size >= CHUNK:
+                        if task.done():  # the disk write failed: stop reading, raise its error
+                            await task
+                        await queue.put(b"".join(pending))
+                        pending, size = [], 0
             finally:
-                if buf:  # keep what arrived before a drop: the retry resumes after it
-                    await asyncio.to_thread(fh.write, bytes(buf))
-                    state["written"] += len(buf)
+                # Keep what arrived before a drop: the retry resumes after it.
+                if pending and not task.done():
+                    await queue.put(b"".join(pending))
+                if not task.done():
+                    await queue.put(None)
+                await task
             if expected is not None and expected.isdigit() and got != int(expected):
                 raise httpx.ReadError(f"body ended after {got} of {expected} bytes")
 
