@@ -84,6 +84,9 @@ async def bench_transfer(server: DavServer, rounds: int) -> None:
             f"    {way:>4}: ours {ours:.3f}s  curl {theirs:.3f}s  ratio {ours / theirs:.2f}x"
             f"  ({SIZE / ours / 1e6:.0f} MB/s)"
         )
+    ours = best["ours down"] + best["ours up"]
+    theirs = best["curl down"] + best["curl up"]
+    print(f"    round trip (download + upload): ratio {ours / theirs:.2f}x  (goal <= 1.2x)")
     for p in work.iterdir():
         p.unlink()
     work.rmdir()
