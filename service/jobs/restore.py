@@ -28,13 +28,21 @@ from service.jobs.queue import queue_is_paused
 from service.jobs.records import JobRecord
 from service.jobs.services import Services
 from service.logs import job_context
-from service.pipeline import imageio
+from service.pipeline import imageio, registry, transforms
 from service.pipeline.imageio import Decoded
+from service.pipeline.ops.keep import ALIGNED_ORIGINAL
 from service.pipeline.registry import OpContext
-from service.pipeline.runner import ChainRunner, ProgressCallback, RunContext, RunResult
+from service.pipeline.runner import (
+    ChainRunner,
+    ProgressCallback,
+    RunContext,
+    RunResult,
+    StepRecord,
+)
 
 log = logging.getLogger(__name__)
 _PLACEHOLDER = Image.new("L", (1, 1))
+KEEP_OP = "keep_original"
 
 
 @dataclass
@@ -109,8 +117,17 @@ async def restore_image(
         fidelity=fidelity,
         intermediate=intermediate,
     )
-    run = await runner.run(image, chain, ctx, edits=edit_steps(edits), on_progress=on_progress)
+    # "Keep the original here" masks apply after the chain, to the original replayed through
+    # the same crops and turns; only then is the original kept alive during the run.
+    before = [e for e in edits if e.get("op") != KEEP_OP]
+    keeps = [e for e in edits if e.get("op") == KEEP_OP]
+    original = image if keeps else None
+    with transforms.recording() as frame_log:
+        run = await runner.run(image, chain, ctx, edits=edit_steps(before), on_progress=on_progress)
     del image
+    if original is not None:
+        await _keep_original(run, original, frame_log, keeps)
+        del original
     data = await asyncio.to_thread(
         imageio.encode,
         run.image,
@@ -119,6 +136,33 @@ async def restore_image(
         provenance=provenance(chain, run, job_id),
     )
     return Restored(data=data, run=run, decoded=decoded)
+
+
+async def _keep_original(
+    run: RunResult,
+    original: Image.Image,
+    frame_log: list[transforms.Transform],
+    keeps: Sequence[dict[str, Any]],
+) -> None:
+    """Put the aligned original back inside each painted mask; one timeline step each."""
+    aligned = await asyncio.to_thread(transforms.replay, original, frame_log)
+    op = registry.get(KEEP_OP)
+    for edit in keeps:
+        started = time.perf_counter()
+        ctx = OpContext(original_size=aligned.size, extra={ALIGNED_ORIGINAL: aligned})
+        out = await asyncio.to_thread(op.func, run.image, ctx, **dict(edit.get("params") or {}))
+        run.steps.append(
+            StepRecord(
+                index=len(run.steps),
+                name=KEEP_OP,
+                kind="local",
+                label="edit: keep the original here",
+                status="skipped" if out is run.image else "done",
+                started_at=time.time(),
+                duration=time.perf_counter() - started,
+            )
+        )
+        run.image = out
 
 
 def backoff_seconds(attempt: int, hint: float | None, base: float = 10.0) -> float:

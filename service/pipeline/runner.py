@@ -18,7 +18,7 @@ from PIL import Image
 from service import metrics
 from service.config.catalog import Chain, Step
 from service.errors import ConfigError
-from service.pipeline import registry
+from service.pipeline import registry, transforms
 from service.pipeline.registry import OpContext
 
 
@@ -133,6 +133,7 @@ class ChainRunner:
             if on_progress:
                 await on_progress(records)
             t0 = time.perf_counter()
+            recorded, size_before = transforms.entries(), image.size
             try:
                 outcome = await executor.run(image, step, ctx)
             except BaseException:
@@ -141,6 +142,10 @@ class ChainRunner:
                     await on_progress(records)
                 raise
             rec.duration = time.perf_counter() - t0
+            if transforms.entries() == recorded and outcome.image.size != size_before:
+                # A step that changed the size without saying how (a model's answer, a resize):
+                # for the original to line up, it is scaled the same way.
+                transforms.record("resize", size=outcome.image.size)
             rec.status, rec.provider, rec.model = outcome.status, outcome.provider, outcome.model
             rec.retries, rec.cost_usd, rec.note = outcome.retries, outcome.cost_usd, outcome.note
             if outcome.status != "skipped":

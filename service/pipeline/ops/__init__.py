@@ -1,3 +1,3 @@
 """Built-in local operations; importing this package registers them all."""
 
-from service.pipeline.ops import cleanup, detail, framing, geometry, manual, tone  # noqa: F401
+from service.pipeline.ops import cleanup, detail, framing, geometry, keep, manual, tone  # noqa: F401

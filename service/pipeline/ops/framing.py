@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from service.pipeline import transforms
 from service.pipeline.ops._common import STRIP_ROWS, grey_array, ordered_map, strips, thumbnail
 from service.pipeline.registry import OpContext, register
 
@@ -84,7 +85,9 @@ def remove_border(image: Image.Image, ctx: OpContext, /, **_: Any) -> Image.Imag
         return image
     sx, sy = image.width / thumb.width, image.height / thumb.height
     del thumb  # the crop is the step's peak: nothing else alive but the scan and its copy
-    return image.crop(_scale_box(box, sx, sy, image.size))
+    frame = _scale_box(box, sx, sy, image.size)
+    transforms.record("crop", box=frame)
+    return image.crop(frame)
 
 
 def inscribed_size(w: float, h: float, degrees: float) -> tuple[float, float]:
@@ -243,4 +246,5 @@ def deskew(image: Image.Image, ctx: OpContext, /, **_: Any) -> Image.Image:
     # nothing visible there and is three times faster than bicubic; a small image keeps bicubic.
     large = w * h >= BILINEAR_MIN_PIXELS
     resample = Image.Resampling.BILINEAR if large else Image.Resampling.BICUBIC
+    transforms.record("rotate_crop", degrees=-angle, box=box, resample=int(resample))
     return rotate_crop(image, -angle, box, resample=resample)

@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image, ImageEnhance
 
 from service.errors import ConfigError
+from service.pipeline import transforms
 from service.pipeline.ops._common import (
     apply_luts,
     base_mode,
@@ -69,6 +70,7 @@ def crop(
     )
     if px == (0, 0, w, h):
         return image
+    transforms.record("crop", box=px)
     return image.crop(px)
 
 
@@ -79,7 +81,10 @@ def rotate(image: Image.Image, ctx: OpContext, /, *, degrees: int = 90, **_: Any
     if d % 90:
         raise ConfigError(f"rotate: degrees must be a multiple of 90, got {degrees!r}")
     turn = int(d) % 360
-    return image if turn == 0 else image.transpose(_TURNS[turn])
+    if turn == 0:
+        return image
+    transforms.record("transpose", method=int(_TURNS[turn]))
+    return image.transpose(_TURNS[turn])
 
 
 @register("straighten", "Rotate by a small angle and crop to the inscribed rectangle", manual=True)
@@ -92,6 +97,7 @@ def straighten(
         raise ConfigError(f"straighten: angle must be within ±{MAX_STRAIGHTEN:g}°, got {a:g}")
     if a == 0:
         return image
+    transforms.record("rotate_crop", degrees=a, box=None)
     return rotate_crop(image, a)
 
 
