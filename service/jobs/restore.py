@@ -126,7 +126,7 @@ async def restore_image(
         run = await runner.run(image, chain, ctx, edits=edit_steps(before), on_progress=on_progress)
     del image
     if original is not None:
-        await _keep_original(run, original, frame_log, keeps)
+        await _keep_original(run, original, frame_log, keeps, intermediate)
         del original
     data = await asyncio.to_thread(
         imageio.encode,
@@ -143,6 +143,7 @@ async def _keep_original(
     original: Image.Image,
     frame_log: list[transforms.Transform],
     keeps: Sequence[dict[str, Any]],
+    intermediate: Any = None,
 ) -> None:
     """Put the aligned original back inside each painted mask; one timeline step each."""
     aligned = await asyncio.to_thread(transforms.replay, original, frame_log)
@@ -163,6 +164,8 @@ async def _keep_original(
             )
         )
         run.image = out
+        if intermediate is not None and run.steps[-1].status == "done":
+            await intermediate(run.steps[-1].index, out)
 
 
 def backoff_seconds(attempt: int, hint: float | None, base: float = 10.0) -> float:

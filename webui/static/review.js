@@ -1,4 +1,5 @@
-/* The review page: before/after, step images, timeline, approve/reject, edit and re-run. */
+/* The review page: before/after, step images, timeline, approve/reject, edit and re-run,
+   and the "keep the original here" mask brush over the result. */
 "use strict";
 (function () {
   const { api, el, toast, onJob, fmtTime, fmtDuration, statusLabel } = window.PR;
@@ -9,6 +10,22 @@
   const viewer = window.Compare();
   const editor = window.Editor(base + "/image/source");
   editor.setFrom(job.edits);
+  /* The mask is painted over the result as shown; a new crop or rotation moves the frame. */
+  const geometry = () => JSON.stringify(editor.edits().filter((e) => ["rotate", "straighten", "crop"].includes(e.op)));
+  const shownFrame = geometry();
+  let painted = false;
+  function frameNote(now) {
+    if (now !== undefined) painted = now;
+    $("brush-frame-note").hidden = !painted || geometry() === shownFrame;
+  }
+  const editFields = document.querySelector(".editor fieldset");
+  for (const type of ["input", "click"]) editFields.addEventListener(type, () => setTimeout(() => frameNote()));
+  const kept = (job.edits || []).find((e) => e.op === "keep_original");
+  const brush = window.Brush({
+    initial: kept && kept.params ? kept.params.mask : null,
+    onEnable: () => { viewer.load(imageUrls(), "After restoration"); viewer.show("slider"); },
+    onChange: frameNote,
+  });
 
   function imageUrls(stamp) {
     const done = job.status === "done" && job.decision !== "rejected";
@@ -32,6 +49,8 @@
     $("reject").disabled = !done || job.decision === "rejected";
     $("download").hidden = !done || job.decision === "rejected";
     $("no-result").hidden = done && job.decision !== "rejected";
+    $("brush-toggle").disabled = !done || job.decision === "rejected";
+    if (brush.on && $("brush-toggle").disabled) brush.setOn(false);
   }
 
   function renderSteps() {
@@ -41,6 +60,7 @@
         el("img", { src: base + "/image/" + i + "?v=" + job.updated, alt: "", loading: "lazy", onerror: (ev) => { ev.target.hidden = true; } }),
         el("span", {}, (i + 1) + ". " + s.label), el("small", {}, s.status));
       b.addEventListener("click", () => {
+        brush.setOn(false); // the mask is painted over the final result only
         viewer.load({ after: base + "/image/" + i + "?v=" + job.updated }, "After step " + (i + 1) + ": " + s.label);
         viewer.show("slider");
       });
@@ -117,6 +137,8 @@
     if (!editor.valid()) { err.textContent = "The crop leaves nothing of the photo."; err.hidden = false; return; }
     const body = { chain: $("rerun-chain").value, prompt: $("rerun-prompt").value.trim() || null, params,
       fidelity: $("rerun-fidelity").value || null, edits: editor.edits() };
+    const mask = brush.mask();
+    if (mask) body.edits.push({ op: "keep_original", params: { mask, feather: 3 } });
     try {
       const r = await api("POST", base + "/rerun", body);
       window.location.href = "/jobs/" + encodeURIComponent(r.id);

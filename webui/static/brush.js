@@ -1,0 +1,175 @@
+/* "Keep the original here": paint a mask over the result in the viewer (mouse, touch and pen
+   through Pointer Events). Strokes are stored as fractions of the image, so undo is a redraw
+   and the canvas can follow the image's natural size. The mask leaves as a PNG data URL at
+   the result image's natural size: white (opaque) where the original is kept, transparent
+   elsewhere. A mask from the job being reviewed is shown and kept unless cleared. */
+"use strict";
+window.Brush = function (opts) {
+  const $ = (id) => document.getElementById(id);
+  const frame = $("compare"), img = $("after-img"), canvas = $("brush-canvas"), ctx = canvas.getContext("2d");
+  const toggle = $("brush-toggle"), size = $("brush-size");
+  const COLOR = "#ff2d8a", MAX_CHARS = 2 * 1024 * 1024;
+  let strokes = [], base = null, dirty = false, current = null, erase = false, on = false;
+  const initial = opts.initial || null;
+
+  /* The previous mask as an alpha-only layer (alpha × luminance covers both kinds of PNG). */
+  if (initial) {
+    const im = new Image();
+    im.onload = () => {
+      const c = document.createElement("canvas");
+      c.width = im.naturalWidth;
+      c.height = im.naturalHeight;
+      const x = c.getContext("2d");
+      x.drawImage(im, 0, 0);
+      const d = x.getImageData(0, 0, c.width, c.height), p = d.data;
+      for (let i = 0; i < p.length; i += 4) {
+        p[i + 3] = Math.round((p[i + 3] * (p[i] + p[i + 1] + p[i + 2])) / 765);
+        p[i] = p[i + 1] = p[i + 2] = 255;
+      }
+      x.putImageData(d, 0, 0);
+      base = c;
+      redraw();
+    };
+    im.src = initial;
+  }
+
+  function segment(s, from, to) {
+    const W = canvas.width, H = canvas.height;
+    ctx.globalCompositeOperation = s.erase ? "destination-out" : "source-over";
+    ctx.strokeStyle = ctx.fillStyle = COLOR;
+    ctx.lineWidth = 2 * s.r * W;
+    ctx.lineCap = ctx.lineJoin = "round";
+    ctx.beginPath();
+    if (from) {
+      ctx.moveTo(from[0] * W, from[1] * H);
+      ctx.lineTo(to[0] * W, to[1] * H);
+      ctx.stroke();
+    } else {
+      ctx.arc(to[0] * W, to[1] * H, s.r * W, 0, 2 * Math.PI);
+      ctx.fill();
+    }
+  }
+
+  function redraw() {
+    ctx.globalCompositeOperation = "source-over";
+    ctx.clearRect(0, 0, canvas.width, canvas.height);
+    if (base) {
+      ctx.drawImage(base, 0, 0, canvas.width, canvas.height);
+      ctx.globalCompositeOperation = "source-in";
+      ctx.fillStyle = COLOR;
+      ctx.fillRect(0, 0, canvas.width, canvas.height);
+    }
+    for (const s of strokes) s.pts.forEach((p, i) => segment(s, i ? s.pts[i - 1] : null, p));
+    ctx.globalCompositeOperation = "source-over";
+  }
+
+  /* The canvas follows the image's natural size (≤ 1280 px for the preview). */
+  function fit() {
+    if (!img.naturalWidth || (canvas.width === img.naturalWidth && canvas.height === img.naturalHeight)) return;
+    canvas.width = img.naturalWidth;
+    canvas.height = img.naturalHeight;
+    redraw();
+  }
+  img.addEventListener("load", fit);
+
+  /* Pointer → fractions of the image, with the same object-fit: contain as the <img>. */
+  function scale() {
+    const r = canvas.getBoundingClientRect();
+    return { r, s: Math.min(r.width / canvas.width, r.height / canvas.height) };
+  }
+  function point(ev) {
+    const { r, s } = scale();
+    const x = (ev.clientX - r.left - (r.width - canvas.width * s) / 2) / s;
+    const y = (ev.clientY - r.top - (r.height - canvas.height * s) / 2) / s;
+    return [x / canvas.width, y / canvas.height];
+  }
+
+  canvas.addEventListener("pointerdown", (ev) => {
+    ev.stopPropagation(); // not the before/after slider underneath
+    if (!on || current || !img.naturalWidth || (ev.pointerType === "mouse" && ev.button !== 0)) return;
+    ev.preventDefault();
+    canvas.setPointerCapture(ev.pointerId);
+    const r = Number(size.value) / 2 / scale().s / canvas.width; // screen px → fraction of the width
+    current = { id: ev.pointerId, erase, r, pts: [point(ev)] };
+    strokes.push(current);
+    dirty = true;
+    segment(current, null, current.pts[0]);
+  });
+  canvas.addEventListener("pointermove", (ev) => {
+    if (!current || ev.pointerId !== current.id) return;
+    for (const e of ev.getCoalescedEvents ? ev.getCoalescedEvents() : [ev]) {
+      const p = point(e);
+      segment(current, current.pts[current.pts.length - 1], p);
+      current.pts.push(p);
+    }
+  });
+  const end = (ev) => {
+    if (!current || ev.pointerId !== current.id) return;
+    current = null;
+    changed();
+  };
+  canvas.addEventListener("pointerup", end);
+  canvas.addEventListener("pointercancel", end);
+
+  const painted = () => strokes.some((s) => !s.erase) || base !== null || (!!initial && !dirty);
+
+  function changed() {
+    const n = strokes.length;
+    $("brush-status").textContent = painted()
+      ? "Mask painted" + (n ? " (" + n + (n === 1 ? " stroke" : " strokes") + ")" : "") + ": on Re-run the original is put back there."
+      : on ? "Paint over the parts of the result that should stay as in the original." : "";
+    $("brush-undo").disabled = !n;
+    $("brush-clear").disabled = !painted();
+    if (opts.onChange) opts.onChange(painted());
+  }
+
+  function setMode(toErase) {
+    erase = toErase;
+    $("brush-paint").setAttribute("aria-pressed", String(!erase));
+    $("brush-erase").setAttribute("aria-pressed", String(erase));
+  }
+
+  function setOn(value) {
+    on = value && !toggle.disabled;
+    toggle.setAttribute("aria-pressed", String(on));
+    frame.classList.toggle("painting", on);
+    canvas.hidden = !on;
+    $("brush-tools").hidden = !on;
+    if (on && opts.onEnable) opts.onEnable();
+    fit();
+    changed();
+  }
+
+  toggle.addEventListener("click", () => setOn(!on));
+  $("brush-paint").addEventListener("click", () => setMode(false));
+  $("brush-erase").addEventListener("click", () => setMode(true));
+  size.addEventListener("input", () => { $("brush-size-value").textContent = size.value + " px"; });
+  $("brush-undo").addEventListener("click", () => { strokes.pop(); dirty = true; redraw(); changed(); });
+  $("brush-clear").addEventListener("click", () => { strokes = []; base = null; dirty = true; redraw(); changed(); });
+
+  /* The mask as a PNG data URL, or null when nothing is painted. */
+  function mask() {
+    if (initial && !dirty) return initial;
+    if (!painted() || !canvas.width) return null;
+    const alpha = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
+    let any = false;
+    for (let i = 3; i < alpha.length && !any; i += 4) any = alpha[i] > 0;
+    if (!any) return null;
+    for (let k = 1; ; k *= 0.7) { // shrink in the rare case the PNG is too big
+      const out = document.createElement("canvas");
+      out.width = Math.max(1, Math.round(canvas.width * k));
+      out.height = Math.max(1, Math.round(canvas.height * k));
+      const o = out.getContext("2d");
+      o.drawImage(canvas, 0, 0, out.width, out.height);
+      o.globalCompositeOperation = "source-in";
+      o.fillStyle = "#fff";
+      o.fillRect(0, 0, out.width, out.height);
+      const url = out.toDataURL("image/png");
+      if (url.length <= MAX_CHARS || out.width < 64) return url;
+    }
+  }
+
+  setMode(false);
+  changed();
+  return { mask, painted, setOn, get on() { return on; } };
+};
