@@ -254,6 +254,13 @@ async def run_restore(services: Services, job_id: str, *, attempt: int = 1) -> J
         await services.storage.makedirs(parent)
         entry = await services.storage.write_atomic(record.output, restored.data)
         await services.storage.delete(record.output + ".failed.txt")
+        changed = [s.name for s in restored.run.steps if s.status not in ("skipped", "pending")]
+        log.info(
+            "restored %s → %s (%s)",
+            record.source,
+            record.output,
+            ", ".join(changed) or "nothing needed fixing",
+        )
         return await store.update(
             job_id,
             status="done",
@@ -270,12 +277,14 @@ async def run_restore(services: Services, job_id: str, *, attempt: int = 1) -> J
         attempts = current.attempts if current else attempt
         if attempts >= JOB_MAX_TRIES:
             reason = f"gave up after {attempts} attempts: {exc}"
+            log.warning("failed %s: %s", record.source, reason)
             await _write_failure_note(services, record, reason)
             return await store.update(job_id, status="failed", finished=time.time(), error=reason)
         delay = backoff_seconds(attempts, exc.retry_after, services.settings.retry_base_seconds)
         await store.update(job_id, status="queued", note=f"retrying in {delay:.0f} s: {exc}")
         raise
     except (PermanentError, ConfigError) as exc:
+        log.warning("failed %s: %s", record.source, exc)
         await _write_failure_note(services, record, str(exc))
         return await store.update(job_id, status="failed", finished=time.time(), error=str(exc))
     except asyncio.CancelledError:

@@ -200,3 +200,25 @@ def test_backoff_grows_and_honours_hints() -> None:
     assert [backoff_seconds(a, None) for a in (1, 2, 3)] == [10, 20, 40]
     assert backoff_seconds(9, None) == 600
     assert backoff_seconds(1, 42) == 42
+
+
+async def test_json_logs_of_a_job_carry_its_id(services: Services) -> None:
+    import io
+    import json
+    import logging
+
+    from service.jobs.restore import restore_job
+    from service.logs import setup_logging
+
+    buf = io.StringIO()
+    handler = setup_logging("INFO", json=True, stream=buf)
+    try:
+        (inbox(services) / "bad.jpg").write_text("not a photo")
+        job = await submit(services, "bad.jpg")
+        assert await restore_job({"services": services, "job_try": 1}, job) == "failed"
+    finally:
+        logging.getLogger().removeHandler(handler)
+    lines = [json.loads(line) for line in buf.getvalue().splitlines() if line.strip()]
+    mine = [entry for entry in lines if "bad.jpg" in entry["message"]]
+    assert mine and all(entry["job_id"] == job for entry in mine)
+    assert any("not an image" in entry["message"] for entry in mine)
