@@ -18,7 +18,6 @@ from service.config.settings import Settings, load_settings
 from service.errors import ConfigError, PhotoRestoreError
 
 log = logging.getLogger("service")
-LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
 def _setup_logging(settings: Settings | None) -> None:

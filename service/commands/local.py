@@ -22,6 +22,7 @@ from service.errors import ConfigError, PhotoRestoreError
 from service.jobs.restore import restore_image
 from service.jobs.services import build_executors, load_checked_catalog, make_http_client
 from service.pipeline.runner import ChainRunner, StepRecord
+from service.watch.rules import result_name
 
 
 def restore(settings: Settings, args: argparse.Namespace) -> int:
@@ -73,15 +74,12 @@ async def _restore_all(
                     done = sum(s.status not in ("pending", "running") for s in steps)
                     progress.update(task, completed=done, total=len(steps))
 
-                target = out_dir / path.name
+                target = out_dir / result_name(path.name, chain.output_format)
                 try:
                     result = await restore_image(
                         path, chain, runner, settings, on_progress=on_progress
                     )
                     await asyncio.to_thread(target.write_bytes, result.data)
-                    fmt = chain.output_format
-                    if fmt and target.suffix.upper().lstrip(".") != fmt:
-                        pass  # same name, new content type: kept as the user asked
                     changed = [s.label for s in result.run.steps if s.status == "done"]
                     console.print(
                         f"[green]✓[/] {path} → {target}"

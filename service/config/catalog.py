@@ -19,7 +19,6 @@ from service.errors import ConfigError
 
 PROVIDERS = ("fal-ai", "replicate", "wavespeed", "hf-inference", "together")
 TASKS = ("image-to-image", "image-text-to-image")
-MEDIA = ("image", "video")
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from service.constants import DEFAULT_SETTLE_SECONDS
 from service.errors import ConfigError
 
 
@@ -33,7 +34,7 @@ class Settings(BaseSettings):
     inbox_name: str = "to-restore"
     output_name: str = "restored"
     poll_interval: float = Field(30.0, gt=0, le=86400)
-    settle_seconds: float = Field(5.0, ge=0, le=3600)
+    settle_seconds: float = Field(DEFAULT_SETTLE_SECONDS, ge=0, le=3600)
     data_dir: Path = Path("./data")
     redis_url: str | None = None
     hf_token: SecretStr | None = None

@@ -28,7 +28,6 @@ from service.constants import (
 )
 
 STATUSES = ("queued", "running", "done", "failed")
-DECISIONS = ("approved", "rejected")
 
 
 @dataclass
@@ -70,13 +69,6 @@ class JobRecord:
     def to_review(self) -> bool:
         """Done and not yet approved or rejected."""
         return self.status == "done" and self.decision is None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (with derived fields for the API)."""
-        data = asdict(self)
-        data["name"] = self.name
-        data["to_review"] = self.to_review
-        return data
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> JobRecord:

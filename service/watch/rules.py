@@ -32,14 +32,6 @@ JUNK_PATTERNS = (
     "*.ocTransferId*",
 )
 
-EXTENSION_FORMATS = {
-    ".jpg": "JPEG",
-    ".jpeg": "JPEG",
-    ".png": "PNG",
-    ".tif": "TIFF",
-    ".tiff": "TIFF",
-    ".webp": "WEBP",
-}
 FORMAT_EXTENSIONS = {
     "JPEG": ".jpg",
     "PNG": ".png",
@@ -48,6 +40,14 @@ FORMAT_EXTENSIONS = {
     "MP4": ".mp4",
     "GIF": ".gif",
 }
+
+
+def result_name(name: str, fmt: str | None) -> str:
+    """The result's file name: the input's, with the extension of `fmt` when a chain sets one."""
+    if not fmt:
+        return name
+    stem, _, _ext = name.rpartition(".")
+    return (stem or name) + FORMAT_EXTENSIONS.get(fmt, "." + fmt.lower())
 
 
 def is_junk(name: str) -> bool:
@@ -112,10 +112,7 @@ def place(
         chain = below[0]
     parent = inbox.rsplit("/", 1)[0]
     out_below = list(below)
-    fmt = (output_format or {}).get(chain)
-    if fmt:
-        stem, _, _ext = out_below[-1].rpartition(".")
-        out_below[-1] = (stem or out_below[-1]) + FORMAT_EXTENSIONS.get(fmt, "." + fmt.lower())
+    out_below[-1] = result_name(out_below[-1], (output_format or {}).get(chain))
     output = f"{parent}/{output_name}/" + "/".join(out_below)
     return Placement(
         source=normalize(path),

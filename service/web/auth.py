@@ -27,7 +27,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from service.config.settings import Settings
-from service.web.csrf import csrf_token, rotate_csrf
+from service.web.csrf import CSRF_FIELD, csrf_token, rotate_csrf
 from service.web.templating import templates
 
 SESSION_COOKIE = "photo_restore_session"
@@ -132,7 +132,7 @@ async def login_submit(request: Request) -> Response:
         return RedirectResponse("/", status_code=303)
     form = await request.form()
     target = _safe_next(str(form.get("next") or "/"))
-    given_csrf = str(form.get("csrf_token") or "")
+    given_csrf = str(form.get(CSRF_FIELD) or "")
     if not hmac.compare_digest(given_csrf.encode(), csrf_token(request).encode()):
         return Response(
             "CSRF token missing or wrong; reload the login page.",

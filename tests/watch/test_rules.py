@@ -88,3 +88,11 @@ def test_dot_dot_is_refused() -> None:
 def test_nfd_inbox_names_match() -> None:
     nfd = "/Fam/to-re\u0301store/x.jpg"
     assert find_inbox(nfd, "to-r\u00e9store") is not None
+
+
+def test_result_name_follows_the_chains_output_format() -> None:
+    from service.watch.rules import result_name
+
+    assert result_name("scan 1.tif", None) == "scan 1.tif"
+    assert result_name("scan 1.tif", "JPEG") == "scan 1.jpg"
+    assert result_name("noext", "PNG") == "noext.png"

@@ -23,7 +23,6 @@ STRIP_ROWS = 512
 WORKERS = 2
 PARALLEL_MIN_PIXELS = 4_000_000  # below this, handing work to threads costs more than it saves
 COLOUR_MODES = ("RGB", "RGBA")
-SUPPORTED_MODES = ("RGB", "RGBA", "L", "LA")
 T = TypeVar("T")
 R = TypeVar("R")
 

@@ -60,8 +60,8 @@ def _grow(mask: np.ndarray) -> np.ndarray:
 def dust_mask(grey: np.ndarray, noise: float) -> np.ndarray:
     """Pixels that are small outliers against their neighbourhood's median.
 
-    All in uint8: |grey - median| fits, and `diff > 8 * activity` is the same test as
-    `activity <= (diff - 1) // 8` for the pixels that pass the contrast threshold.
+    All in uint8: |grey - median| fits, and `diff > RATIO * activity` is the same test as
+    `activity <= (diff - 1) // RATIO` for the pixels that pass the contrast threshold.
     """
     med = dilated_median(grey)
     diff = np.maximum(grey, med)
@@ -73,7 +73,7 @@ def dust_mask(grey: np.ndarray, noise: float) -> np.ndarray:
         return np.zeros(grey.shape, bool)
     activity = np.asarray(Image.fromarray(diff).filter(ImageFilter.BoxBlur(6)))
     diff -= 1
-    diff >>= 3
+    np.floor_divide(diff, DUST_TEXTURE_RATIO, out=diff)
     mask &= activity <= diff
     return _grow(mask) if np.count_nonzero(mask) >= DUST_MIN_PIXELS else np.zeros_like(mask)
 
