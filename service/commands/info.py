@@ -82,19 +82,9 @@ async def _check(settings: Settings) -> int:
             info = getattr(storage, "server_info", None)
             if info is not None:
                 line(True, "server", str(info))
-            from service.jobs.queue import MemoryJobQueue
-            from service.watch.ledger import MemoryLedger
-            from service.watch.poller import Watcher
+            from service.watch.poller import find_inboxes
 
-            watcher = Watcher(
-                storage,
-                settings,
-                catalog,
-                MemoryJobQueue(),
-                MemoryLedger(),
-                default_chain=catalog.offline_chain,
-            )
-            inboxes = await watcher.discover(full=True)
+            inboxes = await find_inboxes(storage, settings)
             line(
                 True,
                 "inboxes",

@@ -19,7 +19,6 @@ from arq.constants import (
     result_key_prefix,
     retry_key_prefix,
 )
-from redis.asyncio import Redis
 
 from service.constants import QUEUE_NAME, QUEUE_PAUSED_KEY
 from service.jobs.records import JobRecord, JobStore
@@ -189,8 +188,3 @@ class MemoryJobQueue:
     async def is_paused(self) -> bool:
         """The flag."""
         return self.paused
-
-
-async def queue_is_paused(redis: Redis) -> bool:
-    """Worker-side check of the pause flag."""
-    return bool(await redis.exists(QUEUE_PAUSED_KEY))

@@ -24,7 +24,6 @@ from service.config.settings import Settings
 from service.constants import JOB_MAX_TRIES
 from service.errors import ConfigError, NotFound, PermanentError, TransientError
 from service.jobs.previews import make_preview, save_preview
-from service.jobs.queue import queue_is_paused
 from service.jobs.records import JobRecord
 from service.jobs.services import Services
 from service.logs import job_context
@@ -303,7 +302,7 @@ async def run_restore(services: Services, job_id: str, *, attempt: int = 1) -> J
 async def restore_job(ctx: dict[str, Any], job_id: str) -> str:
     """The arq task: waits while the queue is paused, maps transient errors to arq's Retry."""
     services: Services = ctx["services"]
-    if await queue_is_paused(services.redis):
+    if await services.queue.is_paused():
         raise Retry(defer=5)
     with job_context(job_id):
         try:

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from service.config.catalog import Catalog
@@ -41,6 +41,50 @@ class PollReport:
     queued: list[str] = field(default_factory=list)
     pending: int = 0  # seen but not settled yet
     skipped_done: int = 0
+
+
+async def find_inboxes(
+    storage: Storage,
+    settings: Settings,
+    *,
+    etag_memo: dict[str, str] | None = None,
+    known: Sequence[str] = (),
+) -> list[str]:
+    """Every inbox folder under WATCH_ROOT (outputs and junk are not walked into).
+
+    With `etag_memo` (folder → etag when last walked, updated here), a sub-tree whose etag is
+    unchanged is not listed again and keeps the inboxes of `known` found in it before.
+    """
+    found: list[str] = []
+    inbox, output = nfc(settings.inbox_name), nfc(settings.output_name)
+
+    async def walk(folder: str, etag: str | None) -> None:
+        if etag_memo is not None and etag is not None and etag_memo.get(folder) == etag:
+            found.extend(i for i in known if is_within(i, folder) and i != folder)
+            return
+        try:
+            children = await storage.list(folder)
+        except NotFound:
+            return
+        for child in children:
+            if not child.is_dir or is_junk(child.name):
+                continue
+            if nfc(child.name) == inbox:
+                found.append(child.path)
+            elif nfc(child.name) != output:
+                await walk(child.path, child.etag)
+        if etag_memo is not None and etag is not None:
+            etag_memo[folder] = etag
+
+    root = settings.watch_root
+    entry = await storage.stat(root)
+    if entry is None or not entry.is_dir:
+        log.warning("WATCH_ROOT %s does not exist (yet)", root)
+        return []
+    if nfc(entry.name) == inbox:
+        return [entry.path]
+    await walk(root, entry.etag)
+    return sorted(set(found))
 
 
 class Watcher:
@@ -84,40 +128,12 @@ class Watcher:
     # -- inbox discovery -------------------------------------------------------------------
     async def discover(self, *, full: bool = False) -> list[str]:
         """Walk WATCH_ROOT for inbox folders, skipping sub-trees whose etag did not change."""
-        found: list[str] = []
-        known = set(self.inboxes)
-
-        async def walk(folder: str, etag: str | None) -> None:
-            if not self._trust_etags:
-                etag = None
-            if not full and etag is not None and self._walk_etags.get(folder) == etag:
-                found.extend(i for i in known if is_within(i, folder) and i != folder)
-                return
-            try:
-                children = await self.storage.list(folder)
-            except NotFound:
-                return
-            for child in children:
-                if not child.is_dir or is_junk(child.name):
-                    continue
-                if nfc(child.name) == nfc(self.settings.inbox_name):
-                    found.append(child.path)
-                elif nfc(child.name) != nfc(self.settings.output_name):
-                    await walk(child.path, child.etag)
-            if etag is not None:
-                self._walk_etags[folder] = etag
-
-        root = self.settings.watch_root
-        entry = await self.storage.stat(root)
-        if entry is None or not entry.is_dir:
-            log.warning("WATCH_ROOT %s does not exist (yet)", root)
-            self.inboxes = []
-            return []
-        if nfc(entry.name) == nfc(self.settings.inbox_name):
-            found.append(entry.path)
-        else:
-            await walk(root, entry.etag)
-        self.inboxes = sorted(set(found))
+        if full or not self._trust_etags:
+            self._walk_etags = {}  # a full walk lists everything and starts a new memo
+        memo = self._walk_etags if self._trust_etags else None
+        self.inboxes = await find_inboxes(
+            self.storage, self.settings, etag_memo=memo, known=self.inboxes
+        )
         return self.inboxes
 
     # -- polling ---------------------------------------------------------------------------

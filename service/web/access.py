@@ -12,11 +12,9 @@ import time
 from dataclasses import dataclass
 
 from service.errors import UnsafePath
-from service.jobs.queue import MemoryJobQueue
 from service.jobs.services import Services
 from service.storage.paths import is_within, normalize
-from service.watch.ledger import MemoryLedger
-from service.watch.poller import Watcher
+from service.watch.poller import find_inboxes
 from service.watch.rules import find_inbox, is_junk
 
 INBOX_CACHE_SECONDS = 10.0
@@ -51,16 +49,7 @@ class Inboxes:
         """Every inbox with its output folder."""
         if fresh or time.monotonic() - self._at > INBOX_CACHE_SECONDS:
             svc = self.services
-            # A throw-away Watcher: only its discovery walk is used, nothing is queued.
-            watcher = Watcher(
-                svc.storage,
-                svc.settings,
-                svc.catalog,
-                MemoryJobQueue(),
-                MemoryLedger(),
-                default_chain=svc.default_chain,
-            )
-            found = await watcher.discover(full=True)
+            found = await find_inboxes(svc.storage, svc.settings)
             out_name = svc.settings.output_name
             self._areas = [Area(i, f"{i.rsplit('/', 1)[0]}/{out_name}") for i in found]
             self._at = time.monotonic()
