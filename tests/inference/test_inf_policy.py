@@ -51,6 +51,16 @@ def hub(httpx_mock: HTTPXMock, mapping: dict[str, str], **entry: Any) -> None:
     )
 
 
+FAL_QUEUE_REQ = "https://queue.fal.run/fal-ai/flux-2/requests/r1"
+
+
+def fal_queued(httpx_mock: HTTPXMock, **extra: str) -> None:
+    """The Hub maps the model to fal-ai, whose queue accepts request r1."""
+    hub(httpx_mock, {"fal-ai": "fal-ai/flux-2/edit"})
+    body = {"request_id": "r1", "status": "IN_QUEUE", "response_url": FAL_QUEUE_REQ, **extra}
+    httpx_mock.add_response(method="POST", url=FAL, json=body)
+
+
 def replicate_ok(httpx_mock: HTTPXMock) -> None:
     httpx_mock.add_response(
         method="POST",
@@ -162,17 +172,7 @@ async def test_422_is_permanent_with_the_providers_message_and_request_id(
 async def test_fal_queue_is_polled_to_completion_then_downloaded_without_the_token(
     httpx_mock: HTTPXMock, make_client: Make, clock: FakeClock, payload: ImagePayload
 ) -> None:
-    hub(httpx_mock, {"fal-ai": "fal-ai/flux-2/edit"})
-    httpx_mock.add_response(
-        method="POST",
-        url=FAL,
-        json={
-            "request_id": "r1",
-            "status": "IN_QUEUE",
-            "response_url": "https://queue.fal.run/fal-ai/flux-2/requests/r1",
-            "status_url": "https://queue.fal.run/fal-ai/flux-2/requests/r1/status",
-        },
-    )
+    fal_queued(httpx_mock, status_url=f"{FAL_QUEUE_REQ}/status")
     for status, code in (("IN_QUEUE", 202), ("IN_PROGRESS", 202), ("COMPLETED", 200)):
         httpx_mock.add_response(
             method="GET",
@@ -264,16 +264,7 @@ async def test_replicate_failed_prediction_surfaces_its_error(
 async def test_deadline_exceeded_is_transient_not_a_hung_worker(
     httpx_mock: HTTPXMock, make_client: Make, clock: FakeClock, payload: ImagePayload
 ) -> None:
-    hub(httpx_mock, {"fal-ai": "fal-ai/flux-2/edit"})
-    httpx_mock.add_response(
-        method="POST",
-        url=FAL,
-        json={
-            "request_id": "r1",
-            "status": "IN_QUEUE",
-            "response_url": "https://queue.fal.run/fal-ai/flux-2/requests/r1",
-        },
-    )
+    fal_queued(httpx_mock)  # no status_url: the client derives it from the request id
     httpx_mock.add_response(
         method="GET",
         url=f"{FAL_REQ}/status?_subdomain=queue",

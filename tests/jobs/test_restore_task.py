@@ -136,17 +136,23 @@ async def test_running_the_same_job_twice_gives_one_result(services: Services) -
     assert sorted(p.name for p in out.parent.iterdir()) == ["twice.jpg"]
 
 
+async def job_whose_download(
+    services: Services, monkeypatch: pytest.MonkeyPatch, name: str, download: object
+) -> str:
+    """A queued job for a real scan whose download is replaced by `download`."""
+    jpeg_with_exif(inbox(services) / name)
+    job = await submit(services, name)
+    monkeypatch.setattr(services.storage, "download", download)
+    return job
+
+
 async def test_a_transient_storage_error_asks_for_a_retry(
     services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    src = inbox(services) / "t.jpg"
-    jpeg_with_exif(src)
-    job = await submit(services, "t.jpg")
-
     async def flaky(*a: object, **k: object) -> None:
         raise StorageUnavailable("503 from the server", retry_after=7)
 
-    monkeypatch.setattr(services.storage, "download", flaky)
+    job = await job_whose_download(services, monkeypatch, "t.jpg", flaky)
     with pytest.raises(StorageUnavailable):
         await run_restore(services, job)
     record = await services.store.get(job)
@@ -157,14 +163,10 @@ async def test_a_transient_storage_error_asks_for_a_retry(
 async def test_giving_up_after_max_tries_is_an_explained_failure(
     services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    src = inbox(services) / "g.jpg"
-    jpeg_with_exif(src)
-    job = await submit(services, "g.jpg")
-
     async def flaky(*a: object, **k: object) -> None:
         raise StorageUnavailable("timeout")
 
-    monkeypatch.setattr(services.storage, "download", flaky)
+    job = await job_whose_download(services, monkeypatch, "g.jpg", flaky)
     for _ in range(4):
         with pytest.raises(StorageUnavailable):
             await run_restore(services, job)
@@ -176,16 +178,13 @@ async def test_giving_up_after_max_tries_is_an_explained_failure(
 async def test_a_cancelled_job_is_handed_back(
     services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    src = inbox(services) / "c.jpg"
-    jpeg_with_exif(src)
-    job = await submit(services, "c.jpg")
     started = asyncio.Event()
 
     async def slow(*a: object, **k: object) -> None:
         started.set()
         await asyncio.sleep(30)
 
-    monkeypatch.setattr(services.storage, "download", slow)
+    job = await job_whose_download(services, monkeypatch, "c.jpg", slow)
     task = asyncio.create_task(run_restore(services, job))
     await started.wait()
     task.cancel()
