@@ -14,7 +14,6 @@ import secrets
 import socket
 from typing import Any
 
-import httpx
 from arq import func
 from arq.connections import RedisSettings
 from arq.worker import Worker, async_check_health
@@ -73,11 +72,8 @@ def start_feeds(services: Services, stop: asyncio.Event) -> list[asyncio.Task[No
     from service.storage.webdav.detect import NEXTCLOUD, OCIS, OWNCLOUD10
     from service.watch import triggers
 
-    auth = None
-    if settings.owncloud_user and settings.owncloud_password is not None:
-        auth = httpx.BasicAuth(
-            settings.owncloud_user, settings.owncloud_password.get_secret_value()
-        )
+    # The feeds speak to the same server with the same credentials as the WebDAV storage.
+    auth = services.storage.dav.auth  # type: ignore[attr-defined]
 
     async def push(folders: list[str]) -> None:
         await services.redis.rpush(WATCH_TRIGGER_KEY, *folders)
