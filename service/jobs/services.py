@@ -19,6 +19,7 @@ from service.constants import QUEUE_NAME
 from service.jobs.queue import ArqJobQueue
 from service.jobs.records import JobStore
 from service.pipeline import registry
+from service.pipeline.remote import build_remote_executor
 from service.pipeline.runner import ChainRunner, LocalExecutor, StepExecutor
 from service.storage.base import Storage
 from service.watch.ledger import RedisLedger
@@ -45,14 +46,7 @@ def build_executors(
     settings: Settings, http: httpx.AsyncClient, redis: Any | None
 ) -> dict[str, StepExecutor]:
     """One executor per step kind; a new kind (animation) adds one entry here."""
-    executors: dict[str, StepExecutor] = {"local": LocalExecutor()}
-    try:
-        from service.pipeline.remote import build_remote_executor
-    except ImportError:  # the remote executor lands separately; local chains run without it
-        log.warning("remote steps unavailable: service.pipeline.remote is missing")
-    else:
-        executors["remote"] = build_remote_executor(settings, http, redis)
-    return executors
+    return {"local": LocalExecutor(), "remote": build_remote_executor(settings, http, redis)}
 
 
 async def open_storage(settings: Settings, http: httpx.AsyncClient) -> Storage:

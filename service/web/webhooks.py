@@ -47,17 +47,17 @@ def _handler(parse: Callable[[Any], list[FileEvent]]) -> Callable[[Request], Any
             return JSONResponse({"error": f"not a webhook we understand: {exc}"}, status_code=400)
         except UnsafePath as exc:
             return JSONResponse({"status": "ignored", "reason": str(exc)}, status_code=202)
-        folders = []
-        for event in events:
-            if find_inbox(event.path, settings.inbox_name, settings.watch_root) is None:
-                continue
-            folders.append(parent(event.path))
+        folders = sorted(
+            {
+                parent(event.path)
+                for event in events
+                if find_inbox(event.path, settings.inbox_name, settings.watch_root) is not None
+            }
+        )
         if folders:
-            await request.app.state.services.redis.rpush(WATCH_TRIGGER_KEY, *sorted(set(folders)))
-            log.info("webhook: looking at %s", ", ".join(sorted(set(folders))))
-            return JSONResponse(
-                {"status": "accepted", "folders": sorted(set(folders))}, status_code=202
-            )
+            await request.app.state.services.redis.rpush(WATCH_TRIGGER_KEY, *folders)
+            log.info("webhook: looking at %s", ", ".join(folders))
+            return JSONResponse({"status": "accepted", "folders": folders}, status_code=202)
         return JSONResponse({"status": "ignored", "reason": "outside every inbox"}, status_code=202)
 
     return receive
