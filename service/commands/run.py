@@ -24,8 +24,7 @@ LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 def listen_host(settings: Settings) -> str:
     """Where to listen: without a password or a trusted auth header, loopback only."""
-    protected = settings.dashboard_password is not None or settings.auth_header
-    if settings.host not in LOOPBACK and not protected:
+    if settings.host not in LOOPBACK and not settings.dashboard_protected:
         log.warning(
             "HOST=%s ignored: set DASHBOARD_PASSWORD or AUTH_HEADER to listen beyond "
             "this machine; listening on 127.0.0.1",

@@ -68,6 +68,27 @@ class Settings(BaseSettings):
             raise ValueError("expected an http:// or https:// URL")
         return value.rstrip("/")
 
+    @field_validator(
+        "owncloud_password",
+        "hf_token",
+        "webhook_secret",
+        "dashboard_password",
+        "session_secret",
+        "auth_header",
+        mode="before",
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        """An empty secret (`DASHBOARD_PASSWORD=` in a `.env`) means *unset*, everywhere.
+
+        Without this one rule, `is not None` in one place and truthiness in another disagreed:
+        the server listened on the network while the dashboard asked for no password.
+        """
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            return None
+        return value
+
     @field_validator("redis_url")
     @classmethod
     def _redis_url(cls, value: str | None) -> str | None:
@@ -104,6 +125,11 @@ class Settings(BaseSettings):
     def uses_owncloud(self) -> bool:
         """True when results go to a WebDAV server rather than the local DATA_DIR."""
         return bool(self.owncloud_url)
+
+    @property
+    def dashboard_protected(self) -> bool:
+        """True when the dashboard asks who you are (a password or a trusted auth header)."""
+        return self.dashboard_password is not None or self.auth_header is not None
 
     @property
     def hf_token_value(self) -> str | None:

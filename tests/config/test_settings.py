@@ -65,3 +65,34 @@ def test_secrets_never_print(monkeypatch: pytest.MonkeyPatch, chdir_tmp: Path) -
     text = repr(s) + str(s) + s.model_dump_json()
     assert "hf_supersecret123" not in text and "app-pass-xyz" not in text
     assert s.hf_token_value == "hf_supersecret123"
+
+
+@pytest.mark.parametrize("blank", ["", "   "])
+def test_empty_password_never_opens_the_dashboard_to_the_network(
+    chdir_tmp: Path, blank: str
+) -> None:
+    from service.commands.run import listen_host
+    from service.web.auth import AuthConfig
+
+    # What a `.env` line `DASHBOARD_PASSWORD=` gives, with the Docker image's default host.
+    (chdir_tmp / ".env").write_text(f"DASHBOARD_PASSWORD={blank}\nAUTH_HEADER=\nHOST=0.0.0.0\n")
+    s = load_settings()
+    assert s.dashboard_password is None and s.auth_header is None
+    assert not s.dashboard_protected
+    assert listen_host(s) == "127.0.0.1"
+    assert AuthConfig.from_settings(s).mode == "open"
+
+
+def test_a_real_password_may_listen_on_the_network(chdir_tmp: Path) -> None:
+    from service.commands.run import listen_host
+    from service.web.auth import AuthConfig
+
+    s = load_settings(dashboard_password="correct horse", host="0.0.0.0")
+    assert listen_host(s) == "0.0.0.0"
+    assert AuthConfig.from_settings(s).mode == "password"
+
+
+@pytest.mark.parametrize("name", ["HF_TOKEN", "WEBHOOK_SECRET", "SESSION_SECRET"])
+def test_empty_secrets_are_unset(chdir_tmp: Path, name: str) -> None:
+    (chdir_tmp / ".env").write_text(f"{name}=\n")
+    assert getattr(load_settings(), name.lower()) is None
