@@ -36,8 +36,9 @@ from service.jobs.records import JobRecord, JobStore
 from service.storage.local import LocalStorage
 from tests.fakerouter import FakeRouter
 from tests.images import jpeg_with_exif
+from tests.redis_test import redis_url
 
-REDIS_URL = os.environ.get("REDIS_DRAIN_URL", "redis://127.0.0.1:6379/5")
+REDIS_URL = redis_url(5)
 # DRAIN_WORKER_BIN: run another build of the command (e.g. a wrapper around an image).
 PHOTO_RESTORE = Path(
     os.environ.get("DRAIN_WORKER_BIN") or Path(sys.executable).with_name("photo-restore")

@@ -10,8 +10,9 @@ from redis.asyncio import Redis
 from service.jobs.services import Services
 from service.jobs.worker import make_worker
 from service.watch.poller import Watcher
+from tests.redis_test import redis_url
 
-REDIS = "redis://127.0.0.1:6379/6"
+REDIS = redis_url(6)
 
 
 @pytest.fixture

@@ -7,10 +7,12 @@ import io
 
 from PIL import Image
 
+from tests.redis_test import redis_url
+
 ROUTER = "https://router.huggingface.co"
 HUB = "https://huggingface.co"
 TOKEN = "hf_testtoken0123456789"
-REDIS_URL = "redis://127.0.0.1:6379/3"
+REDIS_URL = redis_url(3)
 
 
 class FakeClock:

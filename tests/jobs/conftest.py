@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -11,8 +10,9 @@ from redis.asyncio import Redis
 
 from service.config.settings import Settings
 from service.jobs.services import Services
+from tests.redis_test import redis_url
 
-TEST_REDIS = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/1")
+TEST_REDIS = redis_url(1)
 
 
 @pytest.fixture

@@ -27,8 +27,9 @@ from service.constants import JOB_KEY, JOBS_ALL
 from service.jobs.services import Services
 from service.jobs.worker import make_worker
 from service.web.app import create_app
+from tests.redis_test import redis_url
 
-REDIS_URL = "redis://127.0.0.1:6379/4"
+REDIS_URL = redis_url(4)
 PASSWORD = "correct horse battery"
 MODELS = Path(__file__).resolve().parents[2] / "service" / "config" / "models.toml"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"

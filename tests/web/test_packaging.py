@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import redis
 
+from tests.redis_test import redis_url
+
 ROOT = Path(__file__).resolve().parents[2]
 
 SERVE_FROM_INSTALL = r"""
@@ -23,7 +25,7 @@ target = Path(sys.argv[1])
 assert Path(service.__file__).is_relative_to(target), service.__file__
 assert Path(webui.__file__).is_relative_to(target), webui.__file__
 settings = Settings(_env_file=None, data_dir=sys.argv[2], default_chain="classic")
-with TestClient(create_app(settings, redis_url="redis://127.0.0.1:6379/4")) as c:
+with TestClient(create_app(settings, redis_url=sys.argv[3])) as c:
     page = c.get("/")
     assert page.status_code == 200 and 'id="job-rows"' in page.text, page.text[:300]
     for name in ("common.js", "jobs.js", "review.js", "compare.js", "editor.js", "app.css"):
@@ -71,7 +73,14 @@ def test_wheel_contains_webui_and_an_installed_copy_serves_the_dashboard(
     env = {**os.environ, "PYTHONPATH": str(target), "PYTHONSAFEPATH": "1"}
     (tmp_path / "data").mkdir()
     result = subprocess.run(
-        [sys.executable, "-c", SERVE_FROM_INSTALL, str(target), str(tmp_path / "data")],
+        [
+            sys.executable,
+            "-c",
+            SERVE_FROM_INSTALL,
+            str(target),
+            str(tmp_path / "data"),
+            redis_url(4),
+        ],
         cwd=tmp_path,
         env=env,
         capture_output=True,

@@ -13,8 +13,9 @@ from service.config.settings import Settings
 from service.constants import QUEUE_NAME, WATCH_TRIGGER_KEY
 from service.jobs.services import Services
 from service.web.app import create_app
+from tests.redis_test import redis_url
 
-REDIS = "redis://127.0.0.1:6379/1"
+REDIS = redis_url(1)
 SECRET = "s3cret-webhook-value"
 
 
