@@ -23,7 +23,8 @@ import redis
 from starlette.testclient import TestClient
 
 from service.config.settings import Settings
-from service.jobs.records import JobRecord, JobStore, _decode_shared
+from service.jobs.records import JobStore, _decode_shared
+from service.queue import JobRecord
 from service.web.app import create_app
 
 # A database this bench may flush; point it at your own server beside another checkout's.

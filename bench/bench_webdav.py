@@ -108,7 +108,7 @@ async def bench_idle_poll(server: DavServer, inboxes: int, per_inbox: int) -> No
             cfg = Settings(watch_root="/poll", settle_seconds=0)  # type: ignore[call-arg]
             try:
                 from service.config.catalog import load_catalog
-                from service.jobs.queue import MemoryJobQueue
+                from service.queue import MemoryJobQueue
                 from service.watch.ledger import MemoryLedger
                 from service.watch.poller import Watcher
             except ImportError as exc:  # the watcher is another engineer's, maybe not there

@@ -10,6 +10,7 @@ PREFIX = "photo-restore"
 
 # arq's own queue; a separate name keeps us clear of other arq apps on the same Redis.
 QUEUE_NAME = f"{PREFIX}:queue"
+RESTORE_FUNCTION = "restore_job"  # the arq function name the worker registers the task under
 
 # Job records: one JSON string per job, plus sorted sets (score = created time) for listing.
 JOB_KEY = f"{PREFIX}:job:"  # + job id

@@ -9,8 +9,8 @@ from rich.console import Console
 from rich.table import Table
 
 from service.config.settings import Settings
-from service.jobs.services import load_checked_catalog, make_http_client, open_storage
 from service.pipeline import registry
+from service.runtime.services import load_checked_catalog, make_http_client, open_storage
 from service.storage.paths import parent
 
 

@@ -19,9 +19,9 @@ from rich.progress import (
 
 from service.config.settings import Settings
 from service.errors import ConfigError, PhotoRestoreError
-from service.jobs.restore import restore_image
-from service.jobs.services import build_executors, load_checked_catalog, make_http_client
+from service.pipeline.restore import restore_image
 from service.pipeline.runner import ChainRunner, StepRecord
+from service.runtime.services import build_executors, load_checked_catalog, make_http_client
 from service.watch.rules import result_name
 
 

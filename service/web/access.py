@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 
 from service.errors import UnsafePath
-from service.jobs.services import Services
+from service.runtime.services import Services
 from service.storage.paths import is_within, normalize
 from service.watch.poller import find_inboxes
 from service.watch.rules import find_inbox, is_junk

@@ -20,11 +20,10 @@ from starlette.routing import Route
 
 from service.constants import DECISIONS_KEY
 from service.errors import ConfigError
-from service.jobs.queue import JobRequest
-from service.jobs.records import JobRecord
-from service.jobs.services import Services
 from service.pipeline import registry
 from service.pipeline.registry import OpContext
+from service.queue import JobRecord, JobRequest
+from service.runtime.services import Services
 from service.watch.rules import place
 from service.web.api_jobs import get_job_or_404, job_json, services_of
 

@@ -20,8 +20,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from service.jobs.queue import JobRequest
-from service.jobs.services import Services
+from service.queue import JobRequest
+from service.runtime.services import Services
 from service.storage.base import Entry
 from service.storage.paths import join, parent
 from service.watch.rules import is_junk, place

@@ -11,8 +11,8 @@ from starlette.routing import Route
 
 from service.errors import NotFound
 from service.jobs.previews import load_preview
-from service.jobs.records import STATUSES, JobRecord
-from service.jobs.services import Services
+from service.queue import STATUSES, JobRecord
+from service.runtime.services import Services
 from service.web import images
 
 MAX_LIMIT = 200

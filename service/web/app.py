@@ -20,7 +20,7 @@ from starlette.staticfiles import StaticFiles
 
 from service.config.settings import Settings
 from service.errors import ConfigError, InvalidImage, NotFound, PhotoRestoreError, UnsafePath
-from service.jobs.services import Services
+from service.runtime.services import Services
 from service.web import (
     api_actions,
     api_chains,

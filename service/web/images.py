@@ -21,7 +21,7 @@ from starlette.responses import Response, StreamingResponse
 from service.constants import PREFIX
 from service.errors import InvalidImage, NotFound
 from service.jobs.previews import make_preview
-from service.jobs.services import Services
+from service.runtime.services import Services
 from service.storage.paths import name as path_name
 
 THUMB_KEY = f"{PREFIX}:thumb:"

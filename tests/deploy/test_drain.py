@@ -31,8 +31,9 @@ from pathlib import Path
 import pytest
 from arq.connections import ArqRedis, RedisSettings, create_pool
 
-from service.jobs.queue import ArqJobQueue, JobRequest
-from service.jobs.records import JobRecord, JobStore
+from service.jobs.arq_queue import ArqJobQueue
+from service.jobs.records import JobStore
+from service.queue import JobRecord, JobRequest
 from service.storage.local import LocalStorage
 from tests.fakerouter import FakeRouter
 from tests.images import jpeg_with_exif

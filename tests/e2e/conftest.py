@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from service.jobs.services import Services
-from service.jobs.worker import make_worker
+from service.runtime.services import Services
+from service.runtime.worker import make_worker
 from service.watch.poller import Watcher
 from tests.redis_test import redis_url
 

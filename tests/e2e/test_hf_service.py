@@ -17,7 +17,7 @@ from PIL import Image
 from redis.asyncio import Redis
 
 from service.config.settings import Settings
-from service.jobs.services import Services
+from service.runtime.services import Services
 from tests.e2e.conftest import REDIS, poll_and_work
 from tests.fakerouter import FakeRouter
 from tests.images import DATE_TAKEN, jpeg_with_exif

@@ -9,7 +9,7 @@ import pytest
 from redis.asyncio import Redis
 
 from service.config.settings import Settings
-from service.jobs.services import Services
+from service.runtime.services import Services
 from tests.redis_test import redis_url
 
 TEST_REDIS = redis_url(1)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from redis.asyncio import Redis
 
 from service.constants import QUEUE_NAME
-from service.jobs.queue import JobRequest, job_id_for
-from service.jobs.records import JobRecord, JobStore
-from service.jobs.services import Services
+from service.jobs.records import JobStore
+from service.queue import JobRecord, JobRequest, job_id_for
+from service.runtime.services import Services
 
 
 def request(name: str = "a.jpg", version: str = "v1", chain: str = "classic") -> JobRequest:

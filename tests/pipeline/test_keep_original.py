@@ -14,10 +14,10 @@ from PIL import Image, ImageDraw
 from service.config.catalog import Chain, Step
 from service.config.settings import Settings
 from service.errors import ConfigError
-from service.jobs.restore import restore_image
 from service.pipeline import transforms
 from service.pipeline.ops.keep import decode_mask
 from service.pipeline.registry import OpContext
+from service.pipeline.restore import restore_image
 from service.pipeline.runner import ChainRunner, LocalExecutor, RunContext
 from tests.images import photo
 

@@ -10,14 +10,9 @@ from pipeline_photos import photo, ssim
 from service.errors import ConfigError
 from service.pipeline import registry
 from service.pipeline.ops import cleanup, detail, framing
-from service.pipeline.ops._common import (
-    PARALLEL_MIN_PIXELS,
-    estimate_noise,
-    grey_array,
-    ordered_map,
-    thumbnail,
-)
+from service.pipeline.ops._common import PARALLEL_MIN_PIXELS, estimate_noise, grey_array, thumbnail
 from service.pipeline.registry import OpContext
+from service.pipeline.resample import inscribed_size
 
 CTX = OpContext()
 AUTOMATIC = [
@@ -200,7 +195,7 @@ def test_manual_rotate_turns_by_quarters_only() -> None:
 def test_manual_straighten_crops_to_the_inscribed_rectangle() -> None:
     im = Image.new("RGB", (400, 300), (200, 100, 50))
     out = op("straighten", im, angle=5)
-    w, h = framing.inscribed_size(400, 300, 5)
+    w, h = inscribed_size(400, 300, 5)
     assert abs(out.width - w) <= 3 and abs(out.height - h) <= 3
     assert np.asarray(out).reshape(-1, 3).min(axis=0).tolist() == [200, 100, 50]  # no fill shows
     assert op("straighten", im, angle=0) is im
@@ -222,24 +217,6 @@ def test_every_chain_op_is_registered_and_manual_ones_are_marked() -> None:
     manual = {i.name for i in registry.all_ops() if i.manual}
     assert manual == {"crop", "rotate", "straighten", "adjust", "keep_original"}
     assert set(AUTOMATIC) | {"auto_orient", "match_size", "upscale"} <= set(registry.names())
-
-
-@pytest.mark.parametrize("mode", ["RGB", "L", "RGBA", "LA"])
-def test_rotate_crop_in_strips_matches_one_pillow_transform(
-    mode: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(framing, "STRIP_ROWS", 37)  # many strips, the last one short
-    im = photo("astronaut").convert(mode)
-    out = framing.rotate_crop(im, 3.0)
-    w, h = framing.inscribed_size(*im.size, 3.0)
-    left, top = (im.width - w) / 2 + 1, (im.height - h) / 2 + 1
-    a = -np.radians(3.0)
-    ca, sa = float(np.cos(a)), float(np.sin(a))
-    dx, dy = left - im.width / 2, top - im.height / 2
-    data = (ca, sa, ca * dx + sa * dy + im.width / 2, -sa, ca, -sa * dx + ca * dy + im.height / 2)
-    whole = im.transform(out.size, Image.Transform.AFFINE, data, Image.Resampling.BICUBIC)
-    assert out.mode == mode
-    assert np.array_equal(np.asarray(out), np.asarray(whole))
 
 
 def test_deskew_of_a_large_scan_resamples_bilinear_without_losing_detail(
@@ -264,18 +241,6 @@ def test_parallel_thumbnail_equals_one_reduce() -> None:
     for side in (1024, 800, 256):
         factor = -(-max(im.size) // side)
         assert np.array_equal(np.asarray(thumbnail(im, side)), np.asarray(im.reduce(factor)))
-
-
-def test_ordered_map_keeps_order_and_raises_errors() -> None:
-    assert list(ordered_map(lambda i: i * i, range(20))) == [i * i for i in range(20)]
-
-    def boom(i: int) -> int:
-        if i == 7:
-            raise ValueError("strip 7")
-        return i
-
-    with pytest.raises(ValueError, match="strip 7"):
-        list(ordered_map(boom, range(20)))
 
 
 @pytest.mark.parametrize("mode", ["RGB", "L"])

@@ -10,8 +10,8 @@ import pytest
 
 from service.config.catalog import load_catalog
 from service.config.settings import Settings
-from service.jobs.queue import MemoryJobQueue
 from service.pipeline import registry
+from service.queue import MemoryJobQueue
 from service.storage.base import Entry
 from service.storage.local import LocalStorage
 from service.watch.ledger import MemoryLedger

@@ -24,8 +24,8 @@ from PIL import Image, ImageDraw
 
 from service.config.settings import Settings
 from service.constants import JOB_KEY, JOBS_ALL
-from service.jobs.services import Services
-from service.jobs.worker import make_worker
+from service.runtime.services import Services
+from service.runtime.worker import make_worker
 from service.web.app import create_app
 from tests.redis_test import redis_url
 

@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 
 from service.config.settings import Settings
 from service.constants import QUEUE_NAME, WATCH_TRIGGER_KEY
-from service.jobs.services import Services
+from service.runtime.services import Services
 from service.web.app import create_app
 from tests.redis_test import redis_url
 

@@ -22,8 +22,8 @@ from service.pipeline.ops._common import (
     thumbnail,
     with_alpha,
 )
-from service.pipeline.ops.framing import rotate_crop
 from service.pipeline.registry import OpContext, register
+from service.pipeline.resample import rotate_crop
 
 MAX_STRAIGHTEN = 45.0
 FACTOR_RANGE = (0.0, 4.0)

@@ -49,6 +49,12 @@ class WebDAVStorage:
         self.chunk_threshold = chunk_threshold
         self._root_segments = [nfc(unquote(s)) for s in info.files_root.split("/") if s]
 
+    @property
+    def auth(self) -> httpx.Auth | None:
+        """The credentials this storage signs in with, for other calls to the same server
+        (the change feeds of `service.watch.hosting`)."""
+        return self.dav.auth
+
     @classmethod
     async def connect(
         cls, settings: Any, client: httpx.AsyncClient, *, retry: RetryPolicy | None = None

