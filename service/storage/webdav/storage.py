@@ -30,7 +30,7 @@ from service.errors import NotFound, StorageError
 from service.storage.base import Entry
 from service.storage.paths import nfc, normalize, parent
 from service.storage.webdav import upload
-from service.storage.webdav.client import DavClient, RetryPolicy, quote_path
+from service.storage.webdav.client import DavClient, RetryPolicy, error_for, quote_path
 from service.storage.webdav.detect import ServerInfo, detect
 from service.storage.webdav.xml import PROPFIND_BODY, DavResponse, parse_multistatus
 
@@ -348,20 +348,29 @@ class WebDAVStorage:
         path = normalize(path)
         if path == "/":
             return
+        if await self._mkcol(path, parent_may_miss=True) == 409:
+            await self.makedirs(parent(path))
+            await self._mkcol(path, parent_may_miss=False)
+
+    async def _mkcol(self, path: str, *, parent_may_miss: bool) -> int:
+        """One MKCOL; 405 (it exists) is success, 409 (no parent) is returned when allowed.
+
+        Two workers creating the same folder at once race: Apache answers the loser 403, so a
+        403 for a folder that exists by now is success too.
+        """
+        what = f"MKCOL {path}"
+        accepted = (403, 405, 409) if parent_may_miss else (403, 405)
         resp = await self.dav.call(
             "MKCOL",
             self._url(path, folder=True),
-            what=f"MKCOL {path}",
-            ok=lambda r: r.is_success or r.status_code in (405, 409),
+            what=what,
+            ok=lambda r: r.is_success or r.status_code in accepted,
         )
-        if resp.status_code == 409:
-            await self.makedirs(parent(path))
-            await self.dav.call(
-                "MKCOL",
-                self._url(path, folder=True),
-                what=f"MKCOL {path}",
-                ok=lambda r: r.is_success or r.status_code == 405,
-            )
+        if resp.status_code == 403:
+            entry = await self.stat(path)
+            if entry is None or not entry.is_dir:
+                raise error_for(resp, what)
+        return resp.status_code
 
     async def delete(self, path: str) -> None:
         """DELETE a file; a missing one is fine (on OC/NC/oCIS it goes to the trash bin)."""
