@@ -17,12 +17,12 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from service import formats
 from service.config.settings import Settings
 from service.errors import ConfigError, PhotoRestoreError
 from service.pipeline.restore import restore_image
 from service.pipeline.runner import ChainRunner, StepRecord
 from service.runtime.services import build_executors, load_checked_catalog, make_http_client
-from service.watch.rules import result_name
 
 
 def restore(settings: Settings, args: argparse.Namespace) -> int:
@@ -74,10 +74,15 @@ async def _restore_all(
                     done = sum(s.status not in ("pending", "running") for s in steps)
                     progress.update(task, completed=done, total=len(steps))
 
-                target = out_dir / result_name(path.name, chain.output_format)
+                target = out_dir / formats.result_name(path.name, chain.output_format)
                 try:
                     result = await restore_image(
-                        path, chain, runner, settings, on_progress=on_progress
+                        path,
+                        chain,
+                        runner,
+                        settings,
+                        fmt=formats.for_name(target.name),
+                        on_progress=on_progress,
                     )
                     await asyncio.to_thread(target.write_bytes, result.data)
                     changed = [s.label for s in result.run.steps if s.status == "done"]

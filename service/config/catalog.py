@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from service import formats
 from service.errors import ConfigError
 
 PROVIDERS = ("fal-ai", "replicate", "wavespeed", "hf-inference", "together")
@@ -332,9 +333,9 @@ def _load_chain(
     for level, overrides in fidelity.items():
         if not isinstance(overrides, dict):
             raise r.fail(f"{where}fidelity.{level}", "a table of parameter overrides", overrides)
-    output_format = r.string(
-        data, "output_format", where, choices=("JPEG", "PNG", "TIFF", "WEBP", "MP4", "GIF")
-    )
+    output_format = r.string(data, "output_format", where)
+    if output_format is not None:
+        _check_format(r, f"{where}output_format", output_format, steps[-1].output)
     return Chain(
         name=name,
         title=r.string(data, "title", where, name) or name,
@@ -343,6 +344,23 @@ def _load_chain(
         output_format=output_format,
         fidelity=fidelity,
     )
+
+
+def _check_format(r: _Reader, key: str, value: str, media: str) -> None:
+    """A chain's output_format must be one its last step's media can be written in."""
+    allowed = ", ".join(formats.choices(media)) or "none yet"
+    known = formats.FORMATS.get(value)
+    if known is not None and known.media != media:
+        raise r.fail(
+            key,
+            f"a format for {media}: one of {allowed} ({value} holds {known.media}, "
+            "which no step of this chain produces)",
+            value,
+        )
+    if known is not None and not known.encodable:
+        raise r.fail(key, f"one of {allowed} ({known.why_not})", value)
+    if known is None:
+        raise r.fail(key, f"a format for {media}: one of {allowed}", value)
 
 
 def parse_catalog(text: str, path: Path, *, local_ops: Collection[str] | None = None) -> Catalog:

@@ -18,6 +18,7 @@ from arq import Retry
 from PIL import Image
 from redis.asyncio import Redis
 
+from service import formats
 from service.config.catalog import Catalog
 from service.config.settings import Settings
 from service.constants import JOB_MAX_TRIES
@@ -123,6 +124,7 @@ async def run_restore(services: TaskServices, job_id: str, *, attempt: int = 1) 
                 chain,
                 services.runner,
                 services.settings,
+                fmt=formats.for_name(record.output),
                 job_id=job_id,
                 edits=record.edits,
                 prompt=record.prompt,

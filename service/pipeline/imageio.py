@@ -19,9 +19,9 @@ from typing import Any
 
 from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError
 
+from service import formats
 from service.errors import InvalidImage
 
-FORMATS = {"JPEG": ".jpg", "PNG": ".png", "TIFF": ".tif", "WEBP": ".webp"}
 PROVENANCE_KEY = "photo-restore"
 _EXIF_ORIENTATION = 0x0112
 _EXIF_SOFTWARE = 0x0131
@@ -243,10 +243,11 @@ def encode(
     provenance: dict[str, Any] | None = None,
     quality: int = 92,
 ) -> bytes:
-    """Encode the result in `fmt` (default: the input's), carrying EXIF, ICC and provenance."""
-    fmt = (fmt or decoded.format).upper()
-    if fmt not in FORMATS:
-        fmt = "PNG"
+    """Encode the result in `fmt` (default: the input's), carrying EXIF, ICC and provenance.
+
+    A format the table of `service.formats` does not list as writable becomes PNG.
+    """
+    fmt = formats.writable(fmt or decoded.format)
     out_im = _output_image(image, fmt, decoded.original_mode)
     exif = Image.Exif()
     if decoded.exif is not None:

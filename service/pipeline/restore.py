@@ -80,6 +80,7 @@ async def restore_image(
     runner: ChainRunner,
     settings: Settings,
     *,
+    fmt: str | None = None,
     job_id: str | None = None,
     edits: Sequence[dict[str, Any]] = (),
     prompt: str | None = None,
@@ -89,7 +90,11 @@ async def restore_image(
     intermediate: Any = None,
     on_decoded: Callable[[Image.Image], Awaitable[None]] | None = None,
 ) -> Restored:
-    """Decode, run the chain and encode; shared by the worker and `photo-restore restore`."""
+    """Decode, run the chain and encode; shared by the worker and `photo-restore restore`.
+
+    `fmt` is the format to write, the one the result's name says (`formats.for_name`); None
+    keeps the scan's own format where it can be written (else PNG, see `formats.writable`).
+    """
     decoded = await asyncio.to_thread(imageio.decode, path, max_pixels=settings.max_pixels)
     if on_decoded is not None:
         await on_decoded(decoded.image)
@@ -122,7 +127,7 @@ async def restore_image(
         imageio.encode,
         run.image,
         decoded,
-        fmt=chain.output_format,
+        fmt=fmt or chain.output_format,
         provenance=provenance(chain, run, job_id),
     )
     return Restored(data=data, run=run, decoded=decoded)

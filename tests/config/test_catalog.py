@@ -92,6 +92,43 @@ def test_a_new_step_kind_is_an_addition(monkeypatch: pytest.MonkeyPatch) -> None
         parse(BASE + '[[chains.bad.steps]]\nmotion = "wan"\n[[chains.bad.steps]]\nop = "denoise"\n')
 
 
+def test_a_gif_output_is_refused_with_the_formats_that_can_be_written() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse(
+            BASE.replace(
+                "[[chains.classic.steps]]", 'output_format = "GIF"\n[[chains.classic.steps]]'
+            )
+        )
+    message = str(info.value)
+    assert "models.toml: chains.classic.output_format: expected one of JPEG, PNG" in message
+    assert "256 colours" in message
+    assert "got 'GIF'" in message
+
+
+def test_a_clip_format_for_a_chain_of_images_is_refused() -> None:
+    text = BASE.replace(
+        "[[chains.classic.steps]]", 'output_format = "MP4"\n[[chains.classic.steps]]'
+    )
+    with pytest.raises(ConfigError, match="no step of this chain produces"):
+        parse(text)
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "TIFF", "WEBP"])
+def test_an_image_chain_may_name_an_image_format(fmt: str) -> None:
+    text = BASE.replace(
+        "[[chains.classic.steps]]", f'output_format = "{fmt}"\n[[chains.classic.steps]]'
+    )
+    assert parse(text).chains["classic"].output_format == fmt
+
+
+def test_an_unknown_format_is_refused() -> None:
+    text = BASE.replace(
+        "[[chains.classic.steps]]", 'output_format = "png"\n[[chains.classic.steps]]'
+    )
+    with pytest.raises(ConfigError, match="expected a format for image: one of JPEG, PNG"):
+        parse(text)
+
+
 def test_remote_chain_needs_token_unless_it_has_a_fallback() -> None:
     c = load_catalog(REPO / "models.toml", local_ops=registry.names())
     assert c.missing_for(c.chains["restore"], has_token=False)

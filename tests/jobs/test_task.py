@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from service.errors import StorageUnavailable
+from service.formats import result_name
 from service.jobs.previews import load_preview
 from service.jobs.task import backoff_seconds, run_restore
 from service.pipeline.imageio import read_provenance
@@ -26,7 +27,7 @@ async def submit(services: Services, name: str, chain: str = "classic") -> str:
     rec = await services.queue.submit(
         JobRequest(
             source=entry.path,
-            output=f"/F/restored/{name}",
+            output=f"/F/restored/{result_name(name, None)}",
             chain=chain,
             identity=entry.identity,
             version=entry.version,
@@ -122,6 +123,18 @@ async def test_odd_modes_come_back_in_their_format(
     assert record is not None and record.status == "done", record.error
     with Image.open(services.settings.data_dir / "F/restored" / name) as im:
         assert im.mode == mode and im.size == (80, 60)
+
+
+async def test_a_gif_scan_comes_back_as_a_png_named_png(services: Services) -> None:
+    src = inbox(services) / "old.gif"
+    Image.new("RGB", (80, 60), (120, 90, 60)).convert("P").save(src)
+    record = await run_restore(services, await submit(services, "old.gif"))
+    assert record is not None
+    assert record.status == "done", record.error
+    restored = services.settings.data_dir / "F/restored"
+    assert sorted(p.name for p in restored.iterdir()) == ["old.png"]
+    with Image.open(restored / "old.png") as im:
+        assert im.format == "PNG"
 
 
 async def test_running_the_same_job_twice_gives_one_result(services: Services) -> None:

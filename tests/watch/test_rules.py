@@ -90,9 +90,6 @@ def test_nfd_inbox_names_match() -> None:
     assert find_inbox(nfd, "to-r\u00e9store") is not None
 
 
-def test_result_name_follows_the_chains_output_format() -> None:
-    from service.watch.rules import result_name
-
-    assert result_name("scan 1.tif", None) == "scan 1.tif"
-    assert result_name("scan 1.tif", "JPEG") == "scan 1.jpg"
-    assert result_name("noext", "PNG") == "noext.png"
+def test_a_scan_in_a_format_we_do_not_write_gets_a_png_name() -> None:
+    p = where("/F/to-restore/sub/old.gif")
+    assert p.output == "/F/restored/sub/old.png"  # type: ignore[attr-defined]
