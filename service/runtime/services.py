@@ -44,10 +44,15 @@ def make_http_client(*, timeout: float = 60.0) -> httpx.AsyncClient:
 
 
 def build_executors(
-    settings: Settings, http: httpx.AsyncClient, redis: Any | None
+    settings: Settings, http: httpx.AsyncClient, redis: Any | None, catalog: Catalog
 ) -> dict[str, StepExecutor]:
-    """One executor per step kind; a new kind (animation) adds one entry here."""
-    return {"local": LocalExecutor(), "remote": build_remote_executor(settings, http, redis)}
+    """One executor per step kind; a new kind (animation) adds one entry here.
+
+    `catalog` is the process's one parsed models.toml: the remote executor matches a step to
+    its chain by identity, which only works on the very objects the chains were run from.
+    """
+    remote = build_remote_executor(settings, http, catalog, redis=redis)
+    return {"local": LocalExecutor(), "remote": remote}
 
 
 async def open_storage(settings: Settings, http: httpx.AsyncClient) -> Storage:
@@ -93,7 +98,7 @@ class Services:
             await redis.aclose()
             raise
         store = JobStore(redis)
-        runner = ChainRunner(build_executors(settings, http, redis))
+        runner = ChainRunner(build_executors(settings, http, redis, catalog))
         return cls(
             settings=settings,
             catalog=catalog,

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from service.config.catalog import Catalog, parse_catalog
+from service.config.catalog import Catalog, load_catalog, parse_catalog
 from service.config.settings import load_settings
 from service.errors import ConfigError
 from service.inference import InferenceClient, PollPolicy
@@ -146,14 +146,16 @@ async def test_no_token_and_no_fallback_is_a_config_error(
         )
 
 
-async def test_factory_wires_settings_models_file_and_cache_folder(
+async def test_factory_wires_the_processs_catalog_settings_and_cache_folder(
     http: httpx.AsyncClient, tmp_path: Path
 ) -> None:
     with FakeRouter() as router:
         settings = load_settings(
             hf_token="hf_x", hf_router_url=router.url, hf_endpoint=router.url, data_dir=tmp_path
         )
-        ex = build_remote_executor(settings, http)
+        catalog = load_catalog(settings.models_file)
+        ex = build_remote_executor(settings, http, catalog)
+        assert ex.catalog is catalog
         chain = ex.catalog.chain("restore")
         step = next(s for s in chain.steps if s.kind == "remote")
         out = await ex.run(image(), step, ctx())
