@@ -20,13 +20,20 @@ from typing import Any
 import httpx
 
 from service.config.catalog import ModelSpec
-from service.errors import PhotoRestoreError, ProviderRejected, ProviderUnavailable
+from service.errors import (
+    ModelNotServed,
+    PaymentRequired,
+    PhotoRestoreError,
+    ProviderDown,
+    ProviderRejected,
+    ProviderUnavailable,
+)
 from service.inference.base import Adapter, BuildContext, Route
 from service.inference.fal_ai import FalAIAdapter
 from service.inference.hf_inference import HFInferenceAdapter
 from service.inference.images import ImagePayload
 from service.inference.mapping import DEFAULT_TTL, MappingResolver
-from service.inference.policy import ModelNotServed, PaymentRequired, ProviderDown, RetryPolicy
+from service.inference.policy import RetryPolicy
 from service.inference.replicate import ReplicateAdapter
 from service.inference.slots import ProviderSlots
 from service.inference.together import TogetherAdapter

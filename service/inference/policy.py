@@ -1,13 +1,11 @@
 """The error policy of remote calls: what a status code means, and how long to wait.
 
-Decided here, where the answer is born (see `service.errors`):
+Decided here, where the answer is born (the classes are drawn in `service.errors`):
 
-    ProviderUnavailable (transient, the job is retried later)
-    └── ProviderDown          5xx / timeouts still failing after our retries: try the next provider
-    ProviderRejected (permanent, explained)
-    ├── PaymentRequired       402: credits exhausted or PAYG refused: try the next provider
-    └── ModelNotServed        no live mapping, or "Model not supported by provider": the mapping
-                              is dropped; when no provider is left, the step's fallback runs
+    ProviderDown          5xx / timeouts still failing after our retries: try the next provider
+    PaymentRequired       402: credits exhausted or PAYG refused: try the next provider
+    ModelNotServed        no live mapping, or "Model not supported by provider": the mapping
+                          is dropped; when no provider is left, the step's fallback runs
 
 429 and 5xx are retried with backoff honouring Retry-After; 400/401/403/404/422 fail at once
 with the provider's own message and the router's request id, so a person can act on it.
@@ -25,29 +23,11 @@ from typing import Any
 import httpx
 
 from service import metrics
-from service.errors import ProviderRejected, ProviderUnavailable
+from service.errors import ModelNotServed, PaymentRequired, ProviderDown, ProviderRejected
 
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529})
 _NOT_SUPPORTED = re.compile(r"not supported by provider", re.IGNORECASE)
 _RATELIMIT_T = re.compile(r"\bt=(\d+(?:\.\d+)?)")
-
-
-class ProviderDown(ProviderUnavailable):
-    """A provider kept failing (5xx, timeouts) after our retries; another may serve the model."""
-
-    def __init__(
-        self, message: str, *, retry_after: float | None = None, status: int | None = None
-    ) -> None:
-        super().__init__(message, retry_after=retry_after)
-        self.status = status
-
-
-class PaymentRequired(ProviderRejected):
-    """402: this provider will not bill this call (credits exhausted, PAYG not enabled)."""
-
-
-class ModelNotServed(ProviderRejected):
-    """No live provider serves the model for this task; the step's local fallback may run."""
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,9 @@ from typing import Any, TypeVar
 
 import httpx
 
-from service.errors import ProviderUnavailable
+from service.errors import ProviderDown, ProviderUnavailable
 from service.inference.images import decode_data_url
 from service.inference.policy import (
-    ProviderDown,
     RetryPolicy,
     is_retryable,
     rejection,

@@ -20,8 +20,8 @@ import httpx
 from PIL import Image
 
 from service.config.catalog import Catalog, Chain, ModelSpec, Step
-from service.errors import ConfigError, ProviderUnavailable
-from service.inference import InferenceClient, ModelNotServed, build_client, prepare_image_async
+from service.errors import ConfigError, ModelNotServed, ProviderUnavailable
+from service.inference import InferenceClient, build_client, prepare_image_async
 from service.pipeline import registry
 from service.pipeline.cache import StepCache, cache_key
 from service.pipeline.runner import RunContext, StepOutcome

@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from service.constants import DECISIONS_KEY
-from service.errors import ConfigError
+from service.errors import Conflict, InvalidEdit, InvalidRequest
 from service.pipeline import registry
 from service.pipeline.registry import OpContext
 from service.queue import JobRecord, JobRequest
@@ -31,14 +31,6 @@ MAX_EDITS = 20
 MAX_PROMPT = 4000
 
 
-class BadRequest(ConfigError):
-    """The request body is malformed or asks for something impossible (→ 400)."""
-
-
-class Conflict(ConfigError):
-    """The job is not in a state where this action makes sense (→ 409)."""
-
-
 async def read_json(request: Request) -> dict[str, Any]:
     """The body as a JSON object ({} when empty)."""
     raw = await request.body()
@@ -47,9 +39,9 @@ async def read_json(request: Request) -> dict[str, Any]:
     try:
         data = json.loads(raw)
     except ValueError:
-        raise BadRequest("the body is not JSON") from None
+        raise InvalidRequest("the body is not JSON") from None
     if not isinstance(data, dict):
-        raise BadRequest("the body must be a JSON object")
+        raise InvalidRequest("the body must be a JSON object")
     return data
 
 
@@ -58,22 +50,20 @@ def check_edits(edits: Any) -> list[dict[str, Any]]:
     if edits is None:
         return []
     if not isinstance(edits, list) or len(edits) > MAX_EDITS:
-        raise BadRequest(f"edits must be a list of at most {MAX_EDITS} operations")
+        raise InvalidRequest(f"edits must be a list of at most {MAX_EDITS} operations")
     manual = {op.name for op in registry.all_ops() if op.manual}
     tiny = Image.new("RGB", (16, 16))
     out = []
     for i, edit in enumerate(edits):
         if not isinstance(edit, dict) or edit.get("op") not in manual:
-            raise BadRequest(f"edits[{i}]: op must be one of {', '.join(sorted(manual))}")
+            raise InvalidRequest(f"edits[{i}]: op must be one of {', '.join(sorted(manual))}")
         params = edit.get("params") or {}
         if not isinstance(params, dict):
-            raise BadRequest(f"edits[{i}].params must be an object")
+            raise InvalidRequest(f"edits[{i}].params must be an object")
         try:
             registry.get(edit["op"]).func(tiny, OpContext(original_size=(16, 16)), **params)
-        except ConfigError as exc:
-            raise BadRequest(f"edits[{i}]: {exc}") from None
-        except TypeError as exc:
-            raise BadRequest(f"edits[{i}]: {exc}") from None
+        except (InvalidEdit, TypeError) as exc:
+            raise InvalidEdit(f"edits[{i}]: {exc}") from None
         out.append({"op": edit["op"], "params": params})
     return out
 
@@ -135,7 +125,7 @@ async def rerun(request: Request) -> Response:
     body = await read_json(request)
     chain_name = body.get("chain") or record.chain
     if chain_name not in services.catalog.chains:
-        raise BadRequest(f"unknown chain {chain_name!r}")
+        raise InvalidRequest(f"unknown chain {chain_name!r}")
     chain = services.catalog.chains[chain_name]
     missing = services.catalog.missing_for(
         chain, has_token=services.settings.hf_token_value is not None
@@ -144,13 +134,13 @@ async def rerun(request: Request) -> Response:
         raise Conflict(f"chain {chain_name} cannot run now: " + "; ".join(missing))
     prompt = body.get("prompt") or None
     if prompt is not None and (not isinstance(prompt, str) or len(prompt) > MAX_PROMPT):
-        raise BadRequest(f"prompt must be text of at most {MAX_PROMPT} characters")
+        raise InvalidRequest(f"prompt must be text of at most {MAX_PROMPT} characters")
     params = body.get("params") or {}
     if not isinstance(params, dict):
-        raise BadRequest("params must be an object")
+        raise InvalidRequest("params must be an object")
     fidelity = body.get("fidelity") or None
     if fidelity is not None and fidelity not in chain.fidelity:
-        raise BadRequest(f"chain {chain_name} has no fidelity {fidelity!r}")
+        raise InvalidRequest(f"chain {chain_name} has no fidelity {fidelity!r}")
     edits = await asyncio.to_thread(check_edits, body.get("edits"))
     entry = await services.storage.stat(record.source)
     if entry is None:
@@ -206,7 +196,7 @@ async def retry_failed(request: Request) -> Response:
     if ids is None:
         ids = await services.store.ids_with_status("failed")
     if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-        raise BadRequest("ids must be a list of job ids")
+        raise InvalidRequest("ids must be a list of job ids")
     retried = [i for i in ids if await services.queue.requeue(i)]
     return JSONResponse({"retried": retried, "count": len(retried)})
 
@@ -224,7 +214,7 @@ async def set_queue(request: Request) -> Response:
     services = services_of(request)
     body = await read_json(request)
     if not isinstance(body.get("paused"), bool):
-        raise BadRequest('body must be {"paused": true} or {"paused": false}')
+        raise InvalidRequest('body must be {"paused": true} or {"paused": false}')
     await services.queue.set_paused(body["paused"])
     return await queue_state(request)
 

@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from service.errors import InvalidRequest
 from service.queue import JobRequest
 from service.runtime.services import Services
 from service.storage.base import Entry
@@ -27,7 +28,7 @@ from service.storage.paths import join, parent
 from service.watch.rules import is_junk, place
 from service.web import images
 from service.web.access import Inboxes, check_upload_name
-from service.web.api_actions import BadRequest, read_json
+from service.web.api_actions import read_json
 from service.web.api_jobs import services_of
 
 MAX_FILES_PER_REQUEST = 200
@@ -41,7 +42,7 @@ def inboxes_of(request: Request) -> Inboxes:
 def _param(request: Request, name: str = "path") -> str:
     value = request.query_params.get(name)
     if not value:
-        raise BadRequest(f"query parameter {name!r} is required")
+        raise InvalidRequest(f"query parameter {name!r} is required")
     return value
 
 
@@ -138,10 +139,10 @@ async def enqueue(request: Request) -> Response:
     body = await read_json(request)
     paths = body.get("paths")
     if not isinstance(paths, list) or not paths or len(paths) > MAX_FILES_PER_REQUEST:
-        raise BadRequest(f"paths must be a list of 1..{MAX_FILES_PER_REQUEST} file paths")
+        raise InvalidRequest(f"paths must be a list of 1..{MAX_FILES_PER_REQUEST} file paths")
     chain = body.get("chain") or None
     if chain is not None and chain not in services.catalog.chains:
-        raise BadRequest(f"unknown chain {chain!r}")
+        raise InvalidRequest(f"unknown chain {chain!r}")
     inboxes = inboxes_of(request)
     checked = [await inboxes.resolve(str(p)) for p in paths]
     results = []
@@ -161,7 +162,7 @@ def _spool(upload: UploadFile, dest: Path, limit: int) -> int:
         shutil.copyfileobj(upload.file, out, 1 << 20)
     size = dest.stat().st_size
     if size > limit:
-        raise BadRequest(f"{upload.filename}: larger than MAX_FILE_MB")
+        raise InvalidRequest(f"{upload.filename}: larger than MAX_FILE_MB")
     return size
 
 
@@ -190,13 +191,13 @@ async def upload(request: Request) -> Response:
     async with request.form(max_files=MAX_FILES_PER_REQUEST) as form:
         folder_raw = form.get("folder")
         if not isinstance(folder_raw, str) or not folder_raw:
-            raise BadRequest("field 'folder' is required")
+            raise InvalidRequest("field 'folder' is required")
         folder, _area, in_inbox = await inboxes_of(request).resolve(folder_raw)
         if not in_inbox:
-            raise BadRequest("uploads go into an inbox, not into its output folder")
+            raise InvalidRequest("uploads go into an inbox, not into its output folder")
         files = [f for f in form.getlist("file") if isinstance(f, UploadFile)]
         if not files:
-            raise BadRequest("no file in field 'file'")
+            raise InvalidRequest("no file in field 'file'")
         names = [check_upload_name(f.filename or "") for f in files]
         results = []
         with tempfile.TemporaryDirectory(prefix="photo-restore-upload-") as tmp:

@@ -12,14 +12,14 @@ from inference_support import HUB, ROUTER, TOKEN, FakeClock, png_bytes
 from pytest_httpx import HTTPXMock
 
 from service.config.catalog import ModelSpec
-from service.errors import ProviderRejected, ProviderUnavailable
-from service.inference import (
-    ImagePayload,
-    InferenceClient,
+from service.errors import (
     ModelNotServed,
     PaymentRequired,
     ProviderDown,
+    ProviderRejected,
+    ProviderUnavailable,
 )
+from service.inference import ImagePayload, InferenceClient
 
 REPO = "black-forest-labs/FLUX.2-dev"
 FAL = f"{ROUTER}/fal-ai/fal-ai/flux-2/edit?_subdomain=queue"

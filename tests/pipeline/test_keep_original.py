@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw
 
 from service.config.catalog import Chain, Step
 from service.config.settings import Settings
-from service.errors import ConfigError
+from service.errors import InvalidEdit
 from service.pipeline import transforms
 from service.pipeline.ops.keep import decode_mask
 from service.pipeline.registry import OpContext
@@ -123,5 +123,5 @@ async def test_the_original_comes_back_inside_the_mask_only(tmp_path: Path) -> N
     ],
 )
 def test_a_bad_mask_is_refused_with_a_reason(mask: object) -> None:
-    with pytest.raises(ConfigError, match="keep_original"):
+    with pytest.raises(InvalidEdit, match="keep_original"):
         decode_mask(mask)

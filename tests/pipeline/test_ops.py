@@ -7,7 +7,7 @@ import pytest
 from PIL import Image, ImageFilter
 from pipeline_photos import photo, ssim
 
-from service.errors import ConfigError
+from service.errors import ConfigError, InvalidEdit
 from service.pipeline import registry
 from service.pipeline.ops import cleanup, detail, framing
 from service.pipeline.ops._common import PARALLEL_MIN_PIXELS, estimate_noise, grey_array, thumbnail
@@ -180,7 +180,7 @@ def test_manual_crop_takes_fractions() -> None:
     im = photo("coffee")  # 600×400
     assert op("crop", im, left=0.25, top=0.5, right=0.75, bottom=1.0).size == (300, 200)
     assert op("crop", im) is im
-    with pytest.raises(ConfigError, match="crop"):
+    with pytest.raises(InvalidEdit, match="crop"):
         op("crop", im, left=0.8, right=0.2)
 
 
@@ -188,7 +188,7 @@ def test_manual_rotate_turns_by_quarters_only() -> None:
     im = photo("coffee")
     assert op("rotate", im, degrees=90).size == (400, 600)
     assert op("rotate", im, degrees=360) is im
-    with pytest.raises(ConfigError, match="multiple of 90"):
+    with pytest.raises(InvalidEdit, match="multiple of 90"):
         op("rotate", im, degrees=45)
 
 
@@ -209,7 +209,7 @@ def test_manual_adjust_changes_what_is_asked() -> None:
     grey = op("adjust", im, saturation=0.0)
     a = np.asarray(grey).astype(int)
     assert np.abs(a[..., 0] - a[..., 2]).max() <= 1
-    with pytest.raises(ConfigError, match="contrast"):
+    with pytest.raises(InvalidEdit, match="contrast"):
         op("adjust", im, contrast=-1)
 
 

@@ -8,9 +8,9 @@ import httpx
 import pytest
 
 from service.config.settings import Settings
-from service.errors import StorageError
+from service.errors import StorageError, UnsafeXML
 from service.storage.webdav import WebDAVStorage
-from service.storage.webdav.xml import UnsafeXML, parse_multistatus, safe_fromstring
+from service.storage.webdav.xml import parse_multistatus, safe_fromstring
 from tests.servers import CannedServer
 from tests.storage.conftest import FAST_RETRY
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from service.errors import UnsafePath
+from service.errors import UnsafePath, WebhookRejected
 from service.watch.webhooks import (
     FileEvent,
-    WebhookRejected,
     parse_generic,
     parse_nextcloud,
     secret_ok,

@@ -15,7 +15,7 @@ from email.utils import parsedate_to_datetime
 
 from lxml import etree
 
-from service.errors import StorageError
+from service.errors import UnsafeXML
 
 DAV = "{DAV:}"
 OC = "{http://owncloud.org/ns}"
@@ -32,10 +32,6 @@ PROPFIND_BODY = b"""<?xml version="1.0" encoding="utf-8"?>
   </d:prop>
 </d:propfind>
 """
-
-
-class UnsafeXML(StorageError):
-    """The server's XML is hostile or broken (DOCTYPE, entities, not a multistatus)."""
 
 
 @dataclass
