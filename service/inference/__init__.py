@@ -13,7 +13,6 @@ from service.inference.client import (
     build_client,
 )
 from service.inference.images import ImagePayload, prepare_image, prepare_image_async
-from service.inference.policy import RetryPolicy
 from service.inference.transport import PollPolicy
 
 __all__ = [
@@ -23,7 +22,6 @@ __all__ = [
     "InferenceClient",
     "InferenceResult",
     "PollPolicy",
-    "RetryPolicy",
     "build_client",
     "prepare_image",
     "prepare_image_async",

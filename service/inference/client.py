@@ -33,7 +33,7 @@ from service.inference.fal_ai import FalAIAdapter
 from service.inference.hf_inference import HFInferenceAdapter
 from service.inference.images import ImagePayload
 from service.inference.mapping import DEFAULT_TTL, MappingResolver
-from service.inference.policy import RetryPolicy
+from service.inference.policy import PROVIDER_RETRY
 from service.inference.replicate import ReplicateAdapter
 from service.inference.slots import ProviderSlots
 from service.inference.together import TogetherAdapter
@@ -46,6 +46,7 @@ from service.inference.transport import (
     default_sleep,
 )
 from service.inference.wavespeed import WavespeedAdapter
+from service.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ class InferenceClient:
         )
         self.mapping = MappingResolver(http, hub_url, token, redis=redis, ttl=mapping_ttl)
         self.slots = ProviderSlots(redis, sleep=sleep)
-        self.retry = retry or RetryPolicy()
+        self.retry = retry or PROVIDER_RETRY
         self.poll = poll or PollPolicy()
         self.sleep = sleep
         self.clock = clock

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import tempfile
 import time
 from pathlib import Path
@@ -29,6 +30,7 @@ from service.logs import job_context
 from service.pipeline.restore import restore_image
 from service.pipeline.runner import ChainRunner
 from service.queue import JobQueue, JobRecord
+from service.retry import RetryPolicy
 from service.storage.base import Storage
 
 log = logging.getLogger(__name__)
@@ -53,11 +55,17 @@ class TaskServices(Protocol):
     def runner(self) -> ChainRunner: ...
 
 
+def job_retry(base: float) -> RetryPolicy:
+    """How the queue retries a job: base, 2×base, 4×base… at most 10 min apart (a server's
+    hint up to an hour), JOB_MAX_TRIES runs in all. No jitter: arq spreads jobs already."""
+    return RetryPolicy(
+        attempts=JOB_MAX_TRIES, base=base, max_delay=600.0, max_wait=math.inf, jitter=0.0
+    )
+
+
 def backoff_seconds(attempt: int, hint: float | None, base: float = 10.0) -> float:
-    """Exponential backoff (base, 2×base, 4×base…, at most 10 min), or the server's own hint."""
-    if hint is not None and hint > 0:
-        return min(hint, 3600.0)
-    return float(min(600.0, base * 2 ** max(0, attempt - 1)))
+    """Seconds before run `attempt + 1` of a job, the server's hint included."""
+    return job_retry(base).delay(attempt, hint)
 
 
 async def _write_failure_note(services: TaskServices, record: JobRecord, reason: str) -> None:

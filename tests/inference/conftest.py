@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -15,8 +16,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # for `tests.faker
 
 from inference_support import HUB, REDIS_URL, ROUTER, TOKEN, FakeClock
 
-from service.inference import ImagePayload, InferenceClient, PollPolicy, RetryPolicy
+from service.inference import ImagePayload, InferenceClient, PollPolicy
 from service.inference.images import prepare_image
+from service.inference.policy import PROVIDER_RETRY
 from tests.fakerouter import FakeRouter
 
 
@@ -47,7 +49,7 @@ def make_client(http: httpx.AsyncClient, clock: FakeClock) -> Callable[..., Infe
             "token": TOKEN,
             "sleep": clock.sleep,
             "clock": clock,
-            "retry": RetryPolicy(attempts=4, base=1.0, jitter=0.0),
+            "retry": dataclasses.replace(PROVIDER_RETRY, jitter=0.0),
             "poll": PollPolicy(interval=0.5),
         }
         defaults.update(options)

@@ -17,10 +17,11 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from service.config.settings import Settings
-from service.storage.webdav import RetryPolicy, WebDAVStorage
+from service.retry import RetryPolicy
+from service.storage.webdav import WebDAVStorage
 from tests.servers import DavServer, FaultProxy, start_apache, start_wsgidav
 
-FAST_RETRY = RetryPolicy(attempts=4, base_delay=0.05, max_delay=0.2, max_wait=5.0)
+FAST_RETRY = RetryPolicy(attempts=4, base=0.05, max_delay=0.2, max_wait=5.0)
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,6 @@ import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -27,10 +26,12 @@ import httpx
 
 from service.constants import TEMP_PREFIX, TEMP_SUFFIX
 from service.errors import NotFound, StorageError
+from service.httpdate import parse_http_date
+from service.retry import RetryPolicy
 from service.storage.base import Entry
 from service.storage.paths import nfc, normalize, parent
 from service.storage.webdav import upload
-from service.storage.webdav.client import DavClient, RetryPolicy, error_for, quote_path
+from service.storage.webdav.client import DavClient, error_for, quote_path
 from service.storage.webdav.detect import ServerInfo, detect
 from service.storage.webdav.xml import PROPFIND_BODY, DavResponse, parse_multistatus
 
@@ -214,7 +215,7 @@ class WebDAVStorage:
             path=normalize(path),
             is_dir=False,
             size=state["written"],
-            mtime=_http_date(headers.get("Last-Modified")),
+            mtime=parse_http_date(headers.get("Last-Modified")) or 0.0,
             etag=(headers.get("ETag") or "").removeprefix("W/").strip('"') or None,
             file_id=headers.get("OC-FileId"),
             content_type=headers.get("Content-Type"),
@@ -396,12 +397,3 @@ def _body(source: Path | bytes) -> bytes | Callable[[], AsyncIterator[bytes]]:
     if isinstance(source, bytes):
         return source
     return lambda: upload.file_chunks(source, 0, None)
-
-
-def _http_date(value: str | None) -> float:
-    if not value:
-        return 0.0
-    try:
-        return parsedate_to_datetime(value).timestamp()
-    except (TypeError, ValueError):
-        return 0.0

@@ -11,11 +11,11 @@ the server lacks, a 425 block (oCIS) marks an upload still being processed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 
 from lxml import etree
 
 from service.errors import UnsafeXML
+from service.httpdate import parse_http_date
 
 DAV = "{DAV:}"
 OC = "{http://owncloud.org/ns}"
@@ -78,13 +78,7 @@ class DavResponse:
     @property
     def mtime(self) -> float:
         """`getlastmodified` (RFC 1123) as a POSIX timestamp, 0.0 when unreadable."""
-        raw = self.text(f"{DAV}getlastmodified")
-        if not raw:
-            return 0.0
-        try:
-            return parsedate_to_datetime(raw).timestamp()
-        except (TypeError, ValueError):
-            return 0.0
+        return parse_http_date(self.text(f"{DAV}getlastmodified")) or 0.0
 
 
 def _parser() -> etree.XMLParser:
