@@ -16,9 +16,7 @@ from service.jobs.task import run_restore
 from service.queue import JobRecord
 from service.runtime.services import Services
 from service.web.app import create_app
-from tests.web.conftest import PASSWORD, REDIS_URL, make_settings, scan_bytes
-
-BASE = "http://127.0.0.1:8000"
+from tests.web.conftest import BASE, PASSWORD, REDIS_URL, make_settings, scan_bytes
 
 
 @dataclass

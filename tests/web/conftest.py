@@ -21,6 +21,7 @@ import pytest
 import redis
 import uvicorn
 from PIL import Image, ImageDraw
+from starlette.testclient import TestClient
 
 from service.config.settings import Settings
 from service.constants import JOB_KEY, JOBS_ALL
@@ -245,6 +246,42 @@ def wait_job(
         return next((j for j in all_jobs(rdb) if predicate(j)), None)
 
     return wait_for(find, timeout, "a matching job")
+
+
+# -- the app in-process, signed in -----------------------------------------------------
+BASE = "http://127.0.0.1:8000"  # what TestClient and the in-process API client call
+
+
+def client_for(data_dir: Path, **overrides: Any) -> TestClient:
+    return TestClient(
+        create_app(make_settings(data_dir, **overrides), redis_url=REDIS_URL), base_url=BASE
+    )
+
+
+@pytest.fixture
+def anon(rdb: redis.Redis, data_dir: Path) -> Iterator[TestClient]:
+    """A client of the password-protected app, not signed in."""
+    with client_for(data_dir) as client:
+        yield client
+
+
+def page_token(client: TestClient, path: str = "/") -> str:
+    html = client.get(path).text
+    return re.search(r'name="csrf-token" content="([^"]+)"', html).group(1)  # type: ignore[union-attr]
+
+
+@pytest.fixture
+def signed_in(anon: TestClient) -> tuple[TestClient, str]:
+    """Signed in through the form; returns the client and its CSRF token."""
+    html = anon.get("/login").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
+    r = anon.post(
+        "/login",
+        data={"password": PASSWORD, "csrf_token": token, "next": "/"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    return anon, page_token(anon)
 
 
 # -- browser ------------------------------------------------------------------------------
