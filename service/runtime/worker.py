@@ -18,14 +18,19 @@ from arq.connections import RedisSettings
 from arq.worker import Worker, async_check_health
 
 from service.config.settings import Settings
-from service.constants import JOB_TIMEOUT_SECONDS, QUEUE_NAME, RESTORE_FUNCTION
+from service.constants import (
+    JOB_TIMEOUT_SECONDS,
+    QUEUE_NAME,
+    RESTORE_FUNCTION,
+    WORKER_HEALTH_KEY,
+)
 from service.jobs.task import restore_job
 from service.runtime.services import Services
 from service.watch.hosting import start_watcher
 
 log = logging.getLogger(__name__)
 # One key per host (pod): a probe must check its own worker, not whether any worker lives.
-HEALTH_KEY = f"{QUEUE_NAME}:health-check:{socket.gethostname()}"
+HEALTH_KEY = WORKER_HEALTH_KEY + socket.gethostname()
 
 
 def make_worker(

@@ -1,8 +1,8 @@
 """The JSON API's write side for jobs: approve, reject, re-run, bulk retry, pause and resume.
 
 Every route here is a POST behind the session and CSRF checks of `service.web.guard`.
-A decision is remembered twice: on the job record (for the dashboard) and in the watcher's
-ledger and decisions hash, so a rejected result is never redone by the next poll.
+A decision is kept on the job record (for the dashboard), and the file's version is marked as
+handled in the watcher's ledger, so a rejected result is never redone by the next poll.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import time
 from typing import Any
 
 from PIL import Image
@@ -19,7 +18,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from service.config.catalog import Chain
-from service.constants import DECISIONS_KEY
 from service.errors import Conflict, InvalidEdit, InvalidRequest
 from service.pipeline import registry
 from service.pipeline.registry import OpContext
@@ -43,15 +41,9 @@ def check_edits(edits: list[Edit]) -> list[dict[str, Any]]:
     return out
 
 
-async def _remember(services: Services, record: JobRecord, decision: str) -> None:
-    """Tell the watcher this version of the file is settled for good."""
-    await services.redis.hset(
-        DECISIONS_KEY,
-        record.source,
-        json.dumps(
-            {"decision": decision, "version": record.version, "job": record.id, "at": time.time()}
-        ),
-    )
+async def _settle(services: Services, record: JobRecord) -> None:
+    """Tell the watcher this version of the file is handled for good: a decided result is
+    never redone by the next poll (the decision itself is on the job record)."""
     await services.ledger.mark_taken(record.identity or record.source, record.version)
 
 
@@ -62,7 +54,7 @@ async def approve(request: Request) -> Response:
     if record.status != "done":
         raise Conflict("only a finished job can be approved")
     record = await services.store.update(record.id, decision="approved") or record
-    await _remember(services, record, "approved")
+    await _settle(services, record)
     return JSONResponse(job_json(record, services))
 
 
@@ -85,7 +77,7 @@ async def reject(request: Request) -> Response:
         )
         or record
     )
-    await _remember(services, record, "rejected")
+    await _settle(services, record)
     return JSONResponse({**job_json(record, services), "deleted": deleted})
 
 

@@ -11,7 +11,7 @@ import pytest
 import redis
 from PIL import Image
 
-from service.constants import DECISIONS_KEY
+from service.constants import JOB_KEY, LEDGER_KEY
 from tests.web.conftest import (
     LiveServer,
     all_jobs,
@@ -158,8 +158,10 @@ def test_approve_keeps_and_reject_deletes_and_is_not_redone(
     page.locator("#job-decision", has_text="rejected").wait_for()
     assert not (restored / "bad.jpg").exists()
     assert (live.settings.data_dir / INBOX / "bad.jpg").exists()
-    decision = json.loads(rdb.hget(DECISIONS_KEY, bad["source"]))
-    assert decision["decision"] == "rejected" and decision["job"] == bad["id"]
+    record = json.loads(rdb.get(JOB_KEY + bad["id"]))
+    assert record["decision"] == "rejected"
+    settled = json.loads(rdb.hget(LEDGER_KEY, record["identity"]))
+    assert settled["taken"] == record["version"]  # the watcher knows this version is handled
     time.sleep(live.settings.poll_interval * 4)  # several polls: nothing is redone
     assert not (restored / "bad.jpg").exists()
     assert len([j for j in all_jobs(rdb) if j["source"] == bad["source"]]) == 1
