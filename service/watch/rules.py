@@ -55,7 +55,12 @@ class Placement:
     @property
     def failed_note(self) -> str:
         """The `<output>.failed.txt` that explains a failure next to where the result would be."""
-        return self.output + FAILED_SUFFIX
+        return failed_note_for(self.output)
+
+
+def failed_note_for(output: str) -> str:
+    """Where the note explaining why `output` could not be made goes (`<output>.failed.txt`)."""
+    return output + FAILED_SUFFIX
 
 
 def find_inbox(path: str, inbox_name: str, watch_root: str = "/") -> tuple[str, list[str]] | None:
