@@ -15,6 +15,7 @@ import uvicorn
 
 from service.config.settings import Settings
 from service.errors import ConfigError
+from service.logs import report_crash
 from service.runtime.embedded_redis import EmbeddedRedis
 from service.runtime.services import Services
 
@@ -106,6 +107,7 @@ async def _up(settings: Settings, redis_url: str) -> int:
     _stop_on_signals(server)
     try:
         worker_task = asyncio.create_task(worker.main(), name="worker")
+        worker_task.add_done_callback(report_crash)  # the dashboard keeps serving: say so
         serve_task = asyncio.create_task(server.serve(), name="web")
         while not server.started and not serve_task.done():  # noqa: ASYNC110 - uvicorn has no event
             await asyncio.sleep(0.05)

@@ -11,13 +11,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 import httpx
 from redis.asyncio import Redis
 
 from service.config.settings import Settings
 from service.constants import WATCH_LOCK_KEY, WATCH_TRIGGER_KEY
+from service.logs import report_crash
 from service.storage.base import Storage
 from service.storage.webdav.detect import NEXTCLOUD, OCIS, OWNCLOUD10
 from service.storage.webdav.storage import WebDAVStorage
@@ -63,6 +65,13 @@ def trigger_source(redis: Redis) -> Callable[[], Awaitable[list[str]]]:
     return pop
 
 
+def background(coro: Coroutine[Any, Any, None], *, name: str) -> asyncio.Task[None]:
+    """A background task of this process whose crash is logged the moment it happens."""
+    task = asyncio.create_task(coro, name=name)
+    task.add_done_callback(report_crash)
+    return task
+
+
 def start_feeds(
     storage: Storage,
     settings: Settings,
@@ -98,7 +107,7 @@ def start_feeds(
         coro = triggers.run_sse_trigger(http, url, auth, push, stop=stop)
     else:
         return []
-    return [asyncio.create_task(coro, name=f"feed-{kind}")]
+    return [background(coro, name=f"feed-{kind}")]
 
 
 def start_watcher(
@@ -108,7 +117,7 @@ def start_watcher(
     returned event to stop them."""
     settings = watcher.settings
     stop = asyncio.Event()
-    task = asyncio.create_task(
+    task = background(
         run_watch_loop(
             watcher,
             interval=settings.poll_interval,
@@ -122,6 +131,7 @@ def start_watcher(
     feeds = start_feeds(watcher.storage, settings, http, redis, stop)
 
     async def both() -> None:
+        # Each crash is logged by its callback; one task's crash must not stop the others.
         await asyncio.gather(task, *feeds, return_exceptions=True)
 
     return asyncio.create_task(both(), name="watching"), stop
