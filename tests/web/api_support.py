@@ -16,7 +16,8 @@ from service.jobs.task import run_restore
 from service.queue import JobRecord
 from service.runtime.services import Services
 from service.web.app import create_app
-from tests.web.conftest import BASE, PASSWORD, REDIS_URL, make_settings, scan_bytes
+from tests.web.conftest import BASE
+from tests.web.live import PASSWORD, REDIS_URL, make_settings, scan_bytes
 
 
 @dataclass

@@ -12,8 +12,16 @@ import pytest
 import redis
 from PIL import Image, ImageFilter
 
-from tests.web.conftest import LiveServer, old_photo_bytes, screenshot, sign_in, wait_for, wait_job
-from tests.web.test_browser import INBOX, done_job, drop
+from tests.web.live import (
+    INBOX,
+    LiveServer,
+    done_job,
+    drop,
+    old_photo_bytes,
+    sign_in,
+    wait_for,
+    wait_job,
+)
 
 pytestmark = pytest.mark.browser
 PNG_URL = "data:image/png;base64,"
@@ -71,8 +79,6 @@ def test_painted_mask_keeps_the_original_there_and_nothing_else_changes(
     assert "2 strokes" in status.inner_text()
     page.get_by_role("button", name="Undo last stroke").click()
     assert "1 stroke" in status.inner_text()
-    page.evaluate("document.querySelector('.modes').scrollIntoView()")
-    screenshot(page, "brush.png")
 
     page.get_by_role("button", name="Re-run").click()
     page.wait_for_url(lambda url: "/jobs/" in url and first["id"] not in url)

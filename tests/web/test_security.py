@@ -9,7 +9,8 @@ import pytest
 import redis
 from starlette.testclient import TestClient
 
-from tests.web.conftest import BASE, PASSWORD, client_for, page_token, scan_bytes
+from tests.web.conftest import BASE, client_for, page_token
+from tests.web.live import PASSWORD, scan_bytes
 
 
 def test_pages_redirect_to_login_and_api_answers_401_without_a_session(anon: TestClient) -> None:
