@@ -11,7 +11,7 @@ Why 64 MiB: below it one PUT is fastest everywhere and fits the usual reverse-pr
 limits; above it a reverse proxy's timeout or body cap (nginx `client_max_body_size`, a CDN's
 100 MB) becomes likely, and a dropped chunk costs 10 MiB, not the whole file. Restored photos
 rarely exceed it; the chunked paths follow docs/owncloud.md §3.3 and are tested against a front
-that speaks each protocol as Nextcloud's and tusd/reva's code do (tests/storage/
+that speaks each protocol as Nextcloud's and tusd/reva's code do (tests/storage/webdav/
 chunking_server.py), not a live Nextcloud/oCIS (none in CI).
 """
 

@@ -13,7 +13,7 @@ from service.storage.base import Storage
 from service.storage.paths import nfc
 from service.storage.webdav import WebDAVStorage
 from tests.servers import DavServer
-from tests.storage.conftest import disk
+from tests.storage.webdav.conftest import disk
 
 ODD_NAMES = [
     "a b.jpg",

@@ -12,7 +12,7 @@ import pytest
 from service.errors import StorageError, StorageUnavailable
 from service.storage.webdav import WebDAVStorage
 from tests.servers import DavServer, FaultProxy
-from tests.storage.conftest import FAST_RETRY, disk, settings_for
+from tests.storage.webdav.conftest import FAST_RETRY, disk, settings_for
 
 
 def statuses(proxy: FaultProxy, method: str) -> list[int]:

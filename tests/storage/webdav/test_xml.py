@@ -12,7 +12,7 @@ from service.errors import StorageError, UnsafeXML
 from service.storage.webdav import WebDAVStorage
 from service.storage.webdav.xml import parse_multistatus, safe_fromstring
 from tests.servers import CannedServer
-from tests.storage.conftest import FAST_RETRY
+from tests.storage.webdav.conftest import FAST_RETRY
 
 XXE = b"""<?xml version="1.0"?>
 <!DOCTYPE d:multistatus [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>

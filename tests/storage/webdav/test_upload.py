@@ -1,6 +1,6 @@
 """Big results go up in each server's chunking protocol and arrive whole, name and mtime kept:
 Nextcloud's chunking v2 and oCIS's TUS, served as those servers' code speaks them in front of a
-real wsgidav (tests/storage/chunking_server.py)."""
+real wsgidav (tests/storage/webdav/chunking_server.py)."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ from service.storage.webdav.client import DavClient
 from service.storage.webdav.detect import NEXTCLOUD, OCIS, ServerInfo
 from service.storage.webdav.storage import WebDAVStorage
 from service.storage.webdav.upload import CHUNK_SIZE
-from tests.storage.chunking_server import FILES, PASSWORD, USER, ChunkingFront, Fault
-from tests.storage.chunking_server import start_chunking_server as start
-from tests.storage.conftest import FAST_RETRY
+from tests.storage.webdav.chunking_server import FILES, PASSWORD, USER, ChunkingFront, Fault
+from tests.storage.webdav.chunking_server import start_chunking_server as start
+from tests.storage.webdav.conftest import FAST_RETRY
 
 MIB = 1 << 20
 SIZE = 12 * MIB  # one full 10 MiB chunk and a short last one

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -43,6 +44,12 @@ params = { num_inference_steps = 20, seed = 3 }
 model = "sr"
 fallback = "auto_orient"
 """
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient() as client:
+        yield client
 
 
 @pytest.fixture
