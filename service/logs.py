@@ -139,7 +139,7 @@ class RedactingFilter(logging.Filter):
         """Rewrite the record in place; never drops it."""
         try:
             message = record.getMessage()
-        except Exception:  # a bad format string must not lose the line
+        except Exception:  # noqa: BLE001 - any broken format or argument must not lose the line
             message = f"{record.msg!r} {record.args!r}"
         record.msg = self.redactor(message)
         record.args = None

@@ -110,7 +110,8 @@ def test_text_lines_prefix_the_job_id(stream: io.StringIO) -> None:
     with logs.job_context("abc"):
         log.info("tagged")
     first, second = lines(stream)
-    assert "[job" not in first and first.endswith("service.web: plain")
+    assert "[job" not in first
+    assert first.endswith("service.web: plain")
     assert "INFO [job abc] service.web: tagged" in second
 
 

@@ -160,40 +160,11 @@ class InferenceClient:
     ) -> InferenceResult:
         routes = await self.routes(spec)
         failures: list[PhotoRestoreError] = []
-        retries = 0
+        calls: list[Call] = []
         for index, route in enumerate(routes):
-            adapter = ADAPTERS[route.provider]
-            request = adapter.build(self.ctx, route, image, parameters)
-            limit = self.provider_limits.get(route.provider, spec.max_concurrency)
-            submitted = False
-            call: Call | None = None
             try:
-                async with self.slots.lease(
-                    route.provider, limit, ttl=spec.timeout + 30, wait=spec.timeout
-                ):
-                    call = Call(
-                        self.http,
-                        route.provider,
-                        deadline=self.clock() + spec.timeout,
-                        retry=self.retry,
-                        poll=self.poll,
-                        sleep=self.sleep,
-                        clock=self.clock,
-                    )
-                    response = await call.send(
-                        request.method,
-                        request.url,
-                        headers=request.headers,
-                        json=request.json,
-                        content=request.content,
-                    )
-                    submitted = True
-                    data = await adapter.fetch(call, self.ctx, request, response)
+                data = await self._ask(spec, route, image, parameters, calls)
             except (ModelNotServed, PaymentRequired, ProviderDown) as exc:
-                if submitted:  # paid already: never buy the same image twice in one call
-                    raise ProviderUnavailable(
-                        str(exc), retry_after=getattr(exc, "retry_after", None)
-                    ) from exc
                 if isinstance(exc, ModelNotServed):
                     await self.mapping.invalidate(spec.repo)
                 log.warning(
@@ -205,8 +176,7 @@ class InferenceClient:
                 )
                 failures.append(exc)
                 continue
-            finally:
-                retries += call.retries if call is not None else 0
+            retries = sum(c.retries for c in calls)
             log.info(
                 "%s answered by %s (%s) after %d retries",
                 spec.repo,
@@ -219,6 +189,48 @@ class InferenceClient:
                 data, route.provider, route.provider_id, retries=retries + index, note=note
             )
         raise _combined(spec, failures)
+
+    async def _ask(
+        self,
+        spec: ModelSpec,
+        route: Route,
+        image: ImagePayload,
+        parameters: Mapping[str, Any],
+        calls: list[Call],
+    ) -> bytes:
+        """One provider's answer, under its slot and the call's deadline. A failure before the
+        submit got through may go to the next provider; one after it may not (`calls` gets the
+        call, for its retries)."""
+        adapter = ADAPTERS[route.provider]
+        request = adapter.build(self.ctx, route, image, parameters)
+        limit = self.provider_limits.get(route.provider, spec.max_concurrency)
+        async with self.slots.lease(
+            route.provider, limit, ttl=spec.timeout + 30, wait=spec.timeout
+        ):
+            call = Call(
+                self.http,
+                route.provider,
+                deadline=self.clock() + spec.timeout,
+                retry=self.retry,
+                poll=self.poll,
+                sleep=self.sleep,
+                clock=self.clock,
+            )
+            calls.append(call)
+            response = await call.send(
+                request.method,
+                request.url,
+                headers=request.headers,
+                json=request.json,
+                content=request.content,
+            )
+            try:
+                return await adapter.fetch(call, self.ctx, request, response)
+            except (ModelNotServed, PaymentRequired, ProviderDown) as exc:
+                # Paid already: never buy the same image twice in one call; retry the job.
+                raise ProviderUnavailable(
+                    str(exc), retry_after=getattr(exc, "retry_after", None)
+                ) from exc
 
 
 def _combined(spec: ModelSpec, failures: list[PhotoRestoreError]) -> PhotoRestoreError:

@@ -74,7 +74,7 @@ class FalAIAdapter:
             body = await call.json("GET", status_url, headers=get_headers)
             status = body.get("status")
             if status == "COMPLETED":
-                return status
+                return str(status)
             if status in _PENDING:
                 return None
             raise ProviderDown(f"fal-ai: unexpected queue status {status!r}")

@@ -45,7 +45,10 @@ def retry_after(response: httpx.Response) -> float | None:
 
 def request_id(response: httpx.Response) -> str | None:
     """The router's id for this request, what HF support asks for."""
-    return response.headers.get("x-request-id") or response.headers.get("x-amzn-trace-id")
+    found: str | None = response.headers.get("x-request-id") or response.headers.get(
+        "x-amzn-trace-id"
+    )
+    return found
 
 
 def server_message(response: httpx.Response) -> str:

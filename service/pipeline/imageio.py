@@ -54,8 +54,9 @@ _PILLOW_BLOCK_SIZE = 40 * 1024 * 1024
 
 def _configure_pillow_memory() -> None:
     """Large image blocks, unless the deployment chose a size (PILLOW_BLOCK_SIZE)."""
-    if "PILLOW_BLOCK_SIZE" not in os.environ and Image.core.get_block_size() < _PILLOW_BLOCK_SIZE:
-        Image.core.set_block_size(_PILLOW_BLOCK_SIZE)
+    core = Image.core  # type: ignore[attr-defined]  # Pillow's C core: public, not re-exported
+    if "PILLOW_BLOCK_SIZE" not in os.environ and core.get_block_size() < _PILLOW_BLOCK_SIZE:
+        core.set_block_size(_PILLOW_BLOCK_SIZE)
 
 
 _configure_pillow_memory()

@@ -34,7 +34,8 @@ from service.web.bodies import EnqueueBody, UploadForm, form_body, json_body
 
 def inboxes_of(request: Request) -> Inboxes:
     """The cached inbox discovery of this process."""
-    return request.app.state.inboxes
+    inboxes: Inboxes = request.app.state.inboxes
+    return inboxes
 
 
 def _param(request: Request, name: str = "path") -> str:

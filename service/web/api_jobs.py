@@ -35,7 +35,8 @@ class FastJSONResponse(JSONResponse):
 
 def services_of(request: Request) -> Services:
     """The process's shared clients."""
-    return request.app.state.services
+    services: Services = request.app.state.services
+    return services
 
 
 # What a row of the list shows; the full record (steps, edits, params) is one click away.

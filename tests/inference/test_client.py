@@ -84,7 +84,8 @@ async def test_429_is_retried_after_the_servers_retry_after(
     )
     replicate_ok(httpx_mock)
     result = await make_client().image_to_image(spec(), payload, PARAMS)
-    assert result.data == PNG and result.provider == "replicate"
+    assert result.data == PNG
+    assert result.provider == "replicate"
     assert clock.sleeps == [7.0]
     assert result.retries == 1
 
@@ -189,7 +190,8 @@ async def test_fal_queue_is_polled_to_completion_then_downloaded_without_the_tok
 
     result = await make_client().image_to_image(spec(), payload, PARAMS)
 
-    assert result.data == PNG and result.provider == "fal-ai"
+    assert result.data == PNG
+    assert result.provider == "fal-ai"
     assert clock.sleeps == [0.5, 0.5, 0.5]
     requests = httpx_mock.get_requests()
     assert [r.method for r in requests] == ["GET", "POST", "GET", "GET", "GET", "GET", "GET"]
@@ -349,10 +351,13 @@ async def test_dedicated_endpoint_gets_raw_bytes_and_no_mapping_lookup(
     result = await make_client().image_to_image(model, payload, {})
     request = httpx_mock.get_request()
     assert request is not None
-    assert request.content == payload.data and request.headers["content-type"] == "image/jpeg"
-    assert result.data == PNG and result.provider == "hf-inference"
+    assert request.content == payload.data
+    assert request.headers["content-type"] == "image/jpeg"
+    assert result.data == PNG
+    assert result.provider == "hf-inference"
 
 
 def test_the_token_never_shows_in_reprs(make_client: Make) -> None:
     client = make_client()
-    assert TOKEN not in repr(client) and TOKEN not in repr(client.ctx)
+    assert TOKEN not in repr(client)
+    assert TOKEN not in repr(client.ctx)

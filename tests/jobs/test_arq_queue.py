@@ -22,10 +22,12 @@ def request(name: str = "a.jpg", version: str = "v1", chain: str = "classic") ->
 async def test_the_same_file_version_is_queued_once(services: Services, redis: Redis) -> None:
     first = await services.queue.submit(request())
     again = await services.queue.submit(request())
-    assert first is not None and again is None
+    assert first is not None
+    assert again is None
     assert await redis.zcard(QUEUE_NAME) == 1
     newer = await services.queue.submit(request(version="v2"))
-    assert newer is not None and await services.queue.depth() == 2
+    assert newer is not None
+    assert await services.queue.depth() == 2
 
 
 async def test_pause_flag_round_trips(services: Services) -> None:
@@ -42,5 +44,7 @@ async def test_a_failed_job_can_be_queued_again(services: Services, redis: Redis
     await services.store.update(rec.id, status="failed", error="boom")
     assert await services.queue.requeue(rec.id)
     again = await services.store.get(rec.id)
-    assert again is not None and again.status == "queued" and again.error is None
+    assert again is not None
+    assert again.status == "queued"
+    assert again.error is None
     assert await redis.zcard(QUEUE_NAME) == 1

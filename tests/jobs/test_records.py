@@ -22,9 +22,11 @@ async def test_records_page_filter_and_search(redis: Redis) -> None:
     for i in range(0, 30, 3):
         await store.update(f"j{i:02d}", status="failed", error="bad")
     page, total = await store.list(offset=0, limit=10)
-    assert total == 30 and [r.id for r in page][:2] == ["j29", "j28"]
+    assert total == 30
+    assert [r.id for r in page][:2] == ["j29", "j28"]
     failed, n_failed = await store.list(status="failed", limit=100)
-    assert n_failed == 10 and all(r.status == "failed" for r in failed)
+    assert n_failed == 10
+    assert all(r.status == "failed" for r in failed)
     _found, n_found = await store.list(query="PHOTO 1", limit=100)
     assert n_found == 11  # photo 1, 10..19
     counts = await store.counts()
@@ -44,4 +46,5 @@ async def test_to_review_means_done_without_decision(redis: Redis) -> None:
         )
         await store.update(f"r{i}", status="done", decision=decision)
     review, total = await store.list(status="review")
-    assert total == 2 and {r.id for r in review} == {"r0", "r2"}
+    assert total == 2
+    assert {r.id for r in review} == {"r0", "r2"}

@@ -49,7 +49,8 @@ async def test_a_scan_is_restored_beside_the_inbox_with_its_metadata(services: S
     before = hashlib.sha256(src.read_bytes()).hexdigest()
     job = await submit(services, src.name)
     record = await run_restore(services, job)
-    assert record is not None and record.status == "done", record
+    assert record is not None
+    assert record.status == "done", record
     out = services.settings.data_dir / "F/restored" / src.name
     with Image.open(out) as im:
         assert im.format == "JPEG"
@@ -58,7 +59,9 @@ async def test_a_scan_is_restored_beside_the_inbox_with_its_metadata(services: S
         assert exif.get(0x0112) in (None, 1)
         assert exif.get_ifd(0x8769).get(0x9003) == DATE_TAKEN
     prov = read_provenance(out.read_bytes())
-    assert prov is not None and prov["chain"] == "classic" and prov["job"] == job
+    assert prov is not None
+    assert prov["chain"] == "classic"
+    assert prov["job"] == job
     assert hashlib.sha256(src.read_bytes()).hexdigest() == before  # original untouched
     assert [s["name"] for s in record.steps][:2] == ["auto_orient", "remove_border"]
     assert all(s["status"] in ("done", "skipped") for s in record.steps)
@@ -84,7 +87,8 @@ async def test_bad_input_fails_with_a_reason_and_a_note(
     original = src.read_bytes()
     job = await submit(services, "bad.jpg")
     record = await run_restore(services, job)
-    assert record is not None and record.status == "failed"
+    assert record is not None
+    assert record.status == "failed"
     assert reason in (record.error or "")
     note = services.settings.data_dir / "F/restored/bad.jpg.failed.txt"
     assert reason in note.read_text()
@@ -100,7 +104,8 @@ async def test_a_later_success_removes_the_failure_note(services: Services) -> N
     assert note.exists()
     Image.new("RGBA", (64, 48), (10, 200, 30, 128)).save(src)
     record = await run_restore(services, await submit(services, "a.png"))
-    assert record is not None and record.status == "done"
+    assert record is not None
+    assert record.status == "done"
     assert not note.exists()
     with Image.open(services.settings.data_dir / "F/restored/a.png") as im:
         assert im.mode == "RGBA"
@@ -120,9 +125,11 @@ async def test_odd_modes_come_back_in_their_format(
     src = inbox(services) / name
     make(src)  # type: ignore[operator]
     record = await run_restore(services, await submit(services, name))
-    assert record is not None and record.status == "done", record.error
+    assert record is not None
+    assert record.status == "done", record.error
     with Image.open(services.settings.data_dir / "F/restored" / name) as im:
-        assert im.mode == mode and im.size == (80, 60)
+        assert im.mode == mode
+        assert im.size == (80, 60)
 
 
 async def test_a_gif_scan_comes_back_as_a_png_named_png(services: Services) -> None:
@@ -169,7 +176,8 @@ async def test_a_transient_storage_error_asks_for_a_retry(
     with pytest.raises(StorageUnavailable):
         await run_restore(services, job)
     record = await services.store.get(job)
-    assert record is not None and record.status == "queued"
+    assert record is not None
+    assert record.status == "queued"
     assert "retrying in 7 s" in (record.note or "")
 
 
@@ -184,7 +192,8 @@ async def test_giving_up_after_max_tries_is_an_explained_failure(
         with pytest.raises(StorageUnavailable):
             await run_restore(services, job)
     record = await run_restore(services, job)
-    assert record is not None and record.status == "failed"
+    assert record is not None
+    assert record.status == "failed"
     assert "gave up after 5 attempts: timeout" in (record.error or "")
 
 
@@ -204,7 +213,8 @@ async def test_a_cancelled_job_is_handed_back(
     with pytest.raises(asyncio.CancelledError):
         await task
     record = await services.store.get(job)
-    assert record is not None and record.status == "queued"
+    assert record is not None
+    assert record.status == "queued"
     assert "handed back" in (record.note or "")
 
 
@@ -232,5 +242,6 @@ async def test_json_logs_of_a_job_carry_its_id(services: Services) -> None:
         logging.getLogger().removeHandler(handler)
     lines = [json.loads(line) for line in buf.getvalue().splitlines() if line.strip()]
     mine = [entry for entry in lines if "bad.jpg" in entry["message"]]
-    assert mine and all(entry["job_id"] == job for entry in mine)
+    assert mine
+    assert all(entry["job_id"] == job for entry in mine)
     assert any("not an image" in entry["message"] for entry in mine)

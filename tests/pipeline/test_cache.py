@@ -38,7 +38,9 @@ async def test_the_step_cache_is_shared_through_redis_and_evicts_lru(
     await cache.put("c", b"c" * 100, {})
     assert await cache.get("b") is None  # least recently used went first
     hit = await cache.get("a")
-    assert hit is not None and hit.data == b"a" * 100 and hit.meta == {"provider": "fal-ai"}
+    assert hit is not None
+    assert hit.data == b"a" * 100
+    assert hit.meta == {"provider": "fal-ai"}
     assert await cache.get("c") is not None
 
 
@@ -53,7 +55,8 @@ async def test_the_folder_cache_evicts_lru_and_survives_a_restart(tmp_path: Path
     await StepCache(tmp_path, max_bytes=250).put("c1", b"c" * 100, {})
     assert await cache.get("b1") is None
     hit = await StepCache(tmp_path, max_bytes=250).get("a1")
-    assert hit is not None and hit.meta["provider"] == "replicate"
+    assert hit is not None
+    assert hit.meta["provider"] == "replicate"
 
 
 def test_the_cache_key_changes_with_anything_that_changes_the_answer() -> None:
@@ -69,4 +72,5 @@ def test_the_cache_key_changes_with_anything_that_changes_the_answer() -> None:
 async def test_a_zero_budget_disables_the_cache(tmp_path: Path) -> None:
     cache = StepCache(tmp_path, max_bytes=0)
     await cache.put("k", b"x", {})
-    assert await cache.get("k") is None and not list(tmp_path.iterdir())
+    assert await cache.get("k") is None
+    assert not list(tmp_path.iterdir())

@@ -93,7 +93,8 @@ async def test_the_original_comes_back_inside_the_mask_only(tmp_path: Path) -> N
     }
     kept = await restore_image(src, CHAIN, runner, settings, edits=[left_half])
     assert kept.run.image.size == size
-    assert kept.run.steps[-1].name == "keep_original" and kept.run.steps[-1].status == "done"
+    assert kept.run.steps[-1].name == "keep_original"
+    assert kept.run.steps[-1].status == "done"
     a, b = arr(plain.run.image), arr(kept.run.image)
     w = size[0]
     right = slice(w // 2 + 4, w)

@@ -57,7 +57,8 @@ def test_dust_scratch_barely_touches_a_clean_photo(photo_name: str) -> None:
 def test_remove_border_crops_the_flatbed_lid() -> None:
     clean = photo("coffee")
     out = op("remove_border", on_flatbed(clean))
-    assert abs(out.width - clean.width) <= 4 and abs(out.height - clean.height) <= 4
+    assert abs(out.width - clean.width) <= 4
+    assert abs(out.height - clean.height) <= 4
 
 
 def test_deskew_levels_a_tilted_print_and_crops_the_lid_corners() -> None:
@@ -115,7 +116,8 @@ def test_auto_levels_stretches_a_faded_print() -> None:
     faded = clean.point(lambda v: 60 + v * 0.5)
     out = op("auto_levels", faded)
     lo, hi = np.percentile(np.asarray(out), [1, 99])
-    assert lo < 15 and hi > 225
+    assert lo < 15
+    assert hi > 225
 
 
 def test_color_balance_removes_yellowing_and_ignores_greyscale() -> None:
@@ -150,14 +152,16 @@ def test_alpha_is_left_untouched(name: str) -> None:
     alpha = Image.linear_gradient("L").resize(im.size)
     im.putalpha(alpha)
     out = op(name, im)
-    assert out is not im and out.mode == "RGBA"
+    assert out is not im
+    assert out.mode == "RGBA"
     assert np.array_equal(np.asarray(out.getchannel("A")), np.asarray(alpha))
 
 
 def test_grey_with_alpha_keeps_its_alpha_through_auto_levels() -> None:
     im = photo("camera").point(lambda v: 60 + v * 0.5).convert("LA")
     out = op("auto_levels", im)
-    assert out.mode == "LA" and out.getchannel("A").getextrema() == (255, 255)
+    assert out.mode == "LA"
+    assert out.getchannel("A").getextrema() == (255, 255)
 
 
 def test_match_size_restores_the_scan_size_and_skips_when_equal() -> None:
@@ -196,7 +200,8 @@ def test_manual_straighten_crops_to_the_inscribed_rectangle() -> None:
     im = Image.new("RGB", (400, 300), (200, 100, 50))
     out = op("straighten", im, angle=5)
     w, h = inscribed_size(400, 300, 5)
-    assert abs(out.width - w) <= 3 and abs(out.height - h) <= 3
+    assert abs(out.width - w) <= 3
+    assert abs(out.height - h) <= 3
     assert np.asarray(out).reshape(-1, 3).min(axis=0).tolist() == [200, 100, 50]  # no fill shows
     assert op("straighten", im, angle=0) is im
 

@@ -90,8 +90,12 @@ async def test_a_cache_hit_makes_zero_calls(
         calls = len(router.calls)
         second = await ex.run(image(), step, ctx())
         assert len(router.calls) == calls  # nothing at all: no Hub, no provider, no CDN
-    assert first.status == "done" and first.cost_usd == 0.03 and first.provider == "fal-ai"
-    assert second.status == "cached" and second.cost_usd == 0.0 and second.provider == "fal-ai"
+    assert first.status == "done"
+    assert first.cost_usd == 0.03
+    assert first.provider == "fal-ai"
+    assert second.status == "cached"
+    assert second.cost_usd == 0.0
+    assert second.provider == "fal-ai"
     assert second.image.tobytes() == first.image.tobytes()
 
 
@@ -102,8 +106,11 @@ async def test_402_on_fal_is_served_by_replicate_and_costed(
         out = await executor(catalog, http, router.url, tmp_path).run(
             image(), catalog.chains["fix"].steps[0], ctx()
         )
-        assert router.submits("fal-ai") == 1 and router.submits("replicate") == 1
-    assert out.provider == "replicate" and out.retries == 1 and out.cost_usd == 0.03
+        assert router.submits("fal-ai") == 1
+        assert router.submits("replicate") == 1
+    assert out.provider == "replicate"
+    assert out.retries == 1
+    assert out.cost_usd == 0.03
     assert out.image.getpixel((0, 0))[0] > 100  # the fake made it brighter
 
 
@@ -130,7 +137,8 @@ async def test_fallback_runs_when_there_is_no_token(
             image(), catalog.chains["up"].steps[0], ctx()
         )
         assert router.calls == []
-    assert out.status == "fallback" and "HF_TOKEN" in out.note
+    assert out.status == "fallback"
+    assert "HF_TOKEN" in out.note
 
 
 async def test_fallback_runs_when_no_provider_serves_the_model(
@@ -141,7 +149,8 @@ async def test_fallback_runs_when_no_provider_serves_the_model(
             image(), catalog.chains["up"].steps[0], ctx()
         )
         assert router.submits() == 0
-    assert out.status == "fallback" and "no live image-to-image mapping" in out.note
+    assert out.status == "fallback"
+    assert "no live image-to-image mapping" in out.note
 
 
 async def test_no_token_and_no_fallback_is_a_config_error(
@@ -166,7 +175,8 @@ async def test_factory_wires_the_processs_catalog_settings_and_cache_folder(
         chain = ex.catalog.chain("restore")
         step = next(s for s in chain.steps if s.kind == "remote")
         out = await ex.run(image(), step, ctx())
-    assert out.status == "done" and out.model == "black-forest-labs/FLUX.2-dev"
+    assert out.status == "done"
+    assert out.model == "black-forest-labs/FLUX.2-dev"
     assert list((tmp_path / ".photo-restore" / "cache").glob("*/*.bin"))
 
 

@@ -51,7 +51,8 @@ def test_real_scans_are_not_junk(name: str) -> None:
 def test_output_is_the_sibling_restored_folder_keeping_sub_folders() -> None:
     p = where("/Family/to-restore/1950s/beach/x.jpg")
     assert p.output == "/Family/restored/1950s/beach/x.jpg"  # type: ignore[attr-defined]
-    assert p.chain == "restore" and p.inbox == "/Family/to-restore"  # type: ignore[attr-defined]
+    assert p.chain == "restore"
+    assert p.inbox == "/Family/to-restore"
     assert p.failed_note == "/Family/restored/1950s/beach/x.jpg.failed.txt"  # type: ignore[attr-defined]
 
 

@@ -100,11 +100,9 @@ def test_generic_event_and_dotdot() -> None:
 
 @pytest.mark.parametrize("body", [None, [], {"event": "x"}, {"path": 3}])
 def test_garbage_bodies_are_rejected(body: object) -> None:
+    parse = parse_nextcloud if isinstance(body, dict) and "event" in body else parse_generic
     with pytest.raises(WebhookRejected):
-        if isinstance(body, dict) and "event" in body:
-            parse_nextcloud(body)
-        else:
-            parse_generic(body)
+        parse(body)
 
 
 def test_strip_owner_keeps_root() -> None:

@@ -119,7 +119,7 @@ class LiveServer:
     def _run(self) -> None:
         try:
             asyncio.run(self._main())
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - handed to the thread that waits in start()
             self._error = exc
             self._ready.set()
 

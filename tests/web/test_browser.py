@@ -43,7 +43,8 @@ def test_sign_in_refuses_a_wrong_password_and_admits_the_right_one(
     sign_in(page, live)
     page.get_by_role("heading", name="Jobs").wait_for()
     cookie = next(c for c in page.context.cookies() if c["name"] == "photo_restore_session")
-    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+    assert cookie["httpOnly"]
+    assert cookie["sameSite"] == "Lax"
 
 
 def test_finished_job_shows_before_and_after_and_the_slider_moves(
@@ -115,7 +116,8 @@ def test_crop_and_rerun_give_a_new_version(live: LiveServer, rdb: redis.Redis, p
     page.wait_for_url(lambda url: "/jobs/" in url and first["id"] not in url)
     new_id = page.url.rsplit("/", 1)[-1]
     second = wait_job(rdb, lambda j: j["id"] == new_id and j["status"] == "done")
-    assert second["parent"] == first["id"] and second["edits"] == edits
+    assert second["parent"] == first["id"]
+    assert second["edits"] == edits
     assert second["steps"][0]["label"] == "edit: crop"
     assert abs(second["size"][0] - first_width * 0.8) <= 4
     with Image.open(live.settings.data_dir / "Family" / "restored" / "wedding.jpg") as im:
@@ -162,7 +164,8 @@ def test_a_failed_job_shows_its_reason(live: LiveServer, rdb: redis.Redis, page:
     page.locator("#filters").get_by_role("button", name="Failed").click()
     row = page.locator(f'tr[data-id="{failed["id"]}"]')
     row.locator(".reason").wait_for()
-    assert failed["error"] and failed["error"][:30] in row.inner_text()
+    assert failed["error"]
+    assert failed["error"][:30] in row.inner_text()
     row.get_by_role("link", name="x.jpg").click()
     assert failed["error"][:30] in page.get_by_role("alert").inner_text()
 

@@ -15,7 +15,8 @@ from tests.web.live import PASSWORD, scan_bytes
 
 def test_pages_redirect_to_login_and_api_answers_401_without_a_session(anon: TestClient) -> None:
     r = anon.get("/files", follow_redirects=False)
-    assert r.status_code == 303 and r.headers["location"] == "/login?next=%2Ffiles"
+    assert r.status_code == 303
+    assert r.headers["location"] == "/login?next=%2Ffiles"
     assert anon.get("/api/jobs").status_code == 401
 
 
@@ -52,7 +53,8 @@ def test_a_state_changing_request_without_the_csrf_token_is_refused(
     r = client.post(
         "/api/queue", json={"paused": True}, headers={"x-csrf-token": token, "origin": BASE}
     )
-    assert r.status_code == 200 and r.json()["paused"] is True
+    assert r.status_code == 200
+    assert r.json()["paused"] is True
 
 
 def test_login_and_logout_forms_need_the_csrf_field(anon: TestClient) -> None:
@@ -66,7 +68,8 @@ def test_a_wrong_password_is_refused(anon: TestClient) -> None:
     html = anon.get("/login").text
     token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
     r = anon.post("/login", data={"password": PASSWORD + "x", "csrf_token": token})
-    assert r.status_code == 401 and "Wrong password." in r.text
+    assert r.status_code == 401
+    assert "Wrong password." in r.text
     assert anon.get("/api/jobs").status_code == 401
 
 
@@ -182,11 +185,13 @@ def test_upload_writes_the_file_and_queues_it_once(
             files={"file": ("scan.jpg", scan_bytes(), "image/jpeg")},
             headers={"x-csrf-token": token},
         )
-        assert r.status_code == 201 and r.json()["results"][0]["new"] is True
+        assert r.status_code == 201
+        assert r.json()["results"][0]["new"] is True
     names = sorted(p.name for p in (data_dir / "Family" / "to-restore").iterdir())
     assert names == ["scan (2).jpg", "scan.jpg"]
     jobs = client.get("/api/jobs").json()
-    assert jobs["total"] == 2 and {j["origin"] for j in jobs["jobs"]} == {"upload"}
+    assert jobs["total"] == 2
+    assert {j["origin"] for j in jobs["jobs"]} == {"upload"}
     again = client.post(
         "/api/files/enqueue",
         json={"paths": ["/Family/to-restore/scan.jpg"]},
@@ -250,7 +255,8 @@ def test_jobs_list_pages_filters_and_searches(signed_in: tuple[TestClient, str])
             headers={"x-csrf-token": token},
         )
     page = client.get("/api/jobs", params={"limit": 3, "offset": 3}).json()
-    assert page["total"] == 7 and len(page["jobs"]) == 3
+    assert page["total"] == 7
+    assert len(page["jobs"]) == 3
     assert client.get("/api/jobs", params={"q": "p4"}).json()["total"] == 1
     assert client.get("/api/jobs", params={"status": "queued"}).json()["total"] == 7
     assert client.get("/api/jobs", params={"status": "failed"}).json()["total"] == 0

@@ -55,7 +55,8 @@ async def test_missing_or_wrong_secret_is_401_and_enqueues_nothing(client, heade
     ):
         r = await c.post(route, json=body, headers=headers)
         assert r.status_code == 401
-    assert await redis.llen(WATCH_TRIGGER_KEY) == 0 and await redis.zcard(QUEUE_NAME) == 0
+    assert await redis.llen(WATCH_TRIGGER_KEY) == 0
+    assert await redis.zcard(QUEUE_NAME) == 0
 
 
 async def test_nextcloud_event_triggers_a_look_at_its_folder(client) -> None:
@@ -65,7 +66,8 @@ async def test_nextcloud_event_triggers_a_look_at_its_folder(client) -> None:
         json=nextcloud("/alice/files/Family/to-restore/sub/a b.jpg"),
         headers={"X-Webhook-Secret": SECRET},
     )
-    assert r.status_code == 202 and r.json()["folders"] == ["/Family/to-restore/sub"]
+    assert r.status_code == 202
+    assert r.json()["folders"] == ["/Family/to-restore/sub"]
     assert await redis.lrange(WATCH_TRIGGER_KEY, 0, -1) == [b"/Family/to-restore/sub"]
 
 
@@ -76,7 +78,8 @@ async def test_generic_event_with_bearer_secret(client) -> None:
         json={"path": "/F/to-restore/x.jpg", "event": "created"},
         headers={"Authorization": f"Bearer {SECRET}"},
     )
-    assert r.status_code == 202 and await redis.llen(WATCH_TRIGGER_KEY) == 1
+    assert r.status_code == 202
+    assert await redis.llen(WATCH_TRIGGER_KEY) == 1
 
 
 @pytest.mark.parametrize(
@@ -85,7 +88,8 @@ async def test_generic_event_with_bearer_secret(client) -> None:
 async def test_paths_outside_inboxes_or_with_dotdot_are_ignored(client, path: str) -> None:
     c, redis = client
     r = await c.post("/webhooks/files", json={"path": path}, headers={"X-Webhook-Secret": SECRET})
-    assert r.status_code == 202 and r.json()["status"] == "ignored"
+    assert r.status_code == 202
+    assert r.json()["status"] == "ignored"
     assert await redis.llen(WATCH_TRIGGER_KEY) == 0
 
 

@@ -59,8 +59,11 @@ def find_border_box(g: np.ndarray, value: float | None = None) -> tuple[int, int
     # is far more likely a sky or a wall in the photo itself.
     if sides < 2:
         return None
+
     # One extra thumbnail pixel: the soft transition from lid to print edge is not photo.
-    pad = lambda n: n + 1 if n >= 2 else 0  # noqa: E731
+    def pad(n: int) -> int:
+        return n + 1 if n >= 2 else 0
+
     return pad(left), pad(top), w - pad(right), h - pad(bottom)
 
 
@@ -132,7 +135,8 @@ def estimate_skew(g: np.ndarray) -> float:
 
     def score(angles: np.ndarray) -> np.ndarray:
         # Rows of a counter-clockwise rotated print go up to the right: y = y0 - x·tan(a).
-        return _alignment(hx, hy, -angles, n_bins) + _alignment(vy, vx, angles, n_bins)
+        total: np.ndarray = _alignment(hx, hy, -angles, n_bins) + _alignment(vy, vx, angles, n_bins)
+        return total
 
     coarse = np.arange(-MAX_SKEW, MAX_SKEW + 1e-9, 0.25)
     s = score(coarse)

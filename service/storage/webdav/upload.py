@@ -190,7 +190,7 @@ async def _tus_create(
             "Content-Length": "0",
         },
     )
-    location = resp.headers.get("Location")
+    location: str | None = resp.headers.get("Location")
     if not location:
         raise StorageError("TUS create: the server gave no upload Location")
     return dav.origin + location if location.startswith("/") else location

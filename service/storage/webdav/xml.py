@@ -48,7 +48,7 @@ class DavResponse:
         el = self.props.get(name)
         if el is None or el.text is None:
             return None
-        return el.text.strip()
+        return str(el.text).strip()
 
     @property
     def is_collection(self) -> bool:

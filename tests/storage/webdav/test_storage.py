@@ -59,7 +59,8 @@ async def test_list_and_stat_names_with_space_hash_percent_amp_question_and_unic
         assert entry.path == f"{sub}/{entry.name}"
         # Asked for in NFC, found whatever form the server stores.
         found = await storage.stat(f"{sub}/{nfc(name)}")
-        assert found is not None and found.size == i + 1
+        assert found is not None
+        assert found.size == i + 1
         assert found.path == entry.path  # the server's own spelling, usable for GET
     inner = await storage.list(f"{sub}/deeper?")
     assert [e.name for e in inner] == ["inner.jpg"]
@@ -79,14 +80,18 @@ async def test_folder_entries_carry_etag_where_the_server_has_one(
     await storage.makedirs(f"{folder}/inbox")
     before = await storage.stat(f"{folder}/inbox")
     listed = await storage.list(folder)
-    assert before is not None and before.is_dir and listed[0].is_dir
+    assert before is not None
+    assert before.is_dir
+    assert listed[0].is_dir
     if not server.folder_etags:
         assert before.etag is None  # wsgidav: folders have no getetag at all
         return
-    assert before.etag and listed[0].etag == before.etag
+    assert before.etag
+    assert listed[0].etag == before.etag
     await storage.write_atomic(f"{folder}/inbox/new.jpg", b"data")
     after = await storage.stat(f"{folder}/inbox")
-    assert after is not None and after.etag != before.etag
+    assert after is not None
+    assert after.etag != before.etag
 
 
 async def test_download_streams_whole_file_to_disk(
@@ -96,10 +101,12 @@ async def test_download_streams_whole_file_to_disk(
     put_on_disk(server, f"{folder}/big #1.jpg", data)
     entry = await storage.download(f"{folder}/big #1.jpg", tmp_path / "out.jpg")
     assert (tmp_path / "out.jpg").read_bytes() == data
-    assert entry.size == len(data) and entry.etag
+    assert entry.size == len(data)
+    assert entry.etag
     assert [p.name for p in tmp_path.iterdir()] == ["out.jpg"]
     chunks = [c async for c in storage.iter_bytes(f"{folder}/big #1.jpg")]
-    assert b"".join(chunks) == data and len(chunks) > 1
+    assert b"".join(chunks) == data
+    assert len(chunks) > 1
 
 
 async def test_download_of_missing_file_raises_not_found(
@@ -118,7 +125,9 @@ async def test_atomic_write_leaves_no_temp_name_behind(
         pytest.skip("wsgidav 4.4 unquotes MOVE's Destination before splitting off a query")
     target = f"{folder}/restored/sub/{name}"
     entry = await storage.write_atomic(target, b"new content", mtime=1_600_000_000)
-    assert entry.path == target and entry.size == len(b"new content") and not entry.is_dir
+    assert entry.path == target
+    assert entry.size == len(b"new content")
+    assert not entry.is_dir
     names = [e.name for e in await storage.list(f"{folder}/restored/sub")]
     assert names == [name]
     assert disk(server, target).read_bytes() == b"new content"
@@ -154,7 +163,8 @@ async def test_makedirs_creates_parents_and_accepts_existing(
     await storage.makedirs(f"{folder}/a/b c/d#")
     await storage.makedirs(f"{folder}/a")
     entry = await storage.stat(f"{folder}/a/b c/d#")
-    assert entry is not None and entry.is_dir
+    assert entry is not None
+    assert entry.is_dir
 
 
 async def test_delete_removes_and_ignores_missing(storage: WebDAVStorage, folder: str) -> None:
@@ -173,11 +183,14 @@ async def test_growing_file_shows_changing_size_and_etag(
     with disk(server, path).open("ab") as fh:
         fh.write(b"b" * 1000)
     second = await storage.stat(path)
-    assert first is not None and second is not None
+    assert first is not None
+    assert second is not None
     assert (first.size, second.size) == (1000, 2000)
-    assert first.etag != second.etag and first.version != second.version
+    assert first.etag != second.etag
+    assert first.version != second.version
 
 
 async def test_check_describes_the_server(storage: WebDAVStorage) -> None:
     line = await storage.check()
-    assert "WebDAV" in line and storage.server_info.files_root in line
+    assert "WebDAV" in line
+    assert storage.server_info.files_root in line
