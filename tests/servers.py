@@ -311,12 +311,13 @@ class FaultProxy:
             if fault is not None and fault.status is not None:
                 extra = f"Retry-After: {fault.retry_after}\r\n" if fault.retry_after else ""
                 msg = f"injected {fault.status}".encode()
+                # Logged before the answer leaves: a client that got it may count it at once.
+                self._record(method, target, fault.status)
                 writer.write(
                     f"HTTP/1.1 {fault.status} Injected\r\n{extra}Content-Length: "
                     f"{len(msg)}\r\nConnection: close\r\n\r\n".encode()
                     + msg
                 )
-                self._record(method, target, fault.status)
                 await writer.drain()
                 return
             kept = [h for h in headers if not h.lower().startswith(("connection:", "keep-alive"))]

@@ -47,13 +47,6 @@ def server(
 
 
 @pytest.fixture
-def proxy(server: DavServer) -> Iterator[FaultProxy]:
-    p = FaultProxy(server.url)
-    yield p
-    p.stop()
-
-
-@pytest.fixture
 async def services(
     server: DavServer,
     proxy: FaultProxy,

@@ -14,12 +14,13 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # for `tests.fakerouter`
 
-from inference_support import HUB, REDIS_URL, ROUTER, TOKEN, FakeClock
+from inference_support import HUB, ROUTER, TOKEN, FakeClock
 
 from service.inference import ImagePayload, InferenceClient, PollPolicy
 from service.inference.images import prepare_image
 from service.inference.policy import PROVIDER_RETRY
 from tests.fakerouter import FakeRouter
+from tests.redis_test import flushed
 
 
 @pytest.fixture
@@ -61,13 +62,8 @@ def make_client(http: httpx.AsyncClient, clock: FakeClock) -> Callable[..., Infe
 @pytest.fixture
 async def redis_db() -> AsyncIterator[aioredis.Redis]:
     """The real Redis, DB 3 (ours), flushed before and after."""
-    client = aioredis.Redis.from_url(REDIS_URL)
-    await client.flushdb()
-    try:
-        yield client
-    finally:
-        await client.flushdb()
-        await client.aclose()
+    async with flushed(3) as r:
+        yield r
 
 
 @pytest.fixture

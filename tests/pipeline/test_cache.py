@@ -11,7 +11,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from service.pipeline.cache import StepCache, cache_key
-from tests.redis_test import redis_url
+from tests.redis_test import flushed
 
 REPO = "black-forest-labs/FLUX.2-dev"
 
@@ -19,13 +19,8 @@ REPO = "black-forest-labs/FLUX.2-dev"
 @pytest.fixture
 async def redis_db() -> AsyncIterator[aioredis.Redis]:
     """DB 3 of the test Redis, flushed before and after."""
-    client = aioredis.Redis.from_url(redis_url(3))
-    await client.flushdb()
-    try:
-        yield client
-    finally:
-        await client.flushdb()
-        await client.aclose()
+    async with flushed(3) as r:
+        yield r
 
 
 async def test_the_step_cache_is_shared_through_redis_and_evicts_lru(

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from tests.redis_test import redis_url
+from tests.redis_test import flushed, redis_url
 
 REDIS_URL = redis_url(7)
 
@@ -15,8 +15,5 @@ REDIS_URL = redis_url(7)
 @pytest.fixture
 async def redis() -> AsyncIterator[Redis]:
     """DB 7, empty at the start and end of the test."""
-    r = Redis.from_url(REDIS_URL)
-    await r.flushdb()
-    yield r
-    await r.flushdb()
-    await r.aclose()
+    async with flushed(7) as r:
+        yield r

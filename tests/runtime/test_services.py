@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from redis.asyncio import Redis
 
-from service.config import catalog as catalog_module
 from service.config.settings import Settings
 from service.pipeline.registry import OpContext
 from service.pipeline.remote import RemoteExecutor
@@ -16,29 +14,15 @@ from service.runtime.services import Services
 from tests.runtime.conftest import REDIS_URL
 
 
-@pytest.fixture
-def parses(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
-    """Every parse of a models.toml from now on, by path."""
-    seen: list[Path] = []
-    real = catalog_module.parse_catalog
-
-    def counting(text: str, path: Path, **kw: object) -> catalog_module.Catalog:
-        seen.append(path)
-        return real(text, path, **kw)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(catalog_module, "parse_catalog", counting)
-    return seen
-
-
 async def test_a_process_parses_models_toml_once(
-    tmp_path: Path, redis: Redis, parses: list[Path]
+    tmp_path: Path, redis: Redis, catalog_parses: list[Path]
 ) -> None:
     services = await Services.open(Settings(data_dir=tmp_path), REDIS_URL)
     try:
         remote = services.runner.executors["remote"]
         assert isinstance(remote, RemoteExecutor)
         assert remote.catalog is services.catalog
-        assert len(parses) == 1
+        assert len(catalog_parses) == 1
     finally:
         await services.aclose()
 

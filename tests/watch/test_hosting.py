@@ -28,16 +28,13 @@ from service.watch.hosting import (
     trigger_source,
     watch_lock,
 )
-from tests.redis_test import redis_url
+from tests.redis_test import flushed
 
 
 @pytest.fixture
 async def redis() -> AsyncIterator[Redis]:
-    r = Redis.from_url(redis_url(2))
-    await r.flushdb()
-    yield r
-    await r.flushdb()
-    await r.aclose()
+    async with flushed(2) as r:
+        yield r
 
 
 async def test_only_one_worker_polls_at_a_time(redis: Redis) -> None:

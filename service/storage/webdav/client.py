@@ -123,19 +123,10 @@ class DavClient:
         upload sends the whole body again. `ok` says which answers are not errors (so a
         caller can accept 404 or 405 and look at them itself).
         """
-        for attempt in attempts(self.retry):
-            req = self._request(method, url, headers, content, http_timeout)
-            try:
-                # Not streamed: the body is read inside this try, so an answer that breaks off
-                # half-way is retried like a refused connection.
-                resp = await self.http.send(req, auth=self.auth)
-            except NETWORK_ERRORS as exc:
-                await self._again(attempt, _unreachable(what, exc), what)
-                continue
-            if ok(resp):
-                return resp
-            await self._again(attempt, _transient_or_raise(resp, what), what)
-        raise AssertionError("unreachable")  # pragma: no cover
+        async with self._exchange(
+            method, url, what, ok, headers, content, http_timeout, stream=False
+        ) as resp:
+            return resp
 
     def _request(
         self,
@@ -172,10 +163,33 @@ class DavClient:
         Only getting the headers is retried here; a body that breaks off later is the
         caller's to retry (see `retrying`), because only it knows where to resume.
         """
+        async with self._exchange(
+            method, url, what, ok, headers, content, http_timeout, stream=True
+        ) as resp:
+            yield resp
+
+    @asynccontextmanager
+    async def _exchange(
+        self,
+        method: str,
+        url: str,
+        what: str,
+        ok: Callable[[httpx.Response], bool],
+        headers: Mapping[str, str] | None,
+        content: bytes | Callable[[], AsyncIterator[bytes]] | None,
+        http_timeout: httpx.Timeout | None,
+        *,
+        stream: bool,
+    ) -> AsyncIterator[httpx.Response]:
+        """The retry loop of `call` and `stream`: the first answer `ok` accepts, or the error.
+
+        Unless streaming, the body is read inside the try, so an answer that breaks off
+        half-way is retried like a refused connection.
+        """
         for attempt in attempts(self.retry):
             req = self._request(method, url, headers, content, http_timeout)
             try:
-                resp = await self.http.send(req, auth=self.auth, stream=True)
+                resp = await self.http.send(req, auth=self.auth, stream=stream)
             except NETWORK_ERRORS as exc:
                 await self._again(attempt, _unreachable(what, exc), what)
                 continue

@@ -74,13 +74,6 @@ async def storage(server: DavServer, client: httpx.AsyncClient, folder: str) -> 
 
 
 @pytest.fixture
-def proxy(server: DavServer) -> Iterator[FaultProxy]:
-    p = FaultProxy(server.url)
-    yield p
-    p.stop()
-
-
-@pytest.fixture
 async def proxied(
     proxy: FaultProxy, server: DavServer, client: httpx.AsyncClient, folder: str
 ) -> WebDAVStorage:
