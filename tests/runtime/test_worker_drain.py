@@ -173,18 +173,26 @@ def assert_one_result_each(data: Path, names: list[str]) -> None:
     assert files == sorted(names), files
 
 
-async def test_sigterm_mid_job_finishes_it_within_the_drain(
-    pool: ArqRedis, workers: Workers, router: FakeRouter
-) -> None:
-    names = ["a.jpg", "b.jpg"]
+async def sigterm_mid_remote_steps(
+    pool: ArqRedis, workers: Workers, router: FakeRouter, names: list[str], *, drain: int
+) -> tuple[list[str], subprocess.Popen[bytes]]:
+    """Queue `names`, start a worker, and SIGTERM it once both remote calls are under way."""
     ids = await submit(pool, workers.data, names)
-    first = workers.start("first", drain=30)
+    first = workers.start("first", drain=drain)
 
     async def both_remote_steps_started() -> bool:
         return router.submits() >= 2
 
     await wait_for(both_remote_steps_started, 30, "two remote calls")
     first.send_signal(signal.SIGTERM)
+    return ids, first
+
+
+async def test_sigterm_mid_job_finishes_it_within_the_drain(
+    pool: ArqRedis, workers: Workers, router: FakeRouter
+) -> None:
+    names = ["a.jpg", "b.jpg"]
+    ids, first = await sigterm_mid_remote_steps(pool, workers, router, names, drain=30)
     sent = time.monotonic()
     code = await exit_code(first, 40)
     assert code == 0, workers.log("first")
@@ -208,14 +216,7 @@ async def test_sigterm_past_the_drain_hands_jobs_back_and_another_worker_finishe
 ) -> None:
     router.delay = 30.0  # far longer than the drain: the worker must give the jobs back
     names = ["c.jpg", "d.jpg"]
-    ids = await submit(pool, workers.data, names)
-    first = workers.start("first", drain=1)
-
-    async def both_remote_steps_started() -> bool:
-        return router.submits() >= 2
-
-    await wait_for(both_remote_steps_started, 30, "two remote calls")
-    first.send_signal(signal.SIGTERM)
+    ids, first = await sigterm_mid_remote_steps(pool, workers, router, names, drain=1)
     code = await exit_code(first, 20)
     assert code == 0, workers.log("first")
 

@@ -155,11 +155,3 @@ async def test_a_mkcol_lost_to_another_worker_is_success(
     proxy.fail("MKCOL", 1, status=403)
     await proxied.makedirs(f"{folder}/restored")
     assert statuses(proxy, "MKCOL") == [403]
-
-
-async def test_a_forbidden_mkcol_of_a_missing_folder_is_an_error(
-    proxied: WebDAVStorage, proxy: FaultProxy, folder: str
-) -> None:
-    proxy.fail("MKCOL", 1, status=403)
-    with pytest.raises(StorageError, match="403 Forbidden"):
-        await proxied.makedirs(f"{folder}/restored")
