@@ -4,8 +4,11 @@
     ├── ConfigError            bad settings or models.toml; the CLI exits 2 with its message
     ├── TransientError         worth retrying with backoff (timeouts, 429, 5xx, 423, 425)
     │   ├── StorageUnavailable
-    │   └── ProviderUnavailable
-    │       └── ProviderDown           5xx/429 after bounded retries: another provider may serve
+    │   ├── ProviderUnavailable
+    │   │   └── ProviderDown           5xx/429 after bounded retries: another provider may serve
+    │   └── LocalOutage        this process's own Redis or disk: the job waits, spending no try
+    │       ├── RedisUnavailable       unreachable, loading, read-only, MISCONF, out of memory
+    │       └── DiskFull               ENOSPC / EDQUOT on a local write
     └── PermanentError         recorded as an explained failure; retrying would not help
         ├── InvalidImage       not an image, empty, truncated, too many pixels
         ├── InvalidEdit        a hand edit's parameters make no sense (a crop outside the frame)
@@ -23,17 +26,26 @@
 
 Whether an error is transient is decided where it is born (the storage or inference
 client knows what a 423 means); the job runner only looks at the class, and the web app maps
-classes to HTTP statuses (`service.web.app.ERROR_STATUS`).
+classes to HTTP statuses (`service.web.app.ERROR_STATUS`). Two foreign families are classified
+here, once, because they arrive everywhere: redis-py's errors (`from_redis`) and the OS's
+"disk full" (`from_os`).
 """
 
 from __future__ import annotations
 
+import errno
+import re
+
+from redis import exceptions as redis_errors
+
 __all__ = [
     "ConfigError",
     "Conflict",
+    "DiskFull",
     "InvalidEdit",
     "InvalidImage",
     "InvalidRequest",
+    "LocalOutage",
     "ModelNotServed",
     "NotFound",
     "OutsideInboxes",
@@ -43,6 +55,7 @@ __all__ = [
     "ProviderDown",
     "ProviderRejected",
     "ProviderUnavailable",
+    "RedisUnavailable",
     "StorageError",
     "StorageUnavailable",
     "TransientError",
@@ -87,6 +100,53 @@ class ProviderDown(ProviderUnavailable):
     ) -> None:
         super().__init__(message, retry_after=retry_after)
         self.status = status
+
+
+class LocalOutage(TransientError):
+    """Something this process depends on locally is away or full (its Redis, its disk).
+
+    Every job is hit alike, so a job that meets one waits for it to pass without spending one
+    of its tries, and no failure note is written: the cause is ours, not the photo's.
+    """
+
+
+class RedisUnavailable(LocalOutage):
+    """Redis cannot be reached, is loading, refuses writes (MISCONF, read-only) or is full."""
+
+
+class DiskFull(LocalOutage):
+    """A local write found no space (ENOSPC) or hit a quota (EDQUOT)."""
+
+
+# Answers of a Redis that is there but cannot take writes now: they pass with the cause
+# (a snapshot that failed for a full disk, a replica being promoted, memory freed). A pipeline
+# names the command first ("Command # 1 (SET …) of pipeline caused error: MISCONF …").
+_REDIS_BUSY = re.compile(r"\b(MISCONF|READONLY|LOADING|OOM|MASTERDOWN|TRYAGAIN|CLUSTERDOWN)\b")
+
+
+def from_redis(exc: BaseException) -> RedisUnavailable | None:
+    """The outage a redis-py error means, or None for one that is a bug of ours (WRONGTYPE…)."""
+    if isinstance(exc, RedisUnavailable):
+        return exc
+    if isinstance(exc, redis_errors.ConnectionError | redis_errors.TimeoutError | ConnectionError):
+        return RedisUnavailable(f"Redis unreachable: {type(exc).__name__} {exc}".strip())
+    if isinstance(exc, redis_errors.OutOfMemoryError | redis_errors.ReadOnlyError) or (
+        isinstance(exc, redis_errors.ResponseError) and _REDIS_BUSY.search(str(exc))
+    ):
+        return RedisUnavailable(f"Redis refuses writes: {str(exc)[:200]}")
+    return None
+
+
+_DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+def from_os(exc: BaseException) -> DiskFull | None:
+    """DiskFull for an OSError that says the disk (or a quota) is full, else None."""
+    if isinstance(exc, DiskFull):
+        return exc
+    if isinstance(exc, OSError) and exc.errno in _DISK_FULL:
+        return DiskFull(f"no space left on the local disk: {exc.strerror or exc}")
+    return None
 
 
 class PermanentError(PhotoRestoreError):

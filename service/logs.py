@@ -29,6 +29,7 @@ import logging
 import os
 import re
 import sys
+import time
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -271,3 +272,42 @@ def report_crash(task: asyncio.Task[Any]) -> None:
             exc,
             exc_info=exc,
         )
+
+
+class Trouble:
+    """A condition that is logged once when it begins and once when it passes, however often
+    it is met meanwhile: a Redis outage seen by every poll, job and heartbeat is two lines in
+    the log, not a traceback per second.
+
+        trouble = Trouble(log, "Redis")
+        trouble.failing(exc)   # first call: WARNING "Redis unavailable: …"; later calls: quiet
+        trouble.ok()           # after a failure: WARNING "Redis back after 12.3 s"
+    """
+
+    def __init__(self, logger: logging.Logger, what: str) -> None:
+        self.logger = logger
+        self.what = what
+        self.since: float | None = None  # time.monotonic() of the first failure
+        self.reason = ""
+
+    def failing(self, reason: object) -> None:
+        """Note a failure; only the first of a run of them is logged."""
+        if self.since is None:
+            self.since = time.monotonic()
+            self.reason = str(reason)
+            self.logger.warning(
+                "%s unavailable: %s (waiting for it; said once until it is back)",
+                self.what,
+                self.reason,
+            )
+
+    def ok(self) -> None:
+        """Note a success; the first one after failures says how long the trouble lasted."""
+        if self.since is not None:
+            self.logger.warning("%s back after %.1f s", self.what, time.monotonic() - self.since)
+            self.since = None
+
+    @property
+    def down_for(self) -> float:
+        """Seconds since the trouble began; 0 while all is well."""
+        return 0.0 if self.since is None else time.monotonic() - self.since

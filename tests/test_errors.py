@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import importlib
 import inspect
+import os
 import pkgutil
 
 import pytest
+from redis import exceptions as redis_errors
 
 import service
 from service import errors
@@ -70,3 +73,49 @@ def status_for(exc: Exception) -> int:
 )
 def test_each_error_maps_to_its_http_status(exc: Exception, status: int) -> None:
     assert status_for(exc) == status
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        redis_errors.ConnectionError("Error 111 connecting to unix socket"),
+        redis_errors.TimeoutError("Timeout reading from socket"),
+        redis_errors.BusyLoadingError("Redis is loading the dataset in memory"),
+        redis_errors.ReadOnlyError("You can't write against a read only replica."),
+        redis_errors.OutOfMemoryError("command not allowed when used memory > 'maxmemory'"),
+        redis_errors.ResponseError(
+            "Command # 1 (SET k v) of pipeline caused error: MISCONF Redis is configured to "
+            "save RDB snapshots, but it's currently unable to persist to disk."
+        ),
+    ],
+)
+def test_a_redis_that_is_away_or_refuses_writes_is_an_outage(exc: Exception) -> None:
+    outage = errors.from_redis(exc)
+    assert isinstance(outage, errors.RedisUnavailable)
+    assert isinstance(outage, errors.LocalOutage)
+    assert isinstance(outage, errors.TransientError)
+
+
+def test_a_redis_error_that_is_our_bug_is_no_outage() -> None:
+    wrong = redis_errors.ResponseError("WRONGTYPE Operation against a key holding the wrong kind")
+    assert errors.from_redis(wrong) is None
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EDQUOT])
+def test_a_full_disk_is_an_outage_and_other_os_errors_are_not(code: int) -> None:
+    full = errors.from_os(OSError(code, os.strerror(code)))
+    assert isinstance(full, errors.DiskFull)
+    assert isinstance(full, errors.LocalOutage)
+    assert errors.from_os(PermissionError(errno.EACCES, "Permission denied")) is None
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        errors.DiskFull("no space"),
+        errors.RedisUnavailable("Redis unreachable"),
+        redis_errors.ResponseError("MISCONF Redis is configured to save RDB snapshots"),
+    ],
+)
+def test_our_own_redis_or_disk_trouble_is_503_never_500(exc: Exception) -> None:
+    assert status_for(exc) == 503

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
+from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
@@ -25,10 +26,12 @@ from service.errors import (
     InvalidEdit,
     InvalidImage,
     InvalidRequest,
+    LocalOutage,
     NotFound,
     OutsideInboxes,
     PhotoRestoreError,
     UnsafePath,
+    from_redis,
 )
 from service.runtime.services import Services
 from service.web import (
@@ -48,7 +51,9 @@ from service.web.guard import GuardMiddleware
 from service.web.templating import static_dir
 
 # Most specific first: the first matching class decides the status. A ConfigError that reaches
-# a request is the server's own misconfiguration, never the caller's mistake.
+# a request is the server's own misconfiguration, never the caller's mistake. Our own Redis or
+# disk away or full is 503 (try again soon), never a 500 (`POST /api/jobs/retry` on a Redis
+# that refused writes for a full disk answered 500).
 ERROR_STATUS: list[tuple[type[Exception], int]] = [
     (OutsideInboxes, 403),
     (UnsafePath, 400),
@@ -59,12 +64,16 @@ ERROR_STATUS: list[tuple[type[Exception], int]] = [
     (Conflict, 409),
     (FileExistsError, 409),
     (ConfigError, 500),
+    (LocalOutage, 503),
+    (RedisError, 503),
     (PhotoRestoreError, 502),
 ]
 
 
 async def _error(request: Request, exc: Exception) -> Response:
     status = next(code for cls, code in ERROR_STATUS if isinstance(exc, cls))
+    if isinstance(exc, RedisError):
+        exc = from_redis(exc) or exc
     message = str(exc) or type(exc).__name__
     if request.url.path.startswith("/api/"):
         return JSONResponse({"error": message}, status_code=status)
