@@ -1,7 +1,8 @@
 """A local folder as Storage: for laptops (`DATA_DIR`) and for tests.
 
 Blocking file calls run in threads so the event loop stays free. Writes go to a
-`.restore-<uuid>.tmp` sibling and are renamed into place, like the WebDAV MOVE.
+`.restore-<uuid>.tmp` sibling and are renamed into place, like the WebDAV MOVE. A full disk
+is `DiskFull` (it passes), never a `StorageError` (for good).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from service.constants import TEMP_PREFIX, TEMP_SUFFIX
-from service.errors import NotFound, StorageError, UnsafePath
+from service.errors import NotFound, StorageError, UnsafePath, from_os
 from service.storage.base import Entry
 from service.storage.paths import normalize
 
@@ -121,6 +122,8 @@ class LocalStorage:
                         out.write(chunk)
             except FileNotFoundError:
                 raise NotFound(f"no such file: {path}") from None
+            except OSError as exc:
+                raise from_os(exc) or exc from exc
             return entry
 
         return await asyncio.to_thread(_copy)
@@ -156,7 +159,10 @@ class LocalStorage:
                     tmp.unlink()
                 if isinstance(exc, FileExistsError):
                     raise
-                raise StorageError(f"cannot write {path}: {exc.strerror or exc}") from exc
+                # A full disk passes (the job waits for space); anything else is for good.
+                raise from_os(exc) or StorageError(
+                    f"cannot write {path}: {exc.strerror or exc}"
+                ) from exc
             return self._entry(path, real)
 
         return await asyncio.to_thread(_write)
@@ -164,7 +170,10 @@ class LocalStorage:
     async def makedirs(self, path: str) -> None:
         """mkdir -p."""
         real = self._real(path)
-        await asyncio.to_thread(real.mkdir, parents=True, exist_ok=True)
+        try:
+            await asyncio.to_thread(real.mkdir, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise from_os(exc) or exc from exc
 
     async def delete(self, path: str) -> None:
         """Remove a file if present."""

@@ -57,6 +57,12 @@ class ServerInfo:
         """
         return self.kind != GENERIC
 
+    @property
+    def atomic_put(self) -> bool:
+        """True when a PUT is atomic for readers on its own (the ownCloud family; see
+        `WebDAVStorage.write_atomic`), so no temporary name and MOVE are needed."""
+        return self.kind != GENERIC
+
     def describe(self) -> str:
         """One line for `photo-restore check`."""
         ver = f" {self.version}" if self.version else ""

@@ -13,7 +13,6 @@ servers propagate etags upwards, see docs/owncloud.md §2.5).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import uuid
@@ -25,12 +24,11 @@ from urllib.parse import unquote, urlsplit
 import httpx
 
 from service.constants import TEMP_PREFIX, TEMP_SUFFIX
-from service.errors import NotFound, StorageError
-from service.httpdate import parse_http_date
+from service.errors import NotFound, PhotoRestoreError, StorageError
 from service.retry import RetryPolicy
 from service.storage.base import Entry
 from service.storage.paths import nfc, normalize, parent
-from service.storage.webdav import upload
+from service.storage.webdav import download, upload
 from service.storage.webdav.client import DavClient, error_for, quote_path
 from service.storage.webdav.detect import ServerInfo, detect
 from service.storage.webdav.xml import PROPFIND_BODY, DavResponse, parse_multistatus
@@ -49,6 +47,7 @@ class WebDAVStorage:
         self.server_info = info
         self.chunk_threshold = chunk_threshold
         self._root_segments = [nfc(unquote(s)) for s in info.files_root.split("/") if s]
+        self.root_entry: Entry | None = None  # the root as `connect` found it
 
     @property
     def auth(self) -> httpx.Auth | None:
@@ -71,11 +70,14 @@ class WebDAVStorage:
         dav = DavClient(client, settings.owncloud_url, auth, retry)
         info = await detect(dav, settings.owncloud_user, settings.owncloud_dav_path)
         storage = cls(dav, info)
-        if await storage._propfind("/", depth=0) is None:
+        found = await storage._propfind("/", depth=0)
+        if found is None:
             raise StorageError(
                 f"the WebDAV root {info.files_root} does not exist "
                 "(check OWNCLOUD_DAV_PATH / OWNCLOUD_USER)"
             )
+        if found:
+            storage.root_entry = storage._entry(found[0][1], "/")
         return storage
 
     # -- paths ----------------------------------------------------------------------------
@@ -132,27 +134,27 @@ class WebDAVStorage:
         return out
 
     async def _resolve(self, path: str) -> str | None:
-        """The server's spelling of `path` when it differs only in Unicode form (NFC/NFD)."""
+        """The server's spelling of `path` when it differs only in Unicode form (NFC/NFD).
+
+        One Depth-1 listing of the parent; only when the parent is missing too is its own
+        spelling looked for, so a folder that simply does not exist costs one request here.
+        """
         path = normalize(path)
         if path == "/":
             return None
         folder = parent(path)
-        if folder != "/":
-            real_folder = await self._resolve_existing(folder)
+        listing = await self._propfind(folder, depth=1)
+        if listing is None:
+            real_folder = await self._resolve(folder)
             if real_folder is None:
                 return None
             folder = real_folder
+            listing = await self._propfind(folder, depth=1) or []
         want = nfc(path.rsplit("/", 1)[1])
-        listing = await self._propfind(folder, depth=1)
-        for rel, _item in listing or []:
-            if rel != folder and nfc(rel.rsplit("/", 1)[-1]) == want:
+        for rel, _item in listing:
+            if nfc(rel) != nfc(folder) and nfc(rel.rsplit("/", 1)[-1]) == want:
                 return rel
         return None
-
-    async def _resolve_existing(self, path: str) -> str | None:
-        if await self._propfind(path, depth=0) is not None:
-            return path
-        return await self._resolve(path)
 
     async def stat(self, path: str) -> Entry | None:
         """The entry at `path` (one PROPFIND Depth 0), or None when nothing is there."""
@@ -197,103 +199,39 @@ class WebDAVStorage:
                 yield chunk
 
     async def download(self, path: str, dest: Path) -> Entry:
-        """Stream the file into `dest` via a temp sibling; resume with Range after a drop."""
-        tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}.download")
-        fh = await asyncio.to_thread(tmp.open, "wb")
-        state: dict[str, Any] = {"written": 0, "etag": None, "headers": None}
-        try:
-            await self.dav.retrying(f"GET {path}", lambda: self._get_into(path, fh, state))
-            await asyncio.to_thread(fh.close)
-            await asyncio.to_thread(os.replace, tmp, dest)
-        except BaseException:
-            fh.close()
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
-            raise
-        headers: httpx.Headers = state["headers"]
-        return Entry(
-            path=normalize(path),
-            is_dir=False,
-            size=state["written"],
-            mtime=parse_http_date(headers.get("Last-Modified")) or 0.0,
-            etag=(headers.get("ETag") or "").removeprefix("W/").strip('"') or None,
-            file_id=headers.get("OC-FileId"),
-            content_type=headers.get("Content-Type"),
-        )
-
-    async def _get_into(self, path: str, fh: Any, state: dict[str, Any]) -> None:
-        headers = {}
-        if state["written"] and state["etag"]:
-            # Resume only the same version: If-Range makes a changed file come back whole.
-            headers = {"Range": f"bytes={state['written']}-", "If-Range": state["etag"]}
-        async with self.dav.stream(
-            "GET",
-            self._url(path),
-            what=f"GET {path}",
-            headers=headers,
-            ok=lambda r: r.status_code in (200, 206),
-        ) as resp:
-            if resp.status_code == 200 and state["written"]:
-                await asyncio.to_thread(fh.seek, 0)
-                await asyncio.to_thread(fh.truncate)
-                state["written"] = 0
-            state["headers"] = resp.headers
-            state["etag"] = resp.headers.get("ETag")
-            expected = resp.headers.get("Content-Length")
-            got = 0
-            # Disk writes run in a thread *while* the next chunks arrive (a small queue between
-            # the two), so the socket is never idle waiting for the disk.
-            queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=4)
-
-            async def writer() -> None:
-                while (block := await queue.get()) is not None:
-                    await asyncio.to_thread(fh.write, block)
-                    state["written"] += len(block)
-
-            task = asyncio.create_task(writer())
-            pending: list[bytes] = []
-            size = 0
-            try:
-                async for chunk in resp.aiter_raw():
-                    pending.append(chunk)
-                    size += len(chunk)
-                    got += len(chunk)
-                    if size >= CHUNK:
-                        if task.done():  # the disk write failed: stop reading, raise its error
-                            await task
-                        await queue.put(b"".join(pending))
-                        pending, size = [], 0
-            finally:
-                # Keep what arrived before a drop: the retry resumes after it.
-                if pending and not task.done():
-                    await queue.put(b"".join(pending))
-                if not task.done():
-                    await queue.put(None)
-                await task
-            if expected is not None and expected.isdigit() and got != int(expected):
-                raise httpx.ReadError(f"body ended after {got} of {expected} bytes")
+        """Stream the file into `dest` (see `download.download`: fast, resumed after drops)."""
+        return await download.download(self.dav, self._url(path), normalize(path), dest)
 
     # -- writing --------------------------------------------------------------------------
 
     async def write_atomic(
         self, path: str, source: Path | bytes, *, overwrite: bool = True, mtime: float | None = None
     ) -> Entry:
-        """PUT to `.restore-<uuid>.tmp` beside the target, then MOVE it into place.
+        """Readers see the old file or the whole new one, never a part of it.
 
-        With `overwrite=False` the MOVE carries `Overwrite: F`; the server answers 412 when
-        the target exists and we raise FileExistsError (no If-None-Match: oCIS ignores it).
+        ownCloud 10, Nextcloud and oCIS make a PUT atomic themselves (Nextcloud's
+        `Connector/Sabre/File::put` writes `<name>.ocTransferId….part` and renames it when the
+        last byte is in; oCIS finishes an upload session), so there the result goes straight to
+        its name: one entry in the user's Activity stream, none naming a temporary file. Plain
+        WebDAV servers (Apache's mod_dav_fs, wsgidav write in place) get `.restore-<uuid>.tmp`
+        beside the target, then a MOVE. With `overwrite=False` the MOVE carries `Overwrite: F`
+        on every server (the one refusal all three honour; oCIS ignores If-None-Match): the
+        server answers 412 when the target exists and we raise FileExistsError.
         """
         target = normalize(path)
-        folder = parent(target)
-        tmp = f"{folder.rstrip('/')}/{TEMP_PREFIX}{uuid.uuid4().hex}{TEMP_SUFFIX}"
         size = len(source) if isinstance(source, bytes) else os.stat(source).st_size
-        try:
-            await self._put(tmp, source, size, mtime)
-            await self._move(tmp, target, overwrite=overwrite, size=size)
-        except BaseException:
-            with contextlib.suppress(Exception):
-                await self.delete(tmp)
-            raise
+        if overwrite and self.server_info.atomic_put:
+            await self._put(target, source, size, mtime)
+        else:
+            folder = parent(target)
+            tmp = f"{folder.rstrip('/')}/{TEMP_PREFIX}{uuid.uuid4().hex}{TEMP_SUFFIX}"
+            try:
+                await self._put(tmp, source, size, mtime)
+                await self._move(tmp, target, overwrite=overwrite, size=size)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await self.delete(tmp)
+                raise
         entry = await self.stat(target)
         if entry is None:
             raise StorageError(f"{target} missing right after it was written")
@@ -345,7 +283,7 @@ class WebDAVStorage:
                 raise NotFound(f"MOVE {src}: the uploaded temp file vanished")
 
     async def makedirs(self, path: str) -> None:
-        """MKCOL the folder, creating missing parents on 409; 405 means it exists."""
+        """MKCOL the folder, creating missing parents on 409; a folder that exists is fine."""
         path = normalize(path)
         if path == "/":
             return
@@ -354,24 +292,42 @@ class WebDAVStorage:
             await self._mkcol(path, parent_may_miss=False)
 
     async def _mkcol(self, path: str, *, parent_may_miss: bool) -> int:
-        """One MKCOL; 405 (it exists) is success, 409 (no parent) is returned when allowed.
+        """One MKCOL that is harmless when others create the same folder at the same moment.
 
-        Two workers creating the same folder at once race: Apache answers the loser 403, so a
-        403 for a folder that exists by now is success too.
+        Servers answer the loser of such a race differently: 405 (it exists), Apache 403,
+        Nextcloud sometimes 423 or a 500 from its file cache's unique key. Whatever the answer
+        that is not a success, a PROPFIND decides: a folder there now is success. A 409 (no
+        parent) is returned when the caller will create the parent.
         """
         what = f"MKCOL {path}"
-        accepted = (403, 405, 409) if parent_may_miss else (403, 405)
-        resp = await self.dav.call(
-            "MKCOL",
-            self._url(path, folder=True),
-            what=what,
-            ok=lambda r: r.is_success or r.status_code in accepted,
-        )
-        if resp.status_code == 403:
-            entry = await self.stat(path)
-            if entry is None or not entry.is_dir:
-                raise error_for(resp, what)
-        return resp.status_code
+        try:
+            resp = await self.dav.call(
+                "MKCOL",
+                self._url(path, folder=True),
+                what=what,
+                ok=lambda r: r.is_success or 400 <= r.status_code < 500,
+            )
+        except PhotoRestoreError:
+            if await self._what_is(path) == "folder":
+                return 201
+            raise
+        if resp.is_success:
+            return resp.status_code
+        if resp.status_code == 409 and parent_may_miss:
+            return 409
+        there = await self._what_is(path)
+        if there == "folder":
+            return resp.status_code
+        if there == "file":
+            raise StorageError(f"{what}: {path} exists and is not a folder")
+        raise error_for(resp, what)
+
+    async def _what_is(self, path: str) -> str | None:
+        """'folder', 'file', or None when nothing is there (one PROPFIND Depth 0)."""
+        found = await self._propfind(path, depth=0)
+        if not found:
+            return None
+        return "folder" if found[0][1].is_collection else "file"
 
     async def delete(self, path: str) -> None:
         """DELETE a file; a missing one is fine (on OC/NC/oCIS it goes to the trash bin)."""
@@ -383,8 +339,9 @@ class WebDAVStorage:
         )
 
     async def check(self) -> str:
-        """One PROPFIND Depth 0 of the root; the server's description."""
-        if await self._propfind("/", depth=0) is None:
+        """The server's description, after one PROPFIND Depth 0 of the root (none when
+        `connect` has just made it)."""
+        if self.root_entry is None and await self._propfind("/", depth=0) is None:
             raise NotFound(f"WebDAV root {self.server_info.files_root} not found")
         return self.server_info.describe()
 

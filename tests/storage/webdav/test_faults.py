@@ -145,13 +145,3 @@ async def test_unreachable_server_is_transient(
     settings = settings_for(wsgidav_server, f"http://127.0.0.1:{free_port()}")
     with pytest.raises(StorageUnavailable):
         await WebDAVStorage.connect(settings, client, retry=FAST_RETRY)
-
-
-async def test_a_mkcol_lost_to_another_worker_is_success(
-    proxied: WebDAVStorage, proxy: FaultProxy, server: DavServer, folder: str
-) -> None:
-    # Two workers creating `restored/` at once: Apache answers the loser 403, not 405.
-    disk(server, f"{folder}/restored").mkdir()
-    proxy.fail("MKCOL", 1, status=403)
-    await proxied.makedirs(f"{folder}/restored")
-    assert statuses(proxy, "MKCOL") == [403]

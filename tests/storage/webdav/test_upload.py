@@ -87,8 +87,9 @@ async def test_nextcloud_chunks_arrive_whole_under_the_right_name(
     assert [h["Content-Length"] for _, h in puts] == [str(CHUNK_SIZE), str(SIZE - CHUNK_SIZE)]
     [(move, assemble)] = requests(front, "MOVE")
     assert move == folder + "/.file"
-    temp = unquote(urlsplit(mkcol["Destination"]).path).rsplit("/", 1)[1]
-    assert temp.startswith(".restore-")  # the chunks assemble into the temp name, then MOVE
+    # The chunks assemble straight into the result's name: Nextcloud's own MOVE of `.file` is
+    # atomic, and no temporary name shows in the user's Activity stream.
+    assert unquote(urlsplit(mkcol["Destination"]).path) == FILES.rstrip("/") + TARGET
     for headers in (mkcol, *(h for _, h in puts), assemble):
         assert headers["Destination"] == mkcol["Destination"]
         assert headers["Oc-Total-Length"] == str(SIZE)
