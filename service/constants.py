@@ -28,8 +28,7 @@ THUMB_TTL = 24 * 3600
 
 # Watcher state.
 LEDGER_KEY = f"{PREFIX}:ledger"  # hash: file key -> JSON {etag,size,seen,state}
-FOLDER_ETAGS_KEY = f"{PREFIX}:folder-etags"  # hash: folder path -> etag last listed
-WATCH_LOCK_KEY = f"{PREFIX}:watch-lock"  # one poller at a time across workers
+WATCH_LOCK_KEY = f"{PREFIX}:watch-lock"  # one poller at a time: a lease naming its owner
 WATCH_TRIGGER_KEY = f"{PREFIX}:watch-trigger"  # list of folders to look at now (webhooks)
 QUEUE_PAUSED_KEY = f"{PREFIX}:paused"
 # arq's health-check key of a worker; + host name: a probe checks its own pod's worker.
@@ -47,6 +46,7 @@ TEMP_PREFIX = ".restore-"
 TEMP_SUFFIX = ".tmp"
 FAILED_SUFFIX = ".failed.txt"
 DEFAULT_SETTLE_SECONDS = 5.0
-FULL_RESCAN_EVERY = 10  # polls; the safety net behind etag short-cuts
+WATCH_LEASE_SECONDS = 30.0  # renewed every 10 s; a holder silent this long is replaced
+SAFETY_NET_EVERY = 12  # polls per safety-net listing of one folder (≤ 1/12 more requests)
 JOB_MAX_TRIES = 5
 JOB_TIMEOUT_SECONDS = 15 * 60

@@ -16,7 +16,9 @@ from service.config.settings import Settings
 from service.errors import PhotoRestoreError
 from service.pipeline import registry
 from service.runtime.services import load_checked_catalog, make_http_client, open_storage
-from service.storage.paths import parent
+from service.storage.base import Entry, Storage
+from service.storage.paths import nfc, normalize, parent
+from service.storage.webdav.detect import ServerInfo
 from service.watch.poller import find_inboxes
 
 
@@ -97,15 +99,64 @@ async def _check(settings: Settings) -> int:
     return 0 if report.ok else 1
 
 
+class _Looked:
+    """The storage as `check` looks at it: each folder listed once, each path asked once, and
+    a path whose folder was listed answered from that listing (the root is asked by connecting
+    already; asking it four times more told nothing new)."""
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+        self._stats: dict[str, Entry | None] = {}
+        self._lists: dict[str, list[Entry]] = {}
+        root = getattr(storage, "root_entry", None)
+        if isinstance(root, Entry):
+            self._stats[root.path] = root
+
+    async def stat(self, path: str) -> Entry | None:
+        path = normalize(path)
+        if path not in self._stats:
+            folder = parent(path)
+            if path != "/" and folder in self._lists:
+                want = nfc(path)
+                self._stats[path] = next(
+                    (e for e in self._lists[folder] if nfc(e.path) == want), None
+                )
+            else:
+                self._stats[path] = await self.storage.stat(path)
+        return self._stats[path]
+
+    async def list(self, path: str) -> list[Entry]:
+        path = normalize(path)
+        if path not in self._lists:
+            self._lists[path] = await self.storage.list(path)
+        return self._lists[path]
+
+
+def _server_line(info: ServerInfo) -> str:
+    """What the server offers, in one line (not the capabilities document)."""
+    uploads = (
+        f"chunking {info.chunking}"
+        if info.chunking
+        else ("TUS" if info.tus else "one PUT per file")
+    )
+    watching = (
+        "one PROPFIND per poll (etags propagate)"
+        if info.etags_propagate
+        else "every folder listed per poll (etags do not propagate)"
+    )
+    return f"uploads: {uploads}; change detection: {watching}"
+
+
 async def _check_storage(report: _Report, settings: Settings, http: httpx.AsyncClient) -> None:
     """Reach the storage, find the inboxes, and see that results may be written beside them."""
     storage = await open_storage(settings, http)
     try:
         report.line(True, "storage", await storage.check())
         info = getattr(storage, "server_info", None)
-        if info is not None:
-            report.line(True, "server", str(info))
-        inboxes = await find_inboxes(storage, settings)
+        if isinstance(info, ServerInfo):
+            report.line(True, "server", _server_line(info))
+        looked = _Looked(storage)
+        inboxes = await find_inboxes(looked, settings)
         report.line(
             True,
             "inboxes",
@@ -115,8 +166,8 @@ async def _check_storage(report: _Report, settings: Settings, http: httpx.AsyncC
         for inbox in inboxes:
             # Results go into the sibling `restored` folder (or it is created in the parent):
             # that folder, else the parent, must let us create files (oc:permissions C/K).
-            out = inbox.rsplit("/", 1)[0] + "/" + settings.output_name
-            target = await storage.stat(out) or await storage.stat(parent(inbox))
+            out = parent(inbox).rstrip("/") + "/" + settings.output_name
+            target = await looked.stat(out) or await looked.stat(parent(inbox))
             perms = target.permissions if target else None
             writable = perms is None or any(c in perms for c in "CK")
             where = target.path if target else out

@@ -1,6 +1,6 @@
 """Hosting the watcher inside a worker process: the poll loop as a background task, one poller
-at a time across workers (a Redis lease), and the folders to look at now (a Redis list that
-webhooks and the server's own change feeds push onto).
+at a time across workers (a Redis lease naming its owner, `service.lease`), and the folders to
+look at now (a Redis list that webhooks and the server's own change feeds push onto).
 
 The worker (`service.runtime.worker`) builds the `Watcher` and hands it here with the shared
 Redis and HTTP client; nothing here knows how the process was put together.
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -18,13 +17,15 @@ import httpx
 from redis.asyncio import Redis
 
 from service.config.settings import Settings
-from service.constants import WATCH_LOCK_KEY, WATCH_TRIGGER_KEY
-from service.logs import report_crash
+from service.constants import WATCH_LEASE_SECONDS, WATCH_LOCK_KEY, WATCH_TRIGGER_KEY
+from service.lease import Lease
+from service.logs import Trouble, report_crash
 from service.storage.base import Storage
-from service.storage.webdav.detect import NEXTCLOUD, OCIS, OWNCLOUD10
+from service.storage.webdav.detect import OCIS
 from service.storage.webdav.storage import WebDAVStorage
 from service.watch import triggers
-from service.watch.poller import Watcher, run_watch_loop
+from service.watch.loop import run_watch_loop
+from service.watch.poller import Watcher
 
 log = logging.getLogger(__name__)
 
@@ -35,24 +36,9 @@ async def push_folders(redis: Redis, folders: list[str]) -> None:
         await redis.rpush(WATCH_TRIGGER_KEY, *folders)
 
 
-def watch_lock(redis: Redis, ttl: float) -> Callable[[], Awaitable[bool]]:
-    """A Redis lease so that only one worker polls at a time; others stand by."""
-    token = secrets.token_hex(8)
-
-    async def acquire() -> bool:
-        px = int(ttl * 1000)
-        if await redis.set(WATCH_LOCK_KEY, token, nx=True, px=px):
-            return True
-        current = await redis.get(WATCH_LOCK_KEY)
-        if (
-            current is not None
-            and (current.decode() if isinstance(current, bytes) else current) == token
-        ):
-            await redis.pexpire(WATCH_LOCK_KEY, px)
-            return True
-        return False
-
-    return acquire
+def watch_lease(redis: Redis, ttl: float = WATCH_LEASE_SECONDS) -> Lease:
+    """The lease that lets only one worker poll at a time; others stand by."""
+    return Lease(redis, WATCH_LOCK_KEY, ttl)
 
 
 def trigger_source(redis: Redis) -> Callable[[], Awaitable[list[str]]]:
@@ -79,42 +65,37 @@ def start_feeds(
     redis: Redis,
     stop: asyncio.Event,
 ) -> list[asyncio.Task[None]]:
-    """The server's own change feeds as extra triggers: ownCloud 10/Nextcloud activity, oCIS
-    events. Webhooks and polling work without them."""
+    """The server's own change feed as an extra trigger where it saves requests: oCIS's event
+    stream (one long-lived request that names finished uploads at once).
+
+    ownCloud 10 and Nextcloud get none: a read of their activity feed costs one request, the
+    same as the whole poll (one Depth-0 PROPFIND of WATCH_ROOT), and sees less (nothing of
+    external storage or of files scanned in from the server's disk). Lower POLL_INTERVAL, or
+    register Nextcloud's webhooks, for faster looks there.
+    """
     if not isinstance(storage, WebDAVStorage) or not settings.owncloud_url:
         return []
-    kind = storage.server_info.kind
-    # The feeds speak to the same server with the same credentials as the WebDAV storage.
-    auth = storage.auth
+    if storage.server_info.kind != OCIS:
+        return []
 
     async def push(folders: list[str]) -> None:
         await push_folders(redis, folders)
 
-    if kind in (OWNCLOUD10, NEXTCLOUD):
-        feed = triggers.ActivityFeed(
-            http,
-            settings.owncloud_url,
-            auth,
-            nextcloud=kind == NEXTCLOUD,
-            inbox_name=settings.inbox_name,
-            watch_root=settings.watch_root,
-        )
-        coro = triggers.run_activity_trigger(
-            feed, push, interval=max(5.0, settings.poll_interval / 6), stop=stop
-        )
-    elif kind == OCIS:
-        url = settings.owncloud_url + "/ocs/v2.php/apps/notifications/api/v1/notifications/sse"
-        coro = triggers.run_sse_trigger(http, url, auth, push, stop=stop)
-    else:
-        return []
-    return [background(coro, name=f"feed-{kind}")]
+    url = settings.owncloud_url + "/ocs/v2.php/apps/notifications/api/v1/notifications/sse"
+    # The feed speaks to the same server with the same credentials as the WebDAV storage.
+    coro = triggers.run_sse_trigger(http, url, storage.auth, push, stop=stop)
+    return [background(coro, name=f"feed-{OCIS}")]
 
 
 def start_watcher(
-    watcher: Watcher, redis: Redis, http: httpx.AsyncClient
+    watcher: Watcher,
+    redis: Redis,
+    http: httpx.AsyncClient,
+    *,
+    redis_trouble: Trouble | None = None,
 ) -> tuple[asyncio.Task[None], asyncio.Event]:
     """Run the watch loop and the change feeds as background tasks of this process; set the
-    returned event to stop them."""
+    returned event to stop them (the loop then releases its lease)."""
     settings = watcher.settings
     stop = asyncio.Event()
     task = background(
@@ -123,8 +104,9 @@ def start_watcher(
             interval=settings.poll_interval,
             settle=settings.settle_seconds,
             triggers=trigger_source(redis),
-            lock=watch_lock(redis, ttl=max(30.0, settings.poll_interval * 3)),
+            lease=watch_lease(redis),
             stop=stop,
+            redis_trouble=redis_trouble,
         ),
         name="watcher",
     )

@@ -14,7 +14,7 @@ from typing import Protocol
 
 from redis.asyncio import Redis
 
-from service.constants import FOLDER_ETAGS_KEY, LEDGER_KEY
+from service.constants import LEDGER_KEY
 
 
 class Ledger(Protocol):
@@ -32,17 +32,9 @@ class Ledger(Protocol):
         """Whether this version was already handled."""
         ...
 
-    async def folder_etag(self, folder: str) -> str | None:
-        """The etag of a folder when it was last fully listed."""
-        ...
-
-    async def set_folder_etag(self, folder: str, etag: str | None) -> None:
-        """Remember (or forget, with None) a folder's etag."""
-        ...
-
 
 class RedisLedger:
-    """Ledger in two Redis hashes; survives restarts of every process."""
+    """Ledger in a Redis hash; survives restarts of every process."""
 
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
@@ -74,25 +66,12 @@ class RedisLedger:
         old = await self._get(key)
         return bool(old and old.get("taken") == version)
 
-    async def folder_etag(self, folder: str) -> str | None:
-        """Last listed etag of a folder."""
-        raw = await self.redis.hget(FOLDER_ETAGS_KEY, folder)
-        return raw.decode() if isinstance(raw, bytes) else raw
-
-    async def set_folder_etag(self, folder: str, etag: str | None) -> None:
-        """Store or drop a folder etag."""
-        if etag is None:
-            await self.redis.hdel(FOLDER_ETAGS_KEY, folder)
-        else:
-            await self.redis.hset(FOLDER_ETAGS_KEY, folder, etag)
-
 
 class MemoryLedger:
     """In-process ledger, for `photo-restore restore` style one-offs and tests."""
 
     def __init__(self) -> None:
         self.files: dict[str, dict[str, object]] = {}
-        self.folders: dict[str, str] = {}
 
     async def observe(self, key: str, version: str, size: int) -> tuple[bool, float]:
         """Compare with the previous look and store this one."""
@@ -113,14 +92,3 @@ class MemoryLedger:
         """Whether this version was handled."""
         entry = self.files.get(key)
         return bool(entry and entry.get("taken") == version)
-
-    async def folder_etag(self, folder: str) -> str | None:
-        """Last listed etag of a folder."""
-        return self.folders.get(folder)
-
-    async def set_folder_etag(self, folder: str, etag: str | None) -> None:
-        """Store or drop a folder etag."""
-        if etag is None:
-            self.folders.pop(folder, None)
-        else:
-            self.folders[folder] = etag

@@ -63,6 +63,18 @@ def failed_note_for(output: str) -> str:
     return output + FAILED_SUFFIX
 
 
+# The last line of a failure note: whether the cause may pass. A temporary failure (a server
+# that kept answering 503 through every try) must never make the watcher count the file as
+# done; a permanent one (not an image) must, or every poll would redo it.
+NOTE_TEMPORARY = "Kind: temporary"
+NOTE_PERMANENT = "Kind: permanent"
+
+
+def note_is_temporary(text: str) -> bool:
+    """True when a failure note's text says its cause may pass (the file is tried again)."""
+    return any(line.strip() == NOTE_TEMPORARY for line in text.splitlines())
+
+
 def find_inbox(path: str, inbox_name: str, watch_root: str = "/") -> tuple[str, list[str]] | None:
     """The inbox folder containing `path` and the segments below it, or None."""
     path = normalize(path)

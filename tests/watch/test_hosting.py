@@ -1,5 +1,5 @@
-"""Hosting the watcher in a worker: one poller at a time, the trigger list, and background
-tasks whose crash is logged instead of vanishing."""
+"""Hosting the watcher in a worker: one poller at a time, the trigger list, which change feeds
+run, and background tasks whose crash is logged instead of vanishing."""
 
 from __future__ import annotations
 
@@ -13,20 +13,20 @@ import pytest
 from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from service.config.settings import Settings
 from service.logs import report_crash
 from service.storage.webdav.client import DavClient
-from service.storage.webdav.detect import OWNCLOUD10, ServerInfo
+from service.storage.webdav.detect import NEXTCLOUD, OCIS, OWNCLOUD10, ServerInfo
 from service.storage.webdav.storage import WebDAVStorage
 from service.watch.hosting import (
     background,
     push_folders,
     start_feeds,
     trigger_source,
-    watch_lock,
+    watch_lease,
 )
 from tests.redis_test import flushed
 
@@ -38,10 +38,11 @@ async def redis() -> AsyncIterator[Redis]:
 
 
 async def test_only_one_worker_polls_at_a_time(redis: Redis) -> None:
-    first, second = watch_lock(redis, ttl=30), watch_lock(redis, ttl=30)
-    assert await first() is True
-    assert await second() is False
-    assert await first() is True  # the holder renews its lease
+    first, second = watch_lease(redis, ttl=30), watch_lease(redis, ttl=30)
+    assert await first.acquire() is True
+    assert await second.acquire() is False
+    assert await first.acquire() is True  # the holder renews its lease
+    assert await second.holder() == first.owner
 
 
 async def test_folders_pushed_by_webhooks_reach_the_watcher(redis: Redis) -> None:
@@ -76,28 +77,30 @@ async def test_a_cancelled_task_is_no_crash(caplog: pytest.LogCaptureFixture) ->
     assert not [r for r in caplog.records if "stopped" in r.getMessage()]
 
 
-def garbled_activity_app() -> Starlette:
-    """An activity feed answering JSON whose ids are not numbers (a broken proxy, an app bug)."""
+def sse_app() -> Starlette:
+    """An oCIS event stream that closes at once (enough to see the feed start)."""
 
-    async def feed(request: Request) -> Response:
-        return JSONResponse({"ocs": {"data": [{"activity_id": "not a number"}]}})
+    async def events(request: Request) -> Response:
+        return Response("", media_type="text/event-stream")
 
-    return Starlette(routes=[Route("/index.php/apps/activity/api/v2/activity/files", feed)])
+    return Starlette(
+        routes=[Route("/ocs/v2.php/apps/notifications/api/v1/notifications/sse", events)]
+    )
 
 
-async def test_a_change_feed_that_crashes_says_so_in_the_log(
-    redis: Redis, tmp_path: Path, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize(("kind", "feeds"), [(OWNCLOUD10, 0), (NEXTCLOUD, 0), (OCIS, 1)])
+async def test_only_a_feed_that_saves_requests_is_started(
+    redis: Redis, tmp_path: Path, kind: str, feeds: int
 ) -> None:
-    transport = httpx.ASGITransport(app=garbled_activity_app())
+    # An activity read costs what a whole poll costs (one PROPFIND of WATCH_ROOT) and sees
+    # less; oCIS's stream is one long request that names finished uploads at once.
+    transport = httpx.ASGITransport(app=sse_app())
     async with httpx.AsyncClient(transport=transport, base_url="http://oc") as http:
-        info = ServerInfo(kind=OWNCLOUD10, user_id="u", files_root="/remote.php/dav/files/u/")
+        info = ServerInfo(kind=kind, user_id="u", files_root="/remote.php/dav/files/u/")
         storage = WebDAVStorage(DavClient(http, "http://oc", httpx.BasicAuth("u", "p")), info)
         settings = Settings(data_dir=tmp_path, owncloud_url="http://oc")
         stop = asyncio.Event()
-        with caplog.at_level(logging.ERROR, logger="service"):
-            [feed] = start_feeds(storage, settings, http, redis, stop)
-            await asyncio.gather(feed, return_exceptions=True)
-            await asyncio.sleep(0)
-    assert feed.done()
-    messages = [r.getMessage() for r in caplog.records]
-    assert any("feed-owncloud10 crashed: ValueError" in m for m in messages), messages
+        tasks = start_feeds(storage, settings, http, redis, stop)
+        assert len(tasks) == feeds
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -12,10 +12,10 @@ from service.config.catalog import load_catalog
 from service.config.settings import Settings
 from service.pipeline import registry
 from service.queue import MemoryJobQueue
-from service.storage.base import Entry
 from service.storage.local import LocalStorage
 from service.watch.ledger import MemoryLedger
 from service.watch.poller import Watcher
+from service.watch.rules import NOTE_PERMANENT, NOTE_TEMPORARY
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -143,6 +143,19 @@ async def test_a_result_newer_than_the_original_means_done(tmp_path: Path) -> No
     assert not q.submitted
 
 
+async def test_a_note_of_a_temporary_failure_never_blocks_a_redo(tmp_path: Path) -> None:
+    put(tmp_path, "F/to-restore/a.jpg", age=120)
+    note = "photo-restore could not restore a.jpg\n\nReason: gave up after 5 attempts\n"
+    put(tmp_path, "F/restored/a.jpg.failed.txt", f"{note}{NOTE_TEMPORARY}\n".encode(), age=0)
+    put(tmp_path, "F/to-restore/b.jpg", age=120)
+    put(tmp_path, "F/restored/b.jpg.failed.txt", f"{note}{NOTE_PERMANENT}\n".encode(), age=0)
+    w, q, clock = make(tmp_path)
+    clock.now = time.time() + 10
+    report = await w.poll_once()
+    assert [r.source for r in q.submitted] == ["/F/to-restore/a.jpg"]
+    assert report.skipped_done == 1
+
+
 async def test_chain_sub_folder_selects_the_chain(tmp_path: Path) -> None:
     w, q, clock = make(tmp_path)
     put(tmp_path, "F/to-restore/faces/a.jpg")
@@ -159,58 +172,6 @@ async def test_webhook_hint_outside_inboxes_does_nothing(tmp_path: Path) -> None
     report = await w.poll_path("/F/photos/a.jpg")
     assert report.candidates == 0
     assert not q.submitted
-
-
-class EtagStorage(LocalStorage):
-    """A local folder that gives folders etags (as ownCloud does), counting requests."""
-
-    mtime_is_arrival = False
-
-    def __init__(self, root: Path) -> None:
-        super().__init__(root)
-        self.requests = 0
-
-    def _tree_etag(self, path: str) -> str:
-        real = self._real(path)
-        stamps = [str(p.stat().st_mtime_ns) + p.name for p in sorted(real.rglob("*"))]
-        return str(hash(tuple(stamps)))
-
-    async def stat(self, path: str) -> Entry | None:
-        self.requests += 1
-        entry = await super().stat(path)
-        if entry is not None and entry.is_dir:
-            entry = Entry(**{**entry.__dict__, "etag": self._tree_etag(path)})
-        return entry
-
-    async def list(self, path: str) -> list[Entry]:
-        self.requests += 1
-        return [
-            Entry(**{**e.__dict__, "etag": self._tree_etag(e.path)}) if e.is_dir else e
-            for e in await super().list(path)
-        ]
-
-
-async def test_idle_poll_costs_one_request_per_inbox_when_folders_have_etags(
-    tmp_path: Path,
-) -> None:
-    for i in range(5):
-        for j in range(4):
-            put(tmp_path, f"A{i}/to-restore/sub{j}/photo{j}.jpg")
-    storage = EtagStorage(tmp_path)
-    w, q, _ = make(tmp_path, storage=storage)
-    await w.poll_once()
-    await w.poll_once()  # second look: settled, queued (etag storage has no arrival mtime)
-    assert len(q.submitted) == 20
-    storage.requests = 0
-    report = await w.poll_once()
-    # root look + one Depth-0 per inbox; the walk itself is skipped by the root etag
-    assert report.inboxes == 5
-    assert storage.requests == 1 + 5
-    put(tmp_path, "A3/to-restore/sub1/new.jpg")
-    storage.requests = 0
-    await w.poll_once()
-    await w.poll_once()
-    assert q.submitted[-1].source == "/A3/to-restore/sub1/new.jpg"
 
 
 @pytest.mark.parametrize("root", ["/Family", "/Family/to-restore"])
