@@ -19,12 +19,12 @@ JOBS_BY_STATUS = f"{PREFIX}:jobs:status:"  # + status, zset
 JOBS_TO_REVIEW = f"{PREFIX}:jobs:to-review"  # zset: done and not yet approved or rejected
 JOB_EVENTS_CHANNEL = f"{PREFIX}:events"  # pub/sub, one message per job change
 JOB_BY_SOURCE = f"{PREFIX}:source:"  # + source path -> newest job id
-PREVIEW_KEY = f"{PREFIX}:preview:"  # + job id + ":" + slot -> small JPEG (jobs.previews)
-PREVIEW_TTL = (
-    30 * 24 * 3600
-)  # previews may expire: the history outlives them, photos never need them
-THUMB_KEY = f"{PREFIX}:thumb:"  # + digest of path, version and size -> JPEG (web.images)
-THUMB_TTL = 24 * 3600
+PREVIEW_KEY = f"{PREFIX}:preview:"  # + job id + ":" + slot, or "thumb:" + digest -> JPEG
+PREVIEW_INDEX_KEY = f"{PREFIX}:previews"  # zset name -> when stored, oldest trimmed first
+PREVIEW_SIZES_KEY = f"{PREFIX}:previews:sizes"  # hash name -> bytes
+PREVIEW_BYTES_KEY = f"{PREFIX}:previews:bytes"  # running total, bounded by PREVIEW_CACHE_MB
+PREVIEW_MAX_COUNT = 2000  # previews and thumbnails kept at most (about 600 jobs' worth)
+PREVIEW_TTL = 30 * 24 * 3600  # in a shared Redis they also expire: history outlives them
 
 # Watcher state.
 LEDGER_KEY = f"{PREFIX}:ledger"  # hash: file key -> JSON {etag,size,seen,state}
@@ -33,6 +33,10 @@ WATCH_TRIGGER_KEY = f"{PREFIX}:watch-trigger"  # list of folders to look at now 
 QUEUE_PAUSED_KEY = f"{PREFIX}:paused"
 # arq's health-check key of a worker; + host name: a probe checks its own pod's worker.
 WORKER_HEALTH_KEY = f"{QUEUE_NAME}:health-check:"
+# Each worker's heartbeat (a lease naming its process) and the jobs it runs, so jobs of a worker
+# that died are handed back at once (jobs.recovery).
+WORKER_LEASE_KEY = f"{PREFIX}:worker:"  # + lease token -> owner, expires without heartbeat
+RUNNING_JOBS_KEY = f"{PREFIX}:running"  # hash: job id -> owner of the worker running it
 
 # Inference.
 PROVIDER_SLOTS_KEY = f"{PREFIX}:provider-slots:"  # + provider, zset of in-flight call leases
@@ -47,6 +51,7 @@ TEMP_SUFFIX = ".tmp"
 FAILED_SUFFIX = ".failed.txt"
 DEFAULT_SETTLE_SECONDS = 5.0
 WATCH_LEASE_SECONDS = 30.0  # renewed every 10 s; a holder silent this long is replaced
+WORKER_LEASE_SECONDS = 30.0  # the same for a worker's heartbeat
 SAFETY_NET_EVERY = 12  # polls per safety-net listing of one folder (≤ 1/12 more requests)
 JOB_MAX_TRIES = 5
 JOB_TIMEOUT_SECONDS = 15 * 60

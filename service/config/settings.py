@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     max_pixels: int = Field(150_000_000, ge=1_000_000)
     max_file_mb: int = Field(500, ge=1)
     cache_max_mb: int = Field(2048, ge=0)
+    preview_cache_mb: int = Field(128, ge=1, le=65536)  # previews and thumbnails, bounded
     retry_base_seconds: float = Field(10.0, gt=0, le=3600)
     drain_seconds: int = Field(30, ge=0, le=3600)
     job_concurrency: int = Field(2, ge=1, le=64)
@@ -142,6 +143,12 @@ class Settings(BaseSettings):
     def state_dir(self) -> Path:
         """Local state (embedded Redis, caches) lives in a hidden folder the watcher never lists."""
         return self.data_dir / ".photo-restore"
+
+    @property
+    def scratch_dir(self) -> Path:
+        """Temporary copies of originals and uploads: under the state folder, not the system's
+        temp folder, so a killed process leaves nothing elsewhere and the next start clears it."""
+        return self.state_dir / "tmp"
 
 
 def _discover_hf_token() -> str | None:

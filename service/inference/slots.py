@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from service.constants import PROVIDER_SLOTS_KEY
-from service.errors import ProviderUnavailable
+from service.errors import ProviderUnavailable, from_redis
 
 _ACQUIRE = """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
@@ -60,7 +60,16 @@ class ProviderSlots:
         try:
             yield
         finally:
+            await self._release(key, token)
+
+    async def _release(self, key: str, token: str) -> None:
+        # After a paid call: a Redis that went away meanwhile must not lose its answer; the
+        # lease then simply expires.
+        try:
             await self.redis.zrem(key, token)
+        except Exception as exc:
+            if from_redis(exc) is None:
+                raise
 
     async def in_flight(self, provider: str) -> int:
         """Live leases now (for metrics and tests)."""

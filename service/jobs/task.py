@@ -1,8 +1,13 @@
 """The arq task: one queued job run to its end, a restored file or one explained failure.
 
-download (streamed to a temp file) → `pipeline.restore.restore_image` → atomic write beside
-the inbox → record. Transient errors go back to the queue with backoff; permanent ones leave
-`<name>.<ext>.failed.txt` where the result would be.
+download (streamed to a temp file in the scratch folder) → `pipeline.restore.restore_image` →
+atomic write beside the inbox → record. Transient errors go back to the queue with backoff;
+permanent ones leave `<name>.<ext>.failed.txt` where the result would be.
+
+An outage of this process's own Redis or disk (`LocalOutage`) is nobody's fault but ours: the
+job pauses where it is — no try spent, no note written — and goes on when the resource is
+back. Work already done is not thrown away for a Redis that is briefly gone: progress updates
+are skipped meanwhile, and the final "done" waits for Redis instead of failing.
 """
 
 from __future__ import annotations
@@ -12,12 +17,14 @@ import logging
 import math
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from arq import Retry
 from PIL import Image
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from service import formats
 from service.config.catalog import Catalog
@@ -25,23 +32,29 @@ from service.config.settings import Settings
 from service.constants import JOB_MAX_TRIES
 from service.errors import (
     ConfigError,
+    LocalOutage,
     NotFound,
     PermanentError,
     PhotoRestoreError,
+    RedisUnavailable,
     TransientError,
+    from_os,
+    from_redis,
 )
-from service.jobs.previews import make_preview, save_preview
+from service.jobs.previews import PreviewStore, preview_of, save_preview
 from service.jobs.records import JobStore
-from service.logs import job_context
+from service.logs import Trouble, job_context
 from service.pipeline.restore import Restored, restore_image
 from service.pipeline.runner import ChainRunner, StepRecord
 from service.queue import JobQueue, JobRecord
 from service.retry import RetryPolicy
 from service.storage.base import Storage
 from service.storage.paths import parent
-from service.watch.rules import failed_note_for
+from service.watch.rules import NOTE_PERMANENT, NOTE_TEMPORARY, failed_note_for
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+MAX_OUTAGE_PAUSE = 30.0  # seconds between looks at a Redis or disk that is away or full
 
 
 class TaskServices(Protocol):
@@ -61,6 +74,12 @@ class TaskServices(Protocol):
     def storage(self) -> Storage: ...
     @property
     def runner(self) -> ChainRunner: ...
+    @property
+    def previews(self) -> PreviewStore: ...
+    @property
+    def scratch(self) -> Path: ...
+    @property
+    def trouble(self) -> Trouble: ...
 
 
 def job_retry(base: float) -> RetryPolicy:
@@ -76,12 +95,40 @@ def backoff_seconds(attempt: int, hint: float | None, base: float = 10.0) -> flo
     return job_retry(base).delay(attempt, hint)
 
 
-async def _write_failure_note(services: TaskServices, record: JobRecord, reason: str) -> None:
+async def until_redis(services: TaskServices, call: Callable[[], Awaitable[T]]) -> T:
+    """A Redis call whose loss would waste work already done: while Redis is away (said once
+    in the log), wait and try again."""
+    pause = 0.2
+    while True:
+        try:
+            result = await call()
+        except RedisError as exc:
+            outage = from_redis(exc)
+            if outage is None:
+                raise
+            services.trouble.failing(outage)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 5.0)
+        else:
+            services.trouble.ok()
+            return result
+
+
+async def _write_failure_note(
+    services: TaskServices, record: JobRecord, reason: str, *, temporary: bool
+) -> None:
+    kind = (
+        "This looks temporary: it will be tried again (a later look, a restart or Retry on "
+        "the dashboard), and this note does not stop that."
+        if temporary
+        else "Retrying would not help: change the file (or the chain) and it is tried again."
+    )
     note = (
-        f"photo-restore could not restore {record.name}\n\nReason: {reason}\n\n"
+        f"photo-restore could not restore {record.name}\n\nReason: {reason}\n\n{kind}\n\n"
         f"Chain: {record.chain}\nJob: {record.id}\nWhen: "
         f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}\n\nThe original was not changed. "
         "This note disappears when a later run succeeds.\n"
+        f"{NOTE_TEMPORARY if temporary else NOTE_PERMANENT}\n"
     )
     try:
         await services.storage.makedirs(parent(record.output))
@@ -92,18 +139,29 @@ async def _write_failure_note(services: TaskServices, record: JobRecord, reason:
 
 class _Progress:
     """What a running job shows on the dashboard: its steps, and previews of the source, each
-    changed step and the result."""
+    changed step and the result. Only for show: while Redis is away they are skipped."""
 
     def __init__(self, services: TaskServices, job_id: str) -> None:
         self.services = services
         self.job_id = job_id
 
+    async def _shown(self, update: Awaitable[object]) -> None:
+        try:
+            await update
+        except RedisError as exc:
+            outage = from_redis(exc)
+            if outage is None:
+                raise
+            self.services.trouble.failing(outage)
+
     async def steps(self, steps: list[StepRecord]) -> None:
-        await self.services.store.update(self.job_id, steps=[s.to_dict() for s in steps])
+        await self._shown(
+            self.services.store.update(self.job_id, steps=[s.to_dict() for s in steps])
+        )
 
     async def preview(self, slot: str, image: Image.Image) -> None:
-        data = await asyncio.to_thread(make_preview, image)
-        await save_preview(self.services.redis, self.job_id, slot, data)
+        data = await preview_of(image)
+        await self._shown(save_preview(self.services.previews, self.job_id, slot, data))
 
     async def source(self, image: Image.Image) -> None:
         await self.preview("source", image)
@@ -117,7 +175,12 @@ async def _restore(services: TaskServices, record: JobRecord) -> Restored:
     if record.chain not in services.catalog.chains:
         raise PermanentError(f"chain {record.chain!r} is not in models.toml any more")
     progress = _Progress(services, record.id)
-    with tempfile.TemporaryDirectory(prefix="photo-restore-") as tmp:
+    try:
+        services.scratch.mkdir(parents=True, exist_ok=True)
+        scratch = tempfile.TemporaryDirectory(prefix="job-", dir=services.scratch)
+    except OSError as exc:
+        raise from_os(exc) or exc from exc
+    with scratch as tmp:
         local = Path(tmp) / "original"
         try:
             await services.storage.download(record.source, local)
@@ -154,26 +217,35 @@ async def _deliver(services: TaskServices, record: JobRecord, restored: Restored
         record.output,
         ", ".join(changed) or "nothing needed fixing",
     )
-    done = await services.store.update(
-        record.id,
-        status="done",
-        finished=time.time(),
-        error=None,
-        note=None,
-        steps=[s.to_dict() for s in restored.run.steps],
-        cost_usd=restored.run.cost_usd,
-        result_etag=entry.etag,
-        size=restored.run.image.size,
+    # The result is written: from here on a Redis outage must not undo the work.
+    done = await until_redis(
+        services,
+        lambda: services.store.update(
+            record.id,
+            status="done",
+            finished=time.time(),
+            error=None,
+            note=None,
+            steps=[s.to_dict() for s in restored.run.steps],
+            cost_usd=restored.run.cost_usd,
+            result_etag=entry.etag,
+            size=restored.run.image.size,
+        ),
     )
     return done or record
 
 
-async def _fail(services: TaskServices, record: JobRecord, reason: str) -> JobRecord | None:
+async def _fail(
+    services: TaskServices, record: JobRecord, reason: str, *, temporary: bool = False
+) -> JobRecord | None:
     """The explained end of a job: the reason on the record and in a note beside the inbox."""
     log.warning("failed %s: %s", record.source, reason)
-    await _write_failure_note(services, record, reason)
-    return await services.store.update(
-        record.id, status="failed", finished=time.time(), error=reason
+    await _write_failure_note(services, record, reason, temporary=temporary)
+    return await until_redis(
+        services,
+        lambda: services.store.update(
+            record.id, status="failed", finished=time.time(), error=reason
+        ),
     )
 
 
@@ -181,47 +253,94 @@ async def _retry_later(
     services: TaskServices, record: JobRecord, exc: TransientError, attempt: int
 ) -> JobRecord | None:
     """Queue the job again with backoff (the caller re-raises), or give up after the last try."""
-    current = await services.store.get(record.id)
+    current = await until_redis(services, lambda: services.store.get(record.id))
     attempts = current.attempts if current else attempt
     wait = job_retry(services.settings.retry_base_seconds).next_wait(attempts, exc.retry_after)
     if wait is None:
-        return await _fail(services, record, f"gave up after {attempts} attempts: {exc}")
-    await services.store.update(record.id, status="queued", note=f"retrying in {wait:.0f} s: {exc}")
+        reason = f"gave up after {attempts} attempts: {exc}"
+        return await _fail(services, record, reason, temporary=True)
+    await until_redis(
+        services,
+        lambda: services.store.update(
+            record.id, status="queued", note=f"retrying in {wait:.0f} s: {exc}"
+        ),
+    )
     raise exc
 
 
-async def run_restore(services: TaskServices, job_id: str, *, attempt: int = 1) -> JobRecord | None:
-    """Run one job to its end state; raises TransientError to ask for a retry."""
-    record = await services.store.get(job_id)
-    if record is None:
-        log.warning("job %s has no record; dropping it", job_id)
-        return None
-    if record.status == "done":
-        return record  # the same job twice gives one result
-    started = await services.store.update(
-        job_id,
-        status="running",
-        started=time.time(),
-        attempts=record.attempts + 1,
-        error=None,
-        note=None,
-    )
-    record = started or record
+async def _hand_back(services: TaskServices, job_id: str, note: str) -> None:
+    """A cancelled job goes back to the queue; its record says so when Redis lets us."""
     try:
-        return await _deliver(services, record, await _restore(services, record))
+        await services.store.update(job_id, status="queued", note=note)
+    except RedisError as exc:
+        if from_redis(exc) is None:
+            raise
+        services.trouble.failing(exc)
+
+
+async def _attempt(
+    services: TaskServices, record: JobRecord, attempt: int, kept: list[Restored]
+) -> JobRecord | None:
+    """One go at the work: done, failed with a note, or an error asking for a retry. A result
+    made before an outage is `kept`, so only its delivery is tried again."""
+    try:
+        if not kept:
+            kept.append(await _restore(services, record))
+        return await _deliver(services, record, kept[0])
+    except LocalOutage:
+        raise
     except TransientError as exc:
         return await _retry_later(services, record, exc, attempt)
     except (PermanentError, ConfigError) as exc:
         return await _fail(services, record, str(exc))
     except asyncio.CancelledError:
-        # Shutdown: hand the job back; arq re-queues a cancelled job for another worker.
-        await asyncio.shield(
-            services.store.update(job_id, status="queued", note="handed back: worker shutting down")
-        )
+        # Shutdown or timeout: hand the job back; arq re-queues a cancelled job.
+        await asyncio.shield(_hand_back(services, record.id, "handed back: the run was stopped"))
         raise
     except Exception as exc:
-        log.exception("job %s failed unexpectedly", job_id)
+        outage = from_redis(exc) or from_os(exc)
+        if outage is not None:
+            raise outage from exc
+        log.exception("job %s failed unexpectedly", record.id)
         return await _fail(services, record, f"internal error: {type(exc).__name__}: {exc}")
+
+
+async def _pause(services: TaskServices, record: JobRecord, exc: LocalOutage, pause: float) -> None:
+    """Wait out an outage of our own Redis or disk before the next go at the same try."""
+    if isinstance(exc, RedisUnavailable):
+        services.trouble.failing(exc)
+        await until_redis(services, services.redis.ping)
+        return
+    log.warning("job %s waits %.0f s: %s", record.id, pause, exc)
+    with_note = f"waiting {pause:.0f} s: {exc}"
+    await until_redis(services, lambda: services.store.update(record.id, note=with_note))
+    await asyncio.sleep(pause)
+
+
+async def run_restore(services: TaskServices, job_id: str, *, attempt: int = 1) -> JobRecord | None:
+    """Run one job to its end state; raises TransientError to ask for a retry."""
+    record = await until_redis(services, lambda: services.store.get(job_id))
+    if record is None:
+        log.warning("job %s has no record; dropping it", job_id)
+        return None
+    if record.status == "done":
+        return record  # the same job twice gives one result
+    tries = record.attempts + 1
+    started = await until_redis(
+        services,
+        lambda: services.store.update(
+            job_id, status="running", started=time.time(), attempts=tries, error=None, note=None
+        ),
+    )
+    record = started or record
+    pause = max(0.2, services.settings.retry_base_seconds / 10)
+    kept: list[Restored] = []
+    while True:
+        try:
+            return await _attempt(services, record, attempt, kept)
+        except LocalOutage as exc:
+            await _pause(services, record, exc, pause)
+            pause = min(pause * 2, MAX_OUTAGE_PAUSE)
 
 
 async def restore_job(ctx: dict[str, Any], job_id: str) -> str:
@@ -233,8 +352,9 @@ async def restore_job(ctx: dict[str, Any], job_id: str) -> str:
         try:
             record = await run_restore(services, job_id, attempt=ctx.get("job_try", 1))
         except TransientError as exc:
-            current = await services.store.get(job_id)
+            current = await until_redis(services, lambda: services.store.get(job_id))
             log.warning("transient failure, will retry: %s", exc)
+            _count(ctx, "retried")
             raise Retry(
                 defer=backoff_seconds(
                     current.attempts if current else 1,
@@ -242,4 +362,12 @@ async def restore_job(ctx: dict[str, Any], job_id: str) -> str:
                     services.settings.retry_base_seconds,
                 )
             ) from exc
-    return record.status if record else "missing"
+    status = record.status if record else "missing"
+    _count(ctx, status)
+    return status
+
+
+def _count(ctx: dict[str, Any], outcome: str) -> None:
+    """This worker's own tally for its health line: a failed job is not a completed one."""
+    tally: dict[str, int] = ctx.setdefault("tally", {})
+    tally[outcome] = tally.get(outcome, 0) + 1

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import os
 import time
 from collections.abc import Mapping
@@ -21,6 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from service.constants import STEP_CACHE_BYTES, STEP_CACHE_INDEX, STEP_CACHE_KEY
+from service.errors import from_redis
+
+log = logging.getLogger(__name__)
 
 # Running total of cached bytes, beside the index it belongs to.
 
@@ -105,10 +109,26 @@ class StepCache:
         return await asyncio.to_thread(self._folder_get, key)
 
     async def put(self, key: str, data: bytes, meta: Mapping[str, Any]) -> None:
-        """Store a result; entries larger than the whole budget are not kept."""
+        """Store a result; entries larger than the whole budget are not kept.
+
+        Called right after a paid call: a Redis that went away meanwhile must not throw the
+        answer away (the job would pay for it again), so the result is then simply not kept.
+        """
         if not self.enabled or len(data) > self.max_bytes:
             return
         encoded = json.dumps(dict(meta), default=str)
+        if self.redis is not None:
+            try:
+                await self._redis_put(key, data, encoded)
+            except Exception as exc:
+                if from_redis(exc) is None:
+                    raise
+                log.warning("step result not cached, Redis is away: %s", from_redis(exc))
+            return
+        async with self._lock:
+            await asyncio.to_thread(self._folder_put, key, data, encoded)
+
+    async def _redis_put(self, key: str, data: bytes, encoded: str) -> None:
         if self.redis is not None:
             await self.redis.eval(
                 _PUT,
@@ -125,9 +145,6 @@ class StepCache:
             await self.redis.eval(
                 _EVICT, 2, STEP_CACHE_INDEX, STEP_CACHE_BYTES, self.max_bytes, STEP_CACHE_KEY
             )
-            return
-        async with self._lock:
-            await asyncio.to_thread(self._folder_put, key, data, encoded)
 
     # -- folder backend (blocking; called in a thread) ---------------------------------------
 

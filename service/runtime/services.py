@@ -7,7 +7,8 @@ The web app's lifespan, the worker's on_startup and `photo-restore up` all build
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,10 +18,13 @@ from service.config.catalog import Catalog, load_catalog
 from service.config.settings import Settings
 from service.constants import QUEUE_NAME
 from service.jobs.arq_queue import ArqJobQueue
+from service.jobs.previews import MemoryPreviews, PreviewStore, RedisPreviews
 from service.jobs.records import JobStore
+from service.logs import Trouble
 from service.pipeline import registry
 from service.pipeline.remote import build_remote_executor
 from service.pipeline.runner import ChainRunner, LocalExecutor, StepExecutor
+from service.runtime.scratch import close_scratch, open_scratch
 from service.storage.base import Storage
 from service.watch.ledger import RedisLedger
 from service.watch.poller import Watcher
@@ -81,10 +85,20 @@ class Services:
     storage: Storage
     http: httpx.AsyncClient
     runner: ChainRunner
+    previews: PreviewStore
+    scratch: Path
+    trouble: Trouble = field(default_factory=lambda: Trouble(log, "Redis"))
+    hosts_worker: bool = False  # set by the worker: liveness then reflects whether it can work
 
     @classmethod
-    async def open(cls, settings: Settings, redis_url: str) -> Services:
-        """Connect to Redis and the storage, load the catalog."""
+    async def open(
+        cls, settings: Settings, redis_url: str, *, trouble: Trouble | None = None
+    ) -> Services:
+        """Connect to Redis and the storage, load the catalog.
+
+        Previews stay in this process when Redis is the embedded, persisted one (REDIS_URL
+        unset), and go to the shared Redis otherwise; both are bounded (jobs.previews).
+        """
         catalog = load_checked_catalog(settings)
         default = catalog.choose_default(
             settings.default_chain, has_token=settings.hf_token_value is not None
@@ -99,6 +113,10 @@ class Services:
             raise
         store = JobStore(redis)
         runner = ChainRunner(build_executors(settings, http, redis, catalog))
+        budget = settings.preview_cache_mb * 1024 * 1024
+        previews: PreviewStore = (
+            MemoryPreviews(budget) if settings.redis_url is None else RedisPreviews(redis, budget)
+        )
         return cls(
             settings=settings,
             catalog=catalog,
@@ -110,6 +128,9 @@ class Services:
             storage=storage,
             http=http,
             runner=runner,
+            previews=previews,
+            scratch=open_scratch(settings),
+            trouble=trouble or Trouble(log, "Redis"),
         )
 
     def watcher(self) -> Watcher:
@@ -128,3 +149,4 @@ class Services:
         await self.storage.aclose()
         await self.http.aclose()
         await self.redis.aclose()
+        close_scratch(self.scratch)

@@ -191,7 +191,7 @@ async def upload(request: Request, body: UploadForm) -> Response:
         raise InvalidRequest("uploads go into an inbox, not into its output folder")
     names = [check_upload_name(f.filename or "") for f in body.file]
     results = []
-    with tempfile.TemporaryDirectory(prefix="photo-restore-upload-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="upload-", dir=services.scratch) as tmp:
         for i, (file, name) in enumerate(zip(body.file, names, strict=True)):
             local = Path(tmp) / str(i)
             await asyncio.to_thread(_spool, file, local, limit)

@@ -131,7 +131,7 @@ async def job_image(request: Request) -> Response:
     if slot not in ("source", "result") and not slot.isdigit():
         raise NotFound("no such image")
     services = services_of(request)
-    data = await load_preview(services.redis, record.id, slot)
+    data = await load_preview(services.previews, record.id, slot)
     if data is None and slot in ("source", "result"):
         if slot == "result" and record.status != "done":
             raise NotFound("no result yet")

@@ -12,10 +12,28 @@ from starlette.responses import JSONResponse, Response
 from service.errors import PhotoRestoreError
 
 log = logging.getLogger(__name__)
+# A worker that cannot reach Redis this long cannot work; a restart may cure it (the embedded
+# Redis restarts with the process), while a blip of a few seconds must not kill anything.
+LIVENESS_GRACE = 30.0
 
 
 async def healthz(request: Request) -> Response:
-    """Alive: the process answers."""
+    """Alive: the process answers, and the worker it hosts (`up`) can reach its Redis.
+
+    A web-only process (`serve`) stays alive while Redis is away (restarting it would not
+    help; `/readyz` says it is not ready); a process running jobs that has not reached Redis
+    for LIVENESS_GRACE seconds answers 503, so whatever supervises it restarts it.
+    """
+    services = request.app.state.services
+    down = services.trouble.down_for
+    if services.hosts_worker and down > LIVENESS_GRACE:
+        return JSONResponse(
+            {
+                "status": "unavailable",
+                "redis": f"unreachable for {down:.0f} s: {services.trouble.reason}",
+            },
+            status_code=503,
+        )
     return JSONResponse({"status": "ok"})
 
 

@@ -1,7 +1,8 @@
 """Images for the browser: thumbnails, browser-viewable full-size copies and file responses.
 
-Thumbnails are made from the storage on demand (in a thread) and cached in Redis keyed by path
-and content version, so a folder of scans is decoded once, and a changed file gets a new one.
+Thumbnails are made from the storage on demand (in a thread) and kept with the previews
+(bounded, `jobs.previews`) keyed by path and content version, so a folder of scans is decoded
+once, and a changed file gets a new one.
 Formats a browser cannot show (TIFF) are converted on the fly for the 1:1 view; downloads are
 always the stored bytes.
 """
@@ -18,7 +19,6 @@ from urllib.parse import quote
 from PIL import Image
 from starlette.responses import Response, StreamingResponse
 
-from service.constants import THUMB_KEY, THUMB_TTL
 from service.errors import InvalidImage, NotFound
 from service.jobs.previews import make_preview
 from service.runtime.services import Services
@@ -62,14 +62,14 @@ async def thumbnail(services: Services, path: str, edge: int = THUMB_EDGE) -> by
     if entry is None or entry.is_dir:
         raise NotFound(f"no such file: {path}")
     digest = hashlib.sha256(f"{path}\0{entry.version}\0{edge}".encode()).hexdigest()[:32]
-    cached = await services.redis.get(THUMB_KEY + digest)
+    cached = await services.previews.get("thumb:" + digest)
     if cached is not None:
-        return bytes(cached)
-    with tempfile.TemporaryDirectory(prefix="photo-restore-thumb-") as tmp:
+        return cached
+    with tempfile.TemporaryDirectory(prefix="thumb-", dir=services.scratch) as tmp:
         local = Path(tmp) / "file"
         await services.storage.download(path, local)
         data = await asyncio.to_thread(_decode_preview, local, edge)
-    await services.redis.set(THUMB_KEY + digest, data, ex=THUMB_TTL)
+    await services.previews.put("thumb:" + digest, data)
     return data
 
 
@@ -94,7 +94,7 @@ async def file_response(
     suffix = _suffix(path)
     filename = path_name(path)
     if viewable and not download and suffix not in BROWSER_TYPES:
-        with tempfile.TemporaryDirectory(prefix="photo-restore-full-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="full-", dir=services.scratch) as tmp:
             local = Path(tmp) / "file"
             await services.storage.download(path, local)
             data = await asyncio.to_thread(_to_png, local)

@@ -65,7 +65,7 @@ async def test_a_scan_is_restored_beside_the_inbox_with_its_metadata(services: S
     assert hashlib.sha256(src.read_bytes()).hexdigest() == before  # original untouched
     assert [s["name"] for s in record.steps][:2] == ["auto_orient", "remove_border"]
     assert all(s["status"] in ("done", "skipped") for s in record.steps)
-    assert await load_preview(services.redis, job, "result")
+    assert await load_preview(services.previews, job, "result")
     leftovers = [p.name for p in out.parent.iterdir() if p.name.startswith(".restore-")]
     assert not leftovers
 

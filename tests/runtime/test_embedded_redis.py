@@ -81,3 +81,54 @@ def test_a_killed_parent_leaves_no_orphan_server(tmp_path: Path) -> None:
     else:
         os.kill(child_pid, signal.SIGKILL)
         pytest.fail("the embedded redis-server outlived its killed parent")
+
+
+def wait_until(predicate: object, what: str) -> None:
+    for _ in range(300):
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(0.05)
+    pytest.fail(f"never happened: {what}")
+
+
+def test_a_killed_server_is_started_again_with_its_history(tmp_path: Path) -> None:
+    with EmbeddedRedis(tmp_path) as emb:
+        client = redis.Redis.from_url(emb.url)
+        client.set("job", "kept")
+        client.save()
+        first = emb.process.pid  # type: ignore[union-attr]
+        os.kill(first, signal.SIGKILL)
+        wait_until(lambda: emb.restarts == 1, "the supervisor to start it again")
+        assert emb.process is not None
+        assert emb.process.pid != first
+        assert client.get("job") == b"kept"  # the same client reconnects
+        client.close()
+
+
+def test_a_full_disk_does_not_stop_writes(tmp_path: Path) -> None:
+    # A snapshot that cannot be written must not turn every write into MISCONF.
+    with EmbeddedRedis(tmp_path) as emb:
+        client = redis.Redis.from_url(emb.url)
+        assert client.config_get("stop-writes-on-bgsave-error") == {
+            "stop-writes-on-bgsave-error": "no"
+        }
+        client.close()
+
+
+def test_the_server_of_a_killed_parent_is_waited_for_not_refused(tmp_path: Path) -> None:
+    code = (
+        "import sys, time; from pathlib import Path; "
+        "from service.runtime.embedded_redis import EmbeddedRedis; "
+        f"e = EmbeddedRedis(Path({str(tmp_path)!r})); e.start(); "
+        "print(e.process.pid, flush=True); time.sleep(60)"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    int(parent.stdout.readline())
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    parent.stdout.close()
+    with EmbeddedRedis(tmp_path) as emb:  # at once, as a supervisor restarting `up` would
+        client = redis.Redis.from_url(emb.url)
+        assert client.ping()
+        client.close()

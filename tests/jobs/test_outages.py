@@ -1,0 +1,107 @@
+"""A job that meets an outage of our own disk or Redis waits and goes on: no note, no try
+spent, nothing redone; and a transient failure's note, when it comes to that, says so."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from service.errors import DiskFull, StorageUnavailable
+from service.jobs.task import run_restore
+from service.runtime.services import Services
+from service.watch.rules import NOTE_TEMPORARY
+from tests.images import jpeg_with_exif
+from tests.jobs.test_task import inbox, submit
+
+
+async def test_a_full_disk_pauses_the_job_and_it_goes_on_without_a_note(
+    services: Services, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    jpeg_with_exif(inbox(services) / "full.jpg")
+    job = await submit(services, "full.jpg")
+    real = services.storage.write_atomic
+    calls: list[str] = []
+    restores: list[int] = []
+    real_download = services.storage.download
+
+    async def counting_download(*a: Any, **k: Any) -> Any:
+        restores.append(1)
+        return await real_download(*a, **k)
+
+    async def full_twice(path: str, source: Any, **kw: Any) -> Any:
+        calls.append(path)
+        if len(calls) <= 2:
+            raise DiskFull("no space left on the local disk: No space left on device")
+        return await real(path, source, **kw)
+
+    monkeypatch.setattr(services.storage, "write_atomic", full_twice)
+    monkeypatch.setattr(services.storage, "download", counting_download)
+    record = await run_restore(services, job)
+    assert record is not None
+    assert record.status == "done"
+    assert record.attempts == 1  # the waits spent no try
+    assert len(restores) == 1  # the result made before the outage was kept, not made again
+    restored = services.settings.data_dir / "F/restored"
+    assert sorted(p.name for p in restored.iterdir()) == ["full.jpg"]  # no note
+    assert sum("waits" in r.getMessage() for r in caplog.records) == 2
+
+
+async def test_a_real_enospc_from_the_disk_is_a_pause_not_a_failure(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    jpeg_with_exif(inbox(services) / "enospc.jpg")
+    job = await submit(services, "enospc.jpg")
+    real = services.storage.download
+    calls: list[Path] = []
+
+    async def enospc_once(path: str, dest: Path) -> Any:
+        calls.append(dest)
+        if len(calls) == 1:
+            raise OSError(28, "No space left on device")
+        return await real(path, dest)
+
+    monkeypatch.setattr(services.storage, "download", enospc_once)
+    record = await run_restore(services, job)
+    assert record is not None
+    assert record.status == "done"
+    assert record.attempts == 1
+
+
+async def test_a_note_after_giving_up_on_a_transient_cause_says_it_is_temporary(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    jpeg_with_exif(inbox(services) / "busy.jpg")
+    job = await submit(services, "busy.jpg")
+
+    async def busy(*a: object, **k: object) -> None:
+        raise StorageUnavailable("503 Service Unavailable")
+
+    monkeypatch.setattr(services.storage, "download", busy)
+    for _ in range(4):
+        with pytest.raises(StorageUnavailable):
+            await run_restore(services, job)
+    record = await run_restore(services, job)
+    assert record is not None
+    assert record.status == "failed"
+    note = services.settings.data_dir / "F/restored/busy.jpg.failed.txt"
+    assert NOTE_TEMPORARY in note.read_text()
+
+
+async def test_the_temporary_copy_of_the_original_lives_in_the_scratch_folder(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    jpeg_with_exif(inbox(services) / "where.jpg")
+    job = await submit(services, "where.jpg")
+    real = services.storage.download
+    seen: list[Path] = []
+
+    async def spy(path: str, dest: Path) -> Any:
+        seen.append(dest)
+        return await real(path, dest)
+
+    monkeypatch.setattr(services.storage, "download", spy)
+    await run_restore(services, job)
+    assert services.settings.scratch_dir in seen[0].parents
+    assert not seen[0].exists()  # and is gone when the job is
