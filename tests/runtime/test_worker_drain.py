@@ -192,12 +192,12 @@ async def test_sigterm_mid_job_finishes_it_within_the_drain(
     pool: ArqRedis, workers: Workers, router: FakeRouter
 ) -> None:
     names = ["a.jpg", "b.jpg"]
-    ids, first = await sigterm_mid_remote_steps(pool, workers, router, names, drain=30)
-    sent = time.monotonic()
-    code = await exit_code(first, 40)
+    # A drain window of an hour: the worker exits once its jobs are done (the router answers
+    # after 4 s), not when the window closes; otherwise `exit_code` would wait in vain.
+    ids, first = await sigterm_mid_remote_steps(pool, workers, router, names, drain=3600)
+    code = await exit_code(first, 60)
     assert code == 0, workers.log("first")
-    # It waited for the jobs (router delay 4 s), not for the whole drain window.
-    assert time.monotonic() - sent < 25, workers.log("first")
+    assert "0 ongoing to cancel" in workers.log("first")  # nothing was cut short
 
     done = await records(pool, ids)
     assert [r.status for r in done] == ["done", "done"], workers.log("first")
