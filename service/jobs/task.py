@@ -2,12 +2,9 @@
 
 download (streamed to a temp file in the scratch folder) → `pipeline.restore.restore_image` →
 atomic write beside the inbox → record. Transient errors go back to the queue with backoff;
-permanent ones leave `<name>.<ext>.failed.txt` where the result would be.
-
-An outage of this process's own Redis or disk (`LocalOutage`) is nobody's fault but ours: the
-job pauses where it is — no try spent, no note written — and goes on when the resource is
-back. Work already done is not thrown away for a Redis that is briefly gone: progress updates
-are skipped meanwhile, and the final "done" waits for Redis instead of failing.
+permanent ones leave `<name>.<ext>.failed.txt` where the result would be. An outage of this
+process's own Redis or disk is nobody's fault but ours: the job pauses, spends no try and
+writes no note (`jobs.outages`).
 """
 
 from __future__ import annotations
@@ -17,14 +14,11 @@ import logging
 import math
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from arq import Retry
-from PIL import Image
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from service import formats
 from service.config.catalog import Catalog
@@ -36,16 +30,24 @@ from service.errors import (
     NotFound,
     PermanentError,
     PhotoRestoreError,
-    RedisUnavailable,
     TransientError,
     from_os,
     from_redis,
 )
-from service.jobs.previews import PreviewStore, preview_of, save_preview
+from service.jobs.outages import (
+    MAX_OUTAGE_PAUSE,
+    Progress,
+    give_back,
+    hand_back,
+    outage_budget,
+    pause_for,
+    until_redis,
+)
+from service.jobs.previews import PreviewStore
 from service.jobs.records import JobStore
 from service.logs import Trouble, job_context
 from service.pipeline.restore import Restored, restore_image
-from service.pipeline.runner import ChainRunner, StepRecord
+from service.pipeline.runner import ChainRunner
 from service.queue import JobQueue, JobRecord
 from service.retry import RetryPolicy
 from service.storage.base import Storage
@@ -53,8 +55,6 @@ from service.storage.paths import parent
 from service.watch.rules import NOTE_PERMANENT, NOTE_TEMPORARY, failed_note_for
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
-MAX_OUTAGE_PAUSE = 30.0  # seconds between looks at a Redis or disk that is away or full
 
 
 class TaskServices(Protocol):
@@ -95,25 +95,6 @@ def backoff_seconds(attempt: int, hint: float | None, base: float = 10.0) -> flo
     return job_retry(base).delay(attempt, hint)
 
 
-async def until_redis(services: TaskServices, call: Callable[[], Awaitable[T]]) -> T:
-    """A Redis call whose loss would waste work already done: while Redis is away (said once
-    in the log), wait and try again."""
-    pause = 0.2
-    while True:
-        try:
-            result = await call()
-        except RedisError as exc:
-            outage = from_redis(exc)
-            if outage is None:
-                raise
-            services.trouble.failing(outage)
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, 5.0)
-        else:
-            services.trouble.ok()
-            return result
-
-
 async def _write_failure_note(
     services: TaskServices, record: JobRecord, reason: str, *, temporary: bool
 ) -> None:
@@ -137,44 +118,11 @@ async def _write_failure_note(
         log.warning("could not write failure note for %s: %s", record.source, exc)
 
 
-class _Progress:
-    """What a running job shows on the dashboard: its steps, and previews of the source, each
-    changed step and the result. Only for show: while Redis is away they are skipped."""
-
-    def __init__(self, services: TaskServices, job_id: str) -> None:
-        self.services = services
-        self.job_id = job_id
-
-    async def _shown(self, update: Awaitable[object]) -> None:
-        try:
-            await update
-        except RedisError as exc:
-            outage = from_redis(exc)
-            if outage is None:
-                raise
-            self.services.trouble.failing(outage)
-
-    async def steps(self, steps: list[StepRecord]) -> None:
-        await self._shown(
-            self.services.store.update(self.job_id, steps=[s.to_dict() for s in steps])
-        )
-
-    async def preview(self, slot: str, image: Image.Image) -> None:
-        data = await preview_of(image)
-        await self._shown(save_preview(self.services.previews, self.job_id, slot, data))
-
-    async def source(self, image: Image.Image) -> None:
-        await self.preview("source", image)
-
-    async def step(self, index: int, image: Image.Image) -> None:
-        await self.preview(str(index), image)
-
-
 async def _restore(services: TaskServices, record: JobRecord) -> Restored:
     """Download the original and restore it; the unit of work is the pipeline's."""
     if record.chain not in services.catalog.chains:
         raise PermanentError(f"chain {record.chain!r} is not in models.toml any more")
-    progress = _Progress(services, record.id)
+    progress = Progress(services, record.id)
     try:
         services.scratch.mkdir(parents=True, exist_ok=True)
         scratch = tempfile.TemporaryDirectory(prefix="job-", dir=services.scratch)
@@ -268,16 +216,6 @@ async def _retry_later(
     raise exc
 
 
-async def _hand_back(services: TaskServices, job_id: str, note: str) -> None:
-    """A cancelled job goes back to the queue; its record says so when Redis lets us."""
-    try:
-        await services.store.update(job_id, status="queued", note=note)
-    except RedisError as exc:
-        if from_redis(exc) is None:
-            raise
-        services.trouble.failing(exc)
-
-
 async def _attempt(
     services: TaskServices, record: JobRecord, attempt: int, kept: list[Restored]
 ) -> JobRecord | None:
@@ -295,7 +233,7 @@ async def _attempt(
         return await _fail(services, record, str(exc))
     except asyncio.CancelledError:
         # Shutdown or timeout: hand the job back; arq re-queues a cancelled job.
-        await asyncio.shield(_hand_back(services, record.id, "handed back: the run was stopped"))
+        await asyncio.shield(hand_back(services, record.id, "handed back: the run was stopped"))
         raise
     except Exception as exc:
         outage = from_redis(exc) or from_os(exc)
@@ -305,20 +243,13 @@ async def _attempt(
         return await _fail(services, record, f"internal error: {type(exc).__name__}: {exc}")
 
 
-async def _pause(services: TaskServices, record: JobRecord, exc: LocalOutage, pause: float) -> None:
-    """Wait out an outage of our own Redis or disk before the next go at the same try."""
-    if isinstance(exc, RedisUnavailable):
-        services.trouble.failing(exc)
-        await until_redis(services, services.redis.ping)
-        return
-    log.warning("job %s waits %.0f s: %s", record.id, pause, exc)
-    with_note = f"waiting {pause:.0f} s: {exc}"
-    await until_redis(services, lambda: services.store.update(record.id, note=with_note))
-    await asyncio.sleep(pause)
-
-
 async def run_restore(services: TaskServices, job_id: str, *, attempt: int = 1) -> JobRecord | None:
     """Run one job to its end state; raises TransientError to ask for a retry."""
+    with outage_budget():
+        return await _run(services, job_id, attempt)
+
+
+async def _run(services: TaskServices, job_id: str, attempt: int) -> JobRecord | None:
     record = await until_redis(services, lambda: services.store.get(job_id))
     if record is None:
         log.warning("job %s has no record; dropping it", job_id)
@@ -339,7 +270,11 @@ async def run_restore(services: TaskServices, job_id: str, *, attempt: int = 1) 
         try:
             return await _attempt(services, record, attempt, kept)
         except LocalOutage as exc:
-            await _pause(services, record, exc, pause)
+            try:
+                await pause_for(services, record, exc, pause)
+            except LocalOutage:
+                await give_back(services, record, exc)
+                raise
             pause = min(pause * 2, MAX_OUTAGE_PAUSE)
 
 
@@ -351,6 +286,9 @@ async def restore_job(ctx: dict[str, Any], job_id: str) -> str:
     with job_context(job_id):
         try:
             record = await run_restore(services, job_id, attempt=ctx.get("job_try", 1))
+        except LocalOutage as exc:
+            _count(ctx, "retried")  # no Redis call here: Redis may be the one away
+            raise Retry(defer=MAX_OUTAGE_PAUSE) from exc
         except TransientError as exc:
             current = await until_redis(services, lambda: services.store.get(job_id))
             log.warning("transient failure, will retry: %s", exc)

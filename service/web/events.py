@@ -2,14 +2,18 @@
 
 Every `JobStore` write publishes a small JSON message; each open dashboard holds one
 subscription and gets one `job` event per message. A comment line every few seconds keeps
-proxies from closing an idle stream and lets us notice a browser that went away.
+proxies from closing an idle stream and lets us notice a browser that went away. When Redis
+goes away the stream simply ends (no traceback per open tab); the browser reconnects after
+`retry` and gets a 503 until Redis is back.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
+from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
@@ -32,7 +36,10 @@ async def job_events(request: Request) -> Response:
             yield f"retry: {RETRY_MS}\n: connected\n\n"
             waited = 0.0
             while not await request.is_disconnected():
-                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                try:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                except RedisError:
+                    return  # Redis went away: end the stream; the browser comes back later
                 if message is None:
                     waited += 1.0
                     if waited >= HEARTBEAT_SECONDS:
@@ -54,7 +61,8 @@ async def job_events(request: Request) -> Response:
 
 async def _close(pubsub: object) -> None:
     try:
-        await pubsub.unsubscribe()  # type: ignore[attr-defined]
+        with contextlib.suppress(RedisError):
+            await pubsub.unsubscribe()  # type: ignore[attr-defined]
     finally:
         await pubsub.aclose()  # type: ignore[attr-defined]
 

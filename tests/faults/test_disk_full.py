@@ -45,6 +45,27 @@ def started(up: Service, port: int) -> None:
     wait_until(lambda: f"127.0.0.1:{port}" in up.log(), "up to print its URL", guard=60)
 
 
+def setup(
+    storage: str, wsgidav: DavServer, top: Path, router: FakeRouter, data: Path, port: int
+) -> tuple[dict[str, str], Path, Path]:
+    """The environment of `up`, and its inbox and output folder."""
+    if storage == "webdav":
+        # Two at a time: the later two download their originals onto the full disk.
+        env = dav_env(wsgidav, top, router, data, PORT=str(port), JOB_CONCURRENCY="2")
+        return env, top / "Family" / "to-restore", top / "Family" / "restored"
+    # All at once: every result is written onto the full disk.
+    env = service_env(
+        data,
+        PORT=str(port),
+        JOB_CONCURRENCY="4",
+        HF_TOKEN="hf_FaultTestToken000000000000",
+        HF_ROUTER_URL=router.url,
+        HF_ENDPOINT=router.url,
+    )
+    (data / "Family" / "to-restore").mkdir(parents=True)
+    return env, data / "Family" / "to-restore", data / "Family" / "restored"
+
+
 @pytest.mark.parametrize("storage", ["webdav", "local"])
 def test_a_full_disk_makes_jobs_wait_and_freeing_it_finishes_every_one(
     storage: str,
@@ -58,22 +79,7 @@ def test_a_full_disk_makes_jobs_wait_and_freeing_it_finishes_every_one(
     with small_disk(tmp_path / "disk") as disk:
         data = disk / "data"
         port = free_port()
-        if storage == "webdav":
-            # Two at a time: the later two download their originals onto the full disk.
-            env = dav_env(wsgidav, top, router, data, PORT=str(port), JOB_CONCURRENCY="2")
-            inbox, restored = top / "Family" / "to-restore", top / "Family" / "restored"
-        else:
-            # All at once: every result is written onto the full disk.
-            env = service_env(
-                data,
-                PORT=str(port),
-                JOB_CONCURRENCY="4",
-                HF_TOKEN="hf_FaultTestToken000000000000",
-                HF_ROUTER_URL=router.url,
-                HF_ENDPOINT=router.url,
-            )
-            inbox, restored = data / "Family" / "to-restore", data / "Family" / "restored"
-            inbox.mkdir(parents=True)
+        env, inbox, restored = setup(storage, wsgidav, top, router, data, port)
         drop_scans(inbox, NAMES)
         up = Service("up", ["up"], env, tmp_path)
         try:

@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from arq import Retry
 
 from service.errors import DiskFull, StorageUnavailable
-from service.jobs.task import run_restore
+from service.jobs import outages
+from service.jobs.task import restore_job, run_restore
 from service.runtime.services import Services
 from service.watch.rules import NOTE_TEMPORARY
 from tests.images import jpeg_with_exif
@@ -105,3 +107,25 @@ async def test_the_temporary_copy_of_the_original_lives_in_the_scratch_folder(
     await run_restore(services, job)
     assert services.settings.scratch_dir in seen[0].parents
     assert not seen[0].exists()  # and is gone when the job is
+
+
+async def test_a_disk_full_for_longer_than_a_run_may_wait_goes_back_to_the_queue_untried(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Waiting on inside the run would meet arq's job timeout, which ends a job as failed.
+    monkeypatch.setattr(outages, "OUTAGE_BUDGET", 1.0)
+    jpeg_with_exif(inbox(services) / "long.jpg")
+    job = await submit(services, "long.jpg")
+
+    async def always_full(*a: object, **k: object) -> None:
+        raise DiskFull("no space left on the local disk: No space left on device")
+
+    monkeypatch.setattr(services.storage, "write_atomic", always_full)
+    with pytest.raises(Retry):
+        await restore_job({"services": services, "job_try": 1, "tally": {}}, job)
+    record = await services.store.get(job)
+    assert record is not None
+    assert record.status == "queued"
+    assert record.attempts == 0  # this run did not count
+    assert "waiting" in (record.note or "")
+    assert not (services.settings.data_dir / "F/restored/long.jpg.failed.txt").exists()
