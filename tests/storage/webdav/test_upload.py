@@ -14,9 +14,10 @@ import pytest
 
 from service.errors import StorageError
 from service.storage.webdav.client import DavClient
-from service.storage.webdav.detect import NEXTCLOUD, OCIS, ServerInfo
+from service.storage.webdav.detect import GENERIC, NEXTCLOUD, OCIS, ServerInfo
 from service.storage.webdav.storage import WebDAVStorage
 from service.storage.webdav.upload import CHUNK_SIZE
+from tests.servers import FaultProxy
 from tests.storage.webdav.chunking_server import FILES, PASSWORD, USER, ChunkingFront, Fault
 from tests.storage.webdav.chunking_server import start_chunking_server as start
 from tests.storage.webdav.conftest import FAST_RETRY
@@ -177,3 +178,31 @@ async def test_tus_resumes_where_the_server_stands_after_a_lost_answer(
     assert offsets == ["0", "0", str(MIB), str(MIB + CHUNK_SIZE)]  # 504, 409, then resumed
     assert len(requests(front, "HEAD")) == 1
     assert (root / TARGET.lstrip("/")).read_bytes() == data
+
+
+@pytest.mark.parametrize(("kind", "methods"), [("nextcloud", ["PUT"]), ("webdav", ["PUT", "MOVE"])])
+async def test_a_result_goes_straight_to_its_name_where_the_servers_put_is_atomic(
+    front: ChunkingFront, http: httpx.AsyncClient, root: Path, kind: str, methods: list[str]
+) -> None:
+    # Nextcloud (like ownCloud 10 and oCIS) writes a PUT to a .part file and renames it
+    # itself: no temporary name of ours, so none in the user's Activity stream.
+    proxy = FaultProxy(front.base_url)
+    try:
+        dav = DavClient(http, proxy.url, httpx.BasicAuth(USER, PASSWORD), FAST_RETRY)
+        info = ServerInfo(
+            kind=NEXTCLOUD if kind == "nextcloud" else GENERIC,
+            user_id=USER,
+            chunking="1.0",
+            files_root=FILES,
+        )
+        await WebDAVStorage(dav, info).write_atomic(TARGET, b"restored")
+    finally:
+        proxy.stop()
+    writes = [(m, p) for m, p, _ in proxy.log if m in ("PUT", "MOVE")]
+    assert [m for m, _ in writes] == methods
+    if kind == "nextcloud":
+        assert unquote(writes[0][1]) == FILES.rstrip("/") + TARGET
+    else:
+        assert ".restore-" in writes[0][1]
+    assert (root / TARGET.lstrip("/")).read_bytes() == b"restored"
+    assert leftovers(root) == []
