@@ -33,6 +33,10 @@ MAPPING_CACHE_KEY = f"{PREFIX}:mapping:"  # + model id
 STEP_CACHE_KEY = f"{PREFIX}:step-cache:"  # + digest
 STEP_CACHE_INDEX = f"{PREFIX}:step-cache-index"  # zset digest -> last use, for eviction
 STEP_CACHE_BYTES = f"{PREFIX}:step-cache-index:bytes"  # running total, bounded by CACHE_MAX_MB
+# Clips (MBs each) get a cache of their own, so one clip cannot evict a hundred image results.
+CLIP_CACHE_KEY = f"{PREFIX}:clip-cache:"  # + digest
+CLIP_CACHE_INDEX = f"{PREFIX}:clip-cache-index"
+CLIP_CACHE_BYTES = f"{PREFIX}:clip-cache-index:bytes"
 
 # Defaults that are not user settings.
 TEMP_PREFIX = ".restore-"
@@ -42,3 +46,6 @@ DEFAULT_SETTLE_SECONDS = 5.0
 FULL_RESCAN_EVERY = 10  # polls; the safety net behind etag short-cuts
 JOB_MAX_TRIES = 5
 JOB_TIMEOUT_SECONDS = 15 * 60
+# The largest clip a provider may hand us: a 10 s 1080p clip is ~20 MB; anything past this is
+# refused from its Content-Length, or while it streams, before it can fill a worker's memory.
+CLIP_MAX_BYTES = 200 * 1024 * 1024

@@ -8,6 +8,8 @@
     │       └── ProviderDown           (inference.policy) 5xx/429 after bounded retries
     └── PermanentError         recorded as an explained failure; retrying would not help
         ├── InvalidImage       not an image, empty, truncated, too many pixels
+        ├── InvalidClip        a provider's clip failed the clip check (not an MP4, truncated,
+        │                      too big, too long or short, not the photo it was made from)
         ├── UnsafePath         `..`, absolute escapes, NUL bytes
         ├── StorageError       403, 507 quota, 401, missing file
         │   └── NotFound
@@ -55,6 +57,18 @@ class PermanentError(PhotoRestoreError):
 
 class InvalidImage(PermanentError):
     """The input is not a decodable, safe image."""
+
+
+class InvalidClip(PermanentError):
+    """A clip that must not be kept; `reason` is a short code, the message says the rest.
+
+    Reasons: `too-large`, `not-mp4`, `truncated`, `no-video`, `codec`, `duration`, `frames`,
+    `size`, `not-the-photo`. A clip is paid for once it exists, so retrying would pay again.
+    """
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class UnsafePath(PermanentError):

@@ -2,11 +2,14 @@
 
 Public surface: `InferenceClient` (and `build_client` from settings), `InferenceResult`,
 `prepare_image` for what leaves the machine, and the errors it adds to `service.errors`.
+Clips: `InferenceClient.image_to_video` → `VideoResult`, through `VIDEO_ADAPTERS`.
 """
 
 from service.inference.client import (
     ADAPTERS,
     SUPPORTED,
+    VIDEO_ADAPTERS,
+    VIDEO_SUPPORTED,
     InferenceClient,
     InferenceResult,
     build_client,
@@ -14,10 +17,15 @@ from service.inference.client import (
 from service.inference.images import ImagePayload, prepare_image, prepare_image_async
 from service.inference.policy import ModelNotServed, PaymentRequired, ProviderDown, RetryPolicy
 from service.inference.transport import PollPolicy
+from service.inference.video import VIDEO_POLL, VIDEO_TASKS, VideoResult
 
 __all__ = [
     "ADAPTERS",
     "SUPPORTED",
+    "VIDEO_ADAPTERS",
+    "VIDEO_POLL",
+    "VIDEO_SUPPORTED",
+    "VIDEO_TASKS",
     "ImagePayload",
     "InferenceClient",
     "InferenceResult",
@@ -26,6 +34,7 @@ __all__ = [
     "PollPolicy",
     "ProviderDown",
     "RetryPolicy",
+    "VideoResult",
     "build_client",
     "prepare_image",
     "prepare_image_async",

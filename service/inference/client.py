@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
 from service.config.catalog import ModelSpec
+from service.constants import CLIP_MAX_BYTES
 from service.errors import PhotoRestoreError, ProviderRejected, ProviderUnavailable
-from service.inference.base import Adapter, BuildContext, Route
+from service.inference.base import Adapter, BuildContext, Route, submit
 from service.inference.fal_ai import FalAIAdapter
+from service.inference.fal_ai_video import FalAIVideoAdapter
 from service.inference.hf_inference import HFInferenceAdapter
 from service.inference.images import ImagePayload
 from service.inference.mapping import DEFAULT_TTL, MappingResolver
@@ -30,6 +32,7 @@ from service.inference.policy import ModelNotServed, PaymentRequired, ProviderDo
 from service.inference.replicate import ReplicateAdapter
 from service.inference.slots import ProviderSlots
 from service.inference.together import TogetherAdapter
+from service.inference.together_video import TogetherVideoAdapter
 from service.inference.transport import (
     Call,
     Clock,
@@ -38,9 +41,22 @@ from service.inference.transport import (
     default_clock,
     default_sleep,
 )
+from service.inference.video import (
+    VIDEO_POLL,
+    VIDEO_TASKS,
+    VideoAdapter,
+    VideoResult,
+    asked_frames,
+    asked_seconds,
+    download_clip,
+    fit_image,
+    require_prompt,
+)
 from service.inference.wavespeed import WavespeedAdapter
+from service.inference.wavespeed_video import WavespeedVideoAdapter
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 ADAPTERS: dict[str, Adapter] = {
     a.provider: a
@@ -53,6 +69,10 @@ ADAPTERS: dict[str, Adapter] = {
     )
 }
 SUPPORTED = tuple(ADAPTERS)
+VIDEO_ADAPTERS: dict[str, VideoAdapter] = {
+    a.provider: a for a in (FalAIVideoAdapter(), WavespeedVideoAdapter(), TogetherVideoAdapter())
+}
+VIDEO_SUPPORTED = tuple(VIDEO_ADAPTERS)
 
 
 @dataclass(frozen=True)
@@ -84,6 +104,7 @@ class InferenceClient:
         clock: Clock = default_clock,
         mapping_ttl: float = DEFAULT_TTL,
         provider_limits: Mapping[str, int] | None = None,
+        video_poll: PollPolicy | None = None,
     ) -> None:
         self.http = http
         self.ctx = BuildContext(
@@ -93,6 +114,7 @@ class InferenceClient:
         self.slots = ProviderSlots(redis, sleep=sleep)
         self.retry = retry or RetryPolicy()
         self.poll = poll or PollPolicy()
+        self.video_poll = video_poll or VIDEO_POLL
         self.sleep = sleep
         self.clock = clock
         self.provider_limits = dict(provider_limits or {})
@@ -117,47 +139,100 @@ class InferenceClient:
         if spec.provider == "hf-inference":
             return [Route("hf-inference", spec.repo, spec.repo, spec.task)]  # no mapping needed
         routes = await self.mapping.routes(spec.repo, spec.task, SUPPORTED)
-        if spec.provider != "auto":
-            routes = [r for r in routes if r.provider == spec.provider]
-        elif spec.providers:
-            order = {p: i for i, p in enumerate(spec.providers)}
-            routes = sorted(
-                (r for r in routes if r.provider in order), key=lambda r: order[r.provider]
-            )
-        if not routes:
-            wanted = (
-                spec.provider if spec.provider != "auto" else ", ".join(spec.providers) or "any"
-            )
+        return _chosen(spec, routes, spec.task)
+
+    async def video_routes(self, spec: ModelSpec) -> list[Route]:
+        """Providers able to make a clip of `spec`: mappings of either video task, in order."""
+        if spec.endpoint or spec.provider == "hf-inference":
             raise ModelNotServed(
-                f"{spec.repo}: no live {spec.task} mapping for provider(s) {wanted}"
+                f"{spec.repo}: clips are made through the router's "
+                f"{', '.join(VIDEO_SUPPORTED)}, not through an endpoint or hf-inference"
             )
-        return routes
+        routes = await self.mapping.routes(spec.repo, VIDEO_TASKS, VIDEO_SUPPORTED)
+        return _chosen(spec, routes, " or ".join(VIDEO_TASKS))
 
     async def image_to_image(
         self, spec: ModelSpec, image: ImagePayload, parameters: Mapping[str, Any]
     ) -> InferenceResult:
         """Run `spec` on `image`, failing over between providers; see the module docstring."""
+        return await self._bounded(spec, self._image(spec, image, parameters))
+
+    async def image_to_video(
+        self,
+        spec: ModelSpec,
+        image: ImagePayload,
+        parameters: Mapping[str, Any],
+        *,
+        max_bytes: int = CLIP_MAX_BYTES,
+    ) -> VideoResult:
+        """A clip of `image` by `spec`, failing over as for images; refused past `max_bytes`.
+
+        `parameters` are HF-task names (prompt, negative_prompt, num_frames, seed…) plus the
+        provider's own (duration, resolution…), sent verbatim. The clip is not judged here.
+        """
+        return await self._bounded(spec, self._video(spec, image, parameters, max_bytes))
+
+    async def _bounded(self, spec: ModelSpec, work: Coroutine[Any, Any, T]) -> T:
         # A hard stop on wall time in case a server trickles bytes past every timeout.
+        limit = 2 * spec.timeout + 30
         try:
-            async with asyncio.timeout(2 * spec.timeout + 30):
-                return await self._run(spec, image, parameters)
+            async with asyncio.timeout(limit):
+                return await work
         except TimeoutError:
             raise ProviderUnavailable(
-                f"{spec.repo}: no result within {2 * spec.timeout + 30:.0f}"
-                " s; the job will be retried later"
+                f"{spec.repo}: no result within {limit:.0f} s; the job will be retried later"
             ) from None
 
-    async def _run(
+    async def _image(
         self, spec: ModelSpec, image: ImagePayload, parameters: Mapping[str, Any]
     ) -> InferenceResult:
+        async def attempt(route: Route, call: Call) -> bytes:
+            adapter = ADAPTERS[route.provider]
+            request = adapter.build(self.ctx, route, image, parameters)
+            response = await submit(call, request)
+            return await adapter.fetch(call, self.ctx, request, response)
+
         routes = await self.routes(spec)
+        data, route, retries, note = await self._failover(spec, routes, attempt, self.poll)
+        return InferenceResult(data, route.provider, route.provider_id, retries=retries, note=note)
+
+    async def _video(
+        self, spec: ModelSpec, image: ImagePayload, parameters: Mapping[str, Any], max_bytes: int
+    ) -> VideoResult:
+        async def attempt(route: Route, call: Call) -> bytes:
+            adapter = VIDEO_ADAPTERS[route.provider]
+            require_prompt(route, parameters)
+            sent = await fit_image(image, adapter.max_image_chars)
+            request = adapter.build(self.ctx, route, sent, parameters)
+            response = await submit(call, request)
+            url = await adapter.fetch(call, self.ctx, request, response)
+            return await download_clip(call, url, max_bytes)
+
+        routes = await self.video_routes(spec)
+        data, route, retries, note = await self._failover(spec, routes, attempt, self.video_poll)
+        return VideoResult(
+            data,
+            route.provider,
+            route.provider_id,
+            task=route.task,
+            retries=retries,
+            seconds=asked_seconds(parameters),
+            frames=asked_frames(parameters),
+            note=note,
+        )
+
+    async def _failover(
+        self,
+        spec: ModelSpec,
+        routes: list[Route],
+        attempt: Callable[[Route, Call], Awaitable[T]],
+        poll: PollPolicy,
+    ) -> tuple[T, Route, int, str]:
+        """`attempt` on each route in turn, under a slot and a deadline; see the module doc."""
         failures: list[PhotoRestoreError] = []
         retries = 0
         for index, route in enumerate(routes):
-            adapter = ADAPTERS[route.provider]
-            request = adapter.build(self.ctx, route, image, parameters)
             limit = self.provider_limits.get(route.provider, spec.max_concurrency)
-            submitted = False
             call: Call | None = None
             try:
                 async with self.slots.lease(
@@ -168,21 +243,13 @@ class InferenceClient:
                         route.provider,
                         deadline=self.clock() + spec.timeout,
                         retry=self.retry,
-                        poll=self.poll,
+                        poll=poll,
                         sleep=self.sleep,
                         clock=self.clock,
                     )
-                    response = await call.send(
-                        request.method,
-                        request.url,
-                        headers=request.headers,
-                        json=request.json,
-                        content=request.content,
-                    )
-                    submitted = True
-                    data = await adapter.fetch(call, self.ctx, request, response)
+                    value = await attempt(route, call)
             except (ModelNotServed, PaymentRequired, ProviderDown) as exc:
-                if submitted:  # paid already: never buy the same image twice in one call
+                if call is not None and call.submitted:  # paid: never buy it twice in one call
                     raise ProviderUnavailable(
                         str(exc), retry_after=getattr(exc, "retry_after", None)
                     ) from exc
@@ -207,10 +274,21 @@ class InferenceClient:
                 retries,
             )
             note = "; ".join(f"{r.provider} failed" for r in routes[:index])
-            return InferenceResult(
-                data, route.provider, route.provider_id, retries=retries + index, note=note
-            )
+            return value, route, retries + index, note
         raise _combined(spec, failures)
+
+
+def _chosen(spec: ModelSpec, routes: list[Route], task: str) -> list[Route]:
+    """The routes `spec` allows (one provider, or its list in its order); none is an error."""
+    if spec.provider != "auto":
+        routes = [r for r in routes if r.provider == spec.provider]
+    elif spec.providers:
+        order = {p: i for i, p in enumerate(spec.providers)}
+        routes = sorted((r for r in routes if r.provider in order), key=lambda r: order[r.provider])
+    if not routes:
+        wanted = spec.provider if spec.provider != "auto" else ", ".join(spec.providers) or "any"
+        raise ModelNotServed(f"{spec.repo}: no live {task} mapping for provider(s) {wanted}")
+    return routes
 
 
 def _combined(spec: ModelSpec, failures: list[PhotoRestoreError]) -> PhotoRestoreError:

@@ -14,7 +14,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 import httpx
@@ -40,13 +40,22 @@ def parse_mapping(repo: str, payload: Any) -> list[dict[str, Any]]:
 
 
 def live_routes(
-    repo: str, entries: Iterable[dict[str, Any]], task: str, supported: Sequence[str]
+    repo: str,
+    entries: Iterable[dict[str, Any]],
+    task: str | Collection[str],
+    supported: Sequence[str],
 ) -> list[Route]:
-    """Entries usable now: our task, status live, a provider we have an adapter for."""
+    """Entries usable now: our task (or one of several), status live, a provider we speak.
+
+    Several tasks share one wire format: MiniMax-H3 is mapped as `image-text-to-video` where
+    other clip models say `image-to-video`, so a video step accepts both. Each route keeps
+    the task of its own mapping entry.
+    """
+    tasks = {task} if isinstance(task, str) else set(task)
     routes = []
     for m in entries:
         if (
-            m.get("task") == task
+            m.get("task") in tasks
             and m.get("status") == "live"
             and m.get("provider") in supported
             and m.get("providerId")
@@ -56,7 +65,7 @@ def live_routes(
                     provider=m["provider"],
                     provider_id=m["providerId"],
                     hf_model_id=repo,
-                    task=task,
+                    task=m["task"],
                     adapter_weights_path=m.get("adapterWeightsPath"),
                 )
             )
@@ -101,8 +110,10 @@ class MappingResolver:
             self._local[repo] = (time.monotonic() + self.ttl, entries)
             return entries
 
-    async def routes(self, repo: str, task: str, supported: Sequence[str]) -> list[Route]:
-        """Live routes of `repo` for `task`, in the Hub's order."""
+    async def routes(
+        self, repo: str, task: str | Collection[str], supported: Sequence[str]
+    ) -> list[Route]:
+        """Live routes of `repo` for `task` (or any of several tasks), in the Hub's order."""
         return live_routes(repo, await self.entries(repo), task, supported)
 
     async def invalidate(self, repo: str) -> None:
