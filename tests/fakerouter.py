@@ -12,7 +12,17 @@ inputs) and together (base64), plus `GET /api/models/{id}?expand[]=inferenceProv
 Answers arrive after `delay` seconds (async providers: the job completes `delay` after submit)
 and are the input image made a bit brighter, as PNG. `fail` makes a provider's submits fail:
 an int status for every submit, a list consumed one submit at a time (None = succeed), or
-"failed" for a job that runs and then fails (wavespeed/replicate/fal error).
+"failed" for a job that runs and then fails (wavespeed/replicate/fal/together error).
+
+Clips: models whose task (`tasks`, default `DEFAULT_TASKS`) is image-to-video or
+image-text-to-video are answered with a real small MP4 of the input image (PyAV, H.264; its
+length follows `num_frames`/`frames_per_second`, `duration` or `seconds`/`fps`), through
+fal's queue (`video.url`), wavespeed (`outputs[0]`) and together's `/v2/videos` (poll by id,
+`outputs.video_url`; `input_image` over 61,440 characters is refused as together does).
+Hostile answers, for the clip check: `clip` = "html" (the CDN serves a page), "truncated"
+(the MP4 cut short), "huge" (2 GiB announced in Content-Length), "endless" (no length, bytes
+until the client stops), "other" (a clip of another picture); `clip_audio` adds a sound
+track; `html` = "submit" or "poll" answers that call with an HTML page instead of JSON.
 A Starlette app served by uvicorn in a background thread on a free port.
 """
 
@@ -34,8 +44,13 @@ import uvicorn
 from PIL import Image, ImageEnhance
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+
+try:
+    from tests.clips import make_mp4, picture_of
+except ModuleNotFoundError:  # run as `python tests/fakerouter.py`: tests/ is the path
+    from clips import make_mp4, picture_of  # type: ignore[no-redef]
 
 FailSpec = int | str | None
 
@@ -63,7 +78,25 @@ DEFAULT_MAPPINGS: dict[str, dict[str, str]] = {
     "Qwen/Qwen-Image-Edit-2509": {"wavespeed": "wavespeed-ai/qwen-image/edit-plus-lora"},
     "caidas/swin2SR-realworld-sr-x4-64-bsrgan-psnr": {},
     "caidas/swin2SR-classical-sr-x2-64": {},
+    "Wan-AI/Wan2.2-I2V-A14B": {
+        "fal-ai": "fal-ai/wan/v2.2-a14b/image-to-video",
+        "wavespeed": "wavespeed-ai/wan-2.2/i2v-480p",
+        "together": "Wan-AI/Wan2.2-I2V-A14B",
+    },
+    "Wan-AI/Wan2.1-I2V-14B-480P": {"wavespeed": "wavespeed-ai/wan-2.1/i2v-480p"},
+    "MiniMaxAI/MiniMax-H3": {"fal-ai": "minimax/h3/image-to-video"},
 }
+# The Hub task of each model; every other model is image-to-image.
+DEFAULT_TASKS: dict[str, str] = {
+    "Wan-AI/Wan2.2-I2V-A14B": "image-to-video",
+    "Wan-AI/Wan2.1-I2V-14B-480P": "image-to-video",
+    "MiniMaxAI/MiniMax-H3": "image-text-to-video",
+}
+VIDEO_TASKS = frozenset({"image-to-video", "image-text-to-video"})
+TOGETHER_IMAGE_CAP = 61_440
+HUGE = 2 * 1024**3
+_CHUNK = 64 * 1024
+_PAGE = "<!doctype html><html><head><title>Access denied</title></head><body>Denied</body></html>"
 
 _MESSAGES = {
     400: "Model not supported by provider {p}",
@@ -99,6 +132,7 @@ class _Job:
     fail: bool = False
     polls: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    media: str = "image/png"
 
 
 def brighten(data: bytes) -> bytes:
@@ -113,6 +147,34 @@ def brighten(data: bytes) -> bytes:
 async def _sleep_until(deadline: float) -> None:
     while (left := deadline - time.monotonic()) > 0:  # uvloop timers may fire ~1 ms early
         await asyncio.sleep(left)
+
+
+def _number(value: Any, default: float) -> float:
+    try:
+        return float(str(value).removesuffix("s"))
+    except ValueError:
+        return default
+
+
+def clip_of(image: bytes, body: Mapping[str, Any], *, audio: bool = False) -> bytes:
+    """The MP4 a video model would make of `image`, as long as `body` asks."""
+    fps = round(_number(body.get("frames_per_second", body.get("fps", 16)), 16))
+    if "num_frames" in body:
+        frames = round(_number(body["num_frames"], 17))
+    elif "duration" in body or "seconds" in body:
+        frames = round(_number(body.get("duration", body.get("seconds")), 1) * fps) + 1
+    else:
+        frames = 17
+    return make_mp4(picture_of(image), frames=max(2, frames), fps=fps, audio=audio)
+
+
+def _other_picture() -> bytes:
+    """A picture with nothing of any photo: what a mixed-up provider would animate."""
+    other = Image.new("RGB", (320, 240), (10, 200, 30))
+    other.paste((230, 20, 200), (60, 30, 220, 180))
+    buf = io.BytesIO()
+    other.save(buf, format="PNG")
+    return buf.getvalue()
 
 
 def _image_from(value: Any) -> bytes:
@@ -138,6 +200,10 @@ class FakeRouter:
         replicate_wait: float = 60.0,
         retry_after: float = 1.0,
         transform: bool = True,
+        tasks: Mapping[str, str] | None = None,
+        clip: str = "ok",
+        clip_audio: bool = False,
+        html: str | None = None,
     ) -> None:
         self.delay = delay
         self.fail: dict[str, Any] = {
@@ -149,6 +215,10 @@ class FakeRouter:
         self.replicate_wait = replicate_wait
         self.retry_after = retry_after
         self.transform = transform
+        self.tasks: dict[str, str] = dict(DEFAULT_TASKS if tasks is None else tasks)
+        self.clip = clip
+        self.clip_audio = clip_audio
+        self.html = html
         self.calls: list[Seen] = []
         self.jobs: dict[str, _Job] = {}
         self._ids = itertools.count(1)
@@ -230,6 +300,8 @@ class FakeRouter:
             Route("/hf-inference/models/{repo:path}", self._hf_inference, methods=["POST"]),
             Route("/endpoint/{name}", self._hf_inference, methods=["POST"]),
             Route("/together/v1/images/generations", self._together, methods=["POST"]),
+            Route("/together/v2/videos", self._together_video, methods=["POST"]),
+            Route("/together/v2/videos/{vid}", self._together_video_get, methods=["GET"]),
         ]
 
     async def _seen(self, request: Request, provider: str) -> tuple[Seen, bytes]:
@@ -289,9 +361,15 @@ class FakeRouter:
         failure = self._failure(provider)
         if isinstance(failure, int):
             return None, self._error(failure, provider), seen
+        video = self._is_video(request)
         try:
             raw = image_of(seen, body)
-            image = await asyncio.to_thread(brighten, raw) if self.transform else raw
+            if video:
+                source = _other_picture() if self.clip == "other" else raw
+                audio = self.clip_audio
+                image = await asyncio.to_thread(clip_of, source, seen.json or {}, audio=audio)
+            else:
+                image = await asyncio.to_thread(brighten, raw) if self.transform else raw
         except (ValueError, OSError) as exc:
             return (
                 None,
@@ -301,7 +379,27 @@ class FakeRouter:
                 seen,
             )
         job = _Job(provider, time.monotonic() + self.delay, image, fail=failure == "failed")
+        if video:
+            job.media = "video/mp4"
         return job, None, seen
+
+    def _is_video(self, request: Request) -> bool:
+        """Whether the provider id in the submit's path belongs to a video model."""
+        path = request.url.path
+        if path.startswith("/together/v2/videos"):
+            return True
+        for repo, providers in self.mappings.items():
+            if self.tasks.get(repo, "image-to-image") not in VIDEO_TASKS:
+                continue
+            for provider, pid in providers.items():
+                prefix = "/fal-ai/" if provider == "fal-ai" else f"/{provider}/api/v3/"
+                if path == prefix + pid:
+                    return True
+        return False
+
+    def _page(self, stage: str) -> Response | None:
+        """An HTML page in place of the JSON answer of `stage`, when asked to misbehave."""
+        return HTMLResponse(_PAGE) if self.html == stage else None
 
     async def _calls(self, request: Request) -> Response:
         return JSONResponse({"calls": len(self.calls)})
@@ -311,7 +409,7 @@ class FakeRouter:
         repo = request.path_params["repo"]
         if repo not in self.mappings:
             return JSONResponse({"error": "Repository not found"}, status_code=404)
-        task = "image-to-image"
+        task = self.tasks.get(repo, "image-to-image")
         mapping = {
             p: {"status": "live", "providerId": pid, "task": task}
             for p, pid in self.mappings[repo].items()
@@ -323,10 +421,27 @@ class FakeRouter:
         job = self.jobs.get(request.path_params["name"].split(".")[0])
         if job is None:
             return JSONResponse({"error": "not found"}, status_code=404)
+        if job.media.startswith("video/"):
+            return self._clip(job)
         return Response(job.image, media_type="image/png")
 
+    def _clip(self, job: _Job) -> Response:
+        """The clip as served by the CDN, or one of the hostile answers of `clip`."""
+        if self.clip == "html":
+            return HTMLResponse(_PAGE)
+        if self.clip == "truncated":
+            return Response(job.image[: len(job.image) * 3 // 5], media_type="video/mp4")
+        if self.clip == "huge":
+            headers = {"content-length": str(HUGE)}
+            return StreamingResponse(_chunks(job.image, 4), media_type="video/mp4", headers=headers)
+        if self.clip == "endless":
+            return StreamingResponse(_chunks(job.image, 1024), media_type="video/mp4")
+        return Response(job.image, media_type="video/mp4")
+
     def _cdn_url(self, rid: str) -> str:
-        return f"{self.url}/cdn/{rid}.png"
+        job = self.jobs.get(rid)
+        suffix = "mp4" if job is not None and job.media.startswith("video/") else "png"
+        return f"{self.url}/cdn/{rid}.{suffix}"
 
     # fal-ai -------------------------------------------------------------------------------
 
@@ -338,6 +453,8 @@ class FakeRouter:
             return error or Response(status_code=500)
         rid = self._next_id()
         self.jobs[rid] = job
+        if (page := self._page("submit")) is not None:
+            return page
         owner, app = [*request.path_params["pid"].split("/"), "app"][:2]
         base = f"https://queue.fal.run/{owner}/{app}/requests/{rid}"
         return JSONResponse(
@@ -362,6 +479,8 @@ class FakeRouter:
         job = self.jobs.get(request.path_params["rid"])
         if job is None:
             return JSONResponse({"detail": "Request not found"}, status_code=404)
+        if (page := self._page("poll")) is not None:
+            return page
         state = self._fal_state(job)
         job.polls += 1
         return JSONResponse(
@@ -382,6 +501,13 @@ class FakeRouter:
                 status_code=422,
                 headers=self._headers(),
             )
+        if job.media.startswith("video/"):
+            video = {
+                "url": self._cdn_url(rid),
+                "content_type": job.media,
+                "file_size": len(job.image),
+            }
+            return JSONResponse({"video": video, "seed": 42}, headers=self._headers())
         return JSONResponse(
             {"images": [{"url": self._cdn_url(rid), "content_type": "image/png"}], "seed": 42},
             headers=self._headers(),
@@ -427,12 +553,16 @@ class FakeRouter:
 
     async def _wavespeed_submit(self, request: Request) -> Response:
         job, error, _ = await self._start(
-            request, "wavespeed", lambda s, b: _image_from(s.json.get("images"))
+            request,
+            "wavespeed",
+            lambda s, b: _image_from(s.json.get("images") or s.json.get("image")),
         )
         if error is not None or job is None:
             return error or Response(status_code=500)
         rid = self._next_id()
         self.jobs[rid] = job
+        if (page := self._page("submit")) is not None:
+            return page
         get = f"https://api.wavespeed.ai/api/v3/predictions/{rid}/result"
         return JSONResponse(
             {
@@ -449,6 +579,8 @@ class FakeRouter:
         job = self.jobs.get(rid)
         if job is None:
             return JSONResponse({"code": 404, "message": "not found"}, status_code=404)
+        if (page := self._page("poll")) is not None:
+            return page
         data: dict[str, Any] = {"id": rid, "status": "processing", "outputs": []}
         if time.monotonic() >= job.ready_at:
             if job.fail:
@@ -488,6 +620,49 @@ class FakeRouter:
             },
             headers=self._headers(),
         )
+
+    async def _together_video(self, request: Request) -> Response:
+        def image_of(seen: Seen, body: bytes) -> bytes:
+            (frame,) = seen.json["frame_images"]
+            value = frame["input_image"]
+            if len(value) > TOGETHER_IMAGE_CAP:
+                raise ValueError(f"input_image is {len(value)} characters, over the limit")
+            return _image_from(value)
+
+        job, error, _ = await self._start(request, "together", image_of)
+        if error is not None or job is None:
+            return error or Response(status_code=500)
+        vid = f"vid_{self._next_id()}"
+        self.jobs[vid] = job
+        if (page := self._page("submit")) is not None:
+            return page
+        body = {"id": vid, "object": "video", "model": "fake", "status": "queued"}
+        return JSONResponse(body, headers=self._headers())
+
+    async def _together_video_get(self, request: Request) -> Response:
+        await self._seen(request, "together")
+        vid = request.path_params["vid"]
+        job = self.jobs.get(vid)
+        if job is None:
+            return JSONResponse({"error": {"message": "video not found"}}, status_code=404)
+        if (page := self._page("poll")) is not None:
+            return page
+        job.polls += 1
+        body: dict[str, Any] = {"id": vid, "object": "video", "status": "in_progress"}
+        if time.monotonic() >= job.ready_at:
+            if job.fail:
+                body.update(status="failed", error={"message": "the video violates the policy"})
+            else:
+                body.update(status="completed", outputs={"video_url": self._cdn_url(vid)})
+        return JSONResponse(body, headers=self._headers())
+
+
+async def _chunks(data: bytes, repeats: int) -> Any:
+    """`data` then filler, 64 KiB at a time, `repeats` times its size at most (bounded)."""
+    payload = (data * (_CHUNK // max(1, len(data)) + 1))[:_CHUNK]
+    for _ in range(repeats):
+        yield payload
+        await asyncio.sleep(0)
 
 
 def main() -> None:
