@@ -44,13 +44,13 @@ import uvicorn
 from PIL import Image, ImageEnhance
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 try:
-    from tests.clips import make_mp4, picture_of
+    from tests.fakevideo import VideoProtocols, clip_of, other_picture
 except ModuleNotFoundError:  # run as `python tests/fakerouter.py`: tests/ is the path
-    from clips import make_mp4, picture_of  # type: ignore[no-redef]
+    from fakevideo import VideoProtocols, clip_of, other_picture  # type: ignore[no-redef]
 
 FailSpec = int | str | None
 
@@ -92,11 +92,6 @@ DEFAULT_TASKS: dict[str, str] = {
     "Wan-AI/Wan2.1-I2V-14B-480P": "image-to-video",
     "MiniMaxAI/MiniMax-H3": "image-text-to-video",
 }
-VIDEO_TASKS = frozenset({"image-to-video", "image-text-to-video"})
-TOGETHER_IMAGE_CAP = 61_440
-HUGE = 2 * 1024**3
-_CHUNK = 64 * 1024
-_PAGE = "<!doctype html><html><head><title>Access denied</title></head><body>Denied</body></html>"
 
 _MESSAGES = {
     400: "Model not supported by provider {p}",
@@ -149,34 +144,6 @@ async def _sleep_until(deadline: float) -> None:
         await asyncio.sleep(left)
 
 
-def _number(value: Any, default: float) -> float:
-    try:
-        return float(str(value).removesuffix("s"))
-    except ValueError:
-        return default
-
-
-def clip_of(image: bytes, body: Mapping[str, Any], *, audio: bool = False) -> bytes:
-    """The MP4 a video model would make of `image`, as long as `body` asks."""
-    fps = round(_number(body.get("frames_per_second", body.get("fps", 16)), 16))
-    if "num_frames" in body:
-        frames = round(_number(body["num_frames"], 17))
-    elif "duration" in body or "seconds" in body:
-        frames = round(_number(body.get("duration", body.get("seconds")), 1) * fps) + 1
-    else:
-        frames = 17
-    return make_mp4(picture_of(image), frames=max(2, frames), fps=fps, audio=audio)
-
-
-def _other_picture() -> bytes:
-    """A picture with nothing of any photo: what a mixed-up provider would animate."""
-    other = Image.new("RGB", (320, 240), (10, 200, 30))
-    other.paste((230, 20, 200), (60, 30, 220, 180))
-    buf = io.BytesIO()
-    other.save(buf, format="PNG")
-    return buf.getvalue()
-
-
 def _image_from(value: Any) -> bytes:
     if isinstance(value, list):
         value = value[0] if value else ""
@@ -187,7 +154,7 @@ def _image_from(value: Any) -> bytes:
     return base64.b64decode(value)
 
 
-class FakeRouter:
+class FakeRouter(VideoProtocols):
     """The fake router; a context manager that serves it on a free loopback port."""
 
     def __init__(
@@ -365,7 +332,7 @@ class FakeRouter:
         try:
             raw = image_of(seen, body)
             if video:
-                source = _other_picture() if self.clip == "other" else raw
+                source = other_picture() if self.clip == "other" else raw
                 audio = self.clip_audio
                 image = await asyncio.to_thread(clip_of, source, seen.json or {}, audio=audio)
             else:
@@ -382,24 +349,6 @@ class FakeRouter:
         if video:
             job.media = "video/mp4"
         return job, None, seen
-
-    def _is_video(self, request: Request) -> bool:
-        """Whether the provider id in the submit's path belongs to a video model."""
-        path = request.url.path
-        if path.startswith("/together/v2/videos"):
-            return True
-        for repo, providers in self.mappings.items():
-            if self.tasks.get(repo, "image-to-image") not in VIDEO_TASKS:
-                continue
-            for provider, pid in providers.items():
-                prefix = "/fal-ai/" if provider == "fal-ai" else f"/{provider}/api/v3/"
-                if path == prefix + pid:
-                    return True
-        return False
-
-    def _page(self, stage: str) -> Response | None:
-        """An HTML page in place of the JSON answer of `stage`, when asked to misbehave."""
-        return HTMLResponse(_PAGE) if self.html == stage else None
 
     async def _calls(self, request: Request) -> Response:
         return JSONResponse({"calls": len(self.calls)})
@@ -424,19 +373,6 @@ class FakeRouter:
         if job.media.startswith("video/"):
             return self._clip(job)
         return Response(job.image, media_type="image/png")
-
-    def _clip(self, job: _Job) -> Response:
-        """The clip as served by the CDN, or one of the hostile answers of `clip`."""
-        if self.clip == "html":
-            return HTMLResponse(_PAGE)
-        if self.clip == "truncated":
-            return Response(job.image[: len(job.image) * 3 // 5], media_type="video/mp4")
-        if self.clip == "huge":
-            headers = {"content-length": str(HUGE)}
-            return StreamingResponse(_chunks(job.image, 4), media_type="video/mp4", headers=headers)
-        if self.clip == "endless":
-            return StreamingResponse(_chunks(job.image, 1024), media_type="video/mp4")
-        return Response(job.image, media_type="video/mp4")
 
     def _cdn_url(self, rid: str) -> str:
         job = self.jobs.get(rid)
@@ -620,49 +556,6 @@ class FakeRouter:
             },
             headers=self._headers(),
         )
-
-    async def _together_video(self, request: Request) -> Response:
-        def image_of(seen: Seen, body: bytes) -> bytes:
-            (frame,) = seen.json["frame_images"]
-            value = frame["input_image"]
-            if len(value) > TOGETHER_IMAGE_CAP:
-                raise ValueError(f"input_image is {len(value)} characters, over the limit")
-            return _image_from(value)
-
-        job, error, _ = await self._start(request, "together", image_of)
-        if error is not None or job is None:
-            return error or Response(status_code=500)
-        vid = f"vid_{self._next_id()}"
-        self.jobs[vid] = job
-        if (page := self._page("submit")) is not None:
-            return page
-        body = {"id": vid, "object": "video", "model": "fake", "status": "queued"}
-        return JSONResponse(body, headers=self._headers())
-
-    async def _together_video_get(self, request: Request) -> Response:
-        await self._seen(request, "together")
-        vid = request.path_params["vid"]
-        job = self.jobs.get(vid)
-        if job is None:
-            return JSONResponse({"error": {"message": "video not found"}}, status_code=404)
-        if (page := self._page("poll")) is not None:
-            return page
-        job.polls += 1
-        body: dict[str, Any] = {"id": vid, "object": "video", "status": "in_progress"}
-        if time.monotonic() >= job.ready_at:
-            if job.fail:
-                body.update(status="failed", error={"message": "the video violates the policy"})
-            else:
-                body.update(status="completed", outputs={"video_url": self._cdn_url(vid)})
-        return JSONResponse(body, headers=self._headers())
-
-
-async def _chunks(data: bytes, repeats: int) -> Any:
-    """`data` then filler, 64 KiB at a time, `repeats` times its size at most (bounded)."""
-    payload = (data * (_CHUNK // max(1, len(data)) + 1))[:_CHUNK]
-    for _ in range(repeats):
-        yield payload
-        await asyncio.sleep(0)
 
 
 def main() -> None:

@@ -4,6 +4,11 @@
         lease a slot → submit → poll/download (adapter) → image bytes
         402, provider 5xx after retries, "not supported" before paying → next provider
 
+Clips (`image_to_video`) take the same path with the video adapters: routes from mappings of
+either video task, the adapter answers the clip's URL, and the clip is downloaded streamed
+and capped (`video.download_clip`). Their polls are slower (`VIDEO_POLL`) and their deadline
+is the model's timeout, as for images.
+
 Everything goes over ONE injected `httpx.AsyncClient` (its pool is the process's pool to the
 router). After a submit succeeded the call is never sent to another provider: that would pay
 twice; a later failure becomes `ProviderUnavailable` and the job is retried.
