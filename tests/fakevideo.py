@@ -17,10 +17,7 @@ from PIL import Image
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 
-try:
-    from tests.clips import make_mp4, picture_of
-except ModuleNotFoundError:  # run as `python tests/fakerouter.py`: tests/ is the path
-    from clips import make_mp4, picture_of  # type: ignore[no-redef]
+from tests.clips import make_mp4, picture_of
 
 VIDEO_TASKS = frozenset({"image-to-video", "image-text-to-video"})
 TOGETHER_IMAGE_CAP = 61_440

@@ -1,7 +1,8 @@
 """The HF router client: one adapter per provider, Hub mapping, failover, shared rate limits.
 
 Public surface: `InferenceClient` (and `build_client` from settings), `InferenceResult`,
-`prepare_image` for what leaves the machine, and the errors it adds to `service.errors`.
+`prepare_image` for what leaves the machine. Its errors are classes of `service.errors`
+(`ProviderDown`, `PaymentRequired`, `ModelNotServed` …).
 Clips: `InferenceClient.image_to_video` → `VideoResult`, through `VIDEO_ADAPTERS`.
 """
 
@@ -15,7 +16,6 @@ from service.inference.client import (
     build_client,
 )
 from service.inference.images import ImagePayload, prepare_image, prepare_image_async
-from service.inference.policy import ModelNotServed, PaymentRequired, ProviderDown, RetryPolicy
 from service.inference.transport import PollPolicy
 from service.inference.video import VIDEO_POLL, VIDEO_TASKS, VideoResult
 
@@ -29,11 +29,7 @@ __all__ = [
     "ImagePayload",
     "InferenceClient",
     "InferenceResult",
-    "ModelNotServed",
-    "PaymentRequired",
     "PollPolicy",
-    "ProviderDown",
-    "RetryPolicy",
     "VideoResult",
     "build_client",
     "prepare_image",

@@ -26,14 +26,21 @@ import httpx
 
 from service.config.catalog import ModelSpec
 from service.constants import CLIP_MAX_BYTES
-from service.errors import PhotoRestoreError, ProviderRejected, ProviderUnavailable
+from service.errors import (
+    ModelNotServed,
+    PaymentRequired,
+    PhotoRestoreError,
+    ProviderDown,
+    ProviderRejected,
+    ProviderUnavailable,
+)
 from service.inference.base import Adapter, BuildContext, Route, submit
 from service.inference.fal_ai import FalAIAdapter
 from service.inference.fal_ai_video import FalAIVideoAdapter
 from service.inference.hf_inference import HFInferenceAdapter
 from service.inference.images import ImagePayload
 from service.inference.mapping import DEFAULT_TTL, MappingResolver
-from service.inference.policy import ModelNotServed, PaymentRequired, ProviderDown, RetryPolicy
+from service.inference.policy import PROVIDER_RETRY
 from service.inference.replicate import ReplicateAdapter
 from service.inference.slots import ProviderSlots
 from service.inference.together import TogetherAdapter
@@ -59,6 +66,7 @@ from service.inference.video import (
 )
 from service.inference.wavespeed import WavespeedAdapter
 from service.inference.wavespeed_video import WavespeedVideoAdapter
+from service.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -117,7 +125,7 @@ class InferenceClient:
         )
         self.mapping = MappingResolver(http, hub_url, token, redis=redis, ttl=mapping_ttl)
         self.slots = ProviderSlots(redis, sleep=sleep)
-        self.retry = retry or RetryPolicy()
+        self.retry = retry or PROVIDER_RETRY
         self.poll = poll or PollPolicy()
         self.video_poll = video_poll or VIDEO_POLL
         self.sleep = sleep
@@ -235,29 +243,11 @@ class InferenceClient:
     ) -> tuple[T, Route, int, str]:
         """`attempt` on each route in turn, under a slot and a deadline; see the module doc."""
         failures: list[PhotoRestoreError] = []
-        retries = 0
+        calls: list[Call] = []
         for index, route in enumerate(routes):
-            limit = self.provider_limits.get(route.provider, spec.max_concurrency)
-            call: Call | None = None
             try:
-                async with self.slots.lease(
-                    route.provider, limit, ttl=spec.timeout + 30, wait=spec.timeout
-                ):
-                    call = Call(
-                        self.http,
-                        route.provider,
-                        deadline=self.clock() + spec.timeout,
-                        retry=self.retry,
-                        poll=poll,
-                        sleep=self.sleep,
-                        clock=self.clock,
-                    )
-                    value = await attempt(route, call)
+                value = await self._ask(spec, route, attempt, poll, calls)
             except (ModelNotServed, PaymentRequired, ProviderDown) as exc:
-                if call is not None and call.submitted:  # paid: never buy it twice in one call
-                    raise ProviderUnavailable(
-                        str(exc), retry_after=getattr(exc, "retry_after", None)
-                    ) from exc
                 if isinstance(exc, ModelNotServed):
                     await self.mapping.invalidate(spec.repo)
                 log.warning(
@@ -269,8 +259,7 @@ class InferenceClient:
                 )
                 failures.append(exc)
                 continue
-            finally:
-                retries += call.retries if call is not None else 0
+            retries = sum(c.retries for c in calls)
             log.info(
                 "%s answered by %s (%s) after %d retries",
                 spec.repo,
@@ -281,6 +270,41 @@ class InferenceClient:
             note = "; ".join(f"{r.provider} failed" for r in routes[:index])
             return value, route, retries + index, note
         raise _combined(spec, failures)
+
+    async def _ask(
+        self,
+        spec: ModelSpec,
+        route: Route,
+        attempt: Callable[[Route, Call], Awaitable[T]],
+        poll: PollPolicy,
+        calls: list[Call],
+    ) -> T:
+        """One provider's answer, under its slot and the call's deadline. A failure before the
+        submit got through may go to the next provider; one after it may not (`calls` gets the
+        call, for its retries)."""
+        limit = self.provider_limits.get(route.provider, spec.max_concurrency)
+        async with self.slots.lease(
+            route.provider, limit, ttl=spec.timeout + 30, wait=spec.timeout
+        ):
+            call = Call(
+                self.http,
+                route.provider,
+                deadline=self.clock() + spec.timeout,
+                retry=self.retry,
+                poll=poll,
+                sleep=self.sleep,
+                clock=self.clock,
+            )
+            calls.append(call)
+            try:
+                return await attempt(route, call)
+            except (ModelNotServed, PaymentRequired, ProviderDown) as exc:
+                if not call.submitted:
+                    raise
+                # Paid already: never buy the same result twice in one call; retry the job.
+                raise ProviderUnavailable(
+                    str(exc), retry_after=getattr(exc, "retry_after", None)
+                ) from exc
 
 
 def _chosen(spec: ModelSpec, routes: list[Route], task: str) -> list[Route]:

@@ -14,6 +14,7 @@ from urllib.parse import urlparse
 
 import httpx
 
+from service.errors import ProviderDown
 from service.inference.base import (
     BuildContext,
     Request,
@@ -24,7 +25,6 @@ from service.inference.base import (
     poll_headers,
 )
 from service.inference.images import ImagePayload
-from service.inference.policy import ProviderDown
 from service.inference.transport import Call, json_object
 
 PROVIDER = "fal-ai"

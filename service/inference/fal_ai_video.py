@@ -13,10 +13,10 @@ from typing import Any
 
 import httpx
 
+from service.errors import ProviderDown
 from service.inference.base import BuildContext, Request, Route, drop_none, headers, lora_path
 from service.inference.fal_ai import PROVIDER, queue_result
 from service.inference.images import ImagePayload
-from service.inference.policy import ProviderDown
 from service.inference.transport import Call
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from service.errors import ProviderRejected
+from service.errors import ProviderDown, ProviderRejected
 from service.inference.base import (
     BuildContext,
     Request,
@@ -25,7 +25,6 @@ from service.inference.base import (
     poll_headers,
 )
 from service.inference.images import ImagePayload
-from service.inference.policy import ProviderDown
 from service.inference.transport import Call, json_object
 
 PROVIDER = "together"

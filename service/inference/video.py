@@ -23,10 +23,9 @@ import httpx
 from PIL import Image
 
 from service.constants import CLIP_MAX_BYTES
-from service.errors import ConfigError, InvalidClip, ProviderRejected
+from service.errors import ConfigError, InvalidClip, ProviderDown, ProviderRejected
 from service.inference.base import BuildContext, Request, Route
 from service.inference.images import ImagePayload, decode_data_url, fit_size
-from service.inference.policy import ProviderDown
 from service.inference.transport import Call, PollPolicy
 
 # MiniMax-H3 is mapped as `image-text-to-video`; its wire format is that of `image-to-video`.

@@ -26,7 +26,7 @@ from PIL import Image
 from service.config.catalog import ModelSpec
 from service.constants import CLIP_MAX_BYTES
 from service.errors import ConfigError
-from service.inference import InferenceClient, prepare_image_async
+from service.inference import ImagePayload, InferenceClient, prepare_image_async
 from service.inference.video import asked_frames, asked_seconds
 from service.pipeline.cache import CLIP_KEYS, StepCache, cache_key
 from service.pipeline.clip import ClipRules, check_clip_async, probe_clip
@@ -91,27 +91,7 @@ class ClipMaker:
         prompt = parameters.get("prompt")
         key = cache_key(sent.data, spec.repo, provider_choice(spec), params, prompt)
         seconds, frames = asked_seconds(parameters), asked_frames(parameters)
-        hit = await self.cache.get(key)
-        if hit is not None:
-            data, meta, status, retries, note = (
-                hit.data,
-                hit.meta,
-                "cached",
-                0,
-                "clip from the cache",
-            )
-        else:
-            result = await self.client.image_to_video(
-                spec, sent, parameters, max_bytes=rules.max_bytes
-            )
-            probe_clip(result.data, rules)  # never keep garbage: an HTML page, a cut-off file
-            meta = {
-                "provider": result.provider,
-                "provider_id": result.provider_id,
-                "model": spec.repo,
-            }
-            await self.cache.put(key, result.data, meta)
-            data, status, retries, note = result.data, "done", result.retries, result.note
+        data, meta, status, retries, note = await self._fetch(spec, sent, parameters, key, rules)
         checked = await check_clip_async(data, photo, seconds=seconds, frames=frames, rules=rules)
         cost = 0.0 if status == "cached" else clip_cost(price_per_second, checked.probe.seconds)
         log.info(
@@ -139,6 +119,24 @@ class ClipMaker:
             cost_usd=cost,
             note=note,
         )
+
+    async def _fetch(
+        self,
+        spec: ModelSpec,
+        sent: ImagePayload,
+        parameters: Mapping[str, Any],
+        key: str,
+        rules: ClipRules,
+    ) -> tuple[bytes, dict[str, Any], str, int, str]:
+        """The clip from the cache, else from a provider (kept once it is a whole MP4)."""
+        hit = await self.cache.get(key)
+        if hit is not None:
+            return hit.data, hit.meta, "cached", 0, "clip from the cache"
+        result = await self.client.image_to_video(spec, sent, parameters, max_bytes=rules.max_bytes)
+        probe_clip(result.data, rules)  # never keep garbage: an HTML page, a cut-off file
+        meta = {"provider": result.provider, "provider_id": result.provider_id, "model": spec.repo}
+        await self.cache.put(key, result.data, meta)
+        return result.data, meta, "done", result.retries, result.note
 
 
 def build_clip_maker(

@@ -58,7 +58,8 @@ async def test_a_checked_clip_with_its_measures_and_cost(
         )
     assert (clip.status, clip.provider, clip.model) == ("done", "fal-ai", WAN22)
     assert clip.provider_id == "fal-ai/wan/v2.2-a14b/image-to-video"
-    assert clip.frames == 33 and clip.seconds == pytest.approx(33 / 16, abs=0.07)
+    assert clip.frames == 33
+    assert clip.seconds == pytest.approx(33 / 16, abs=0.07)
     assert clip.asked_seconds == 33 / 16
     assert clip.cost_usd == clip_cost(0.04, clip.seconds)
     assert clip.cost_usd == pytest.approx(0.0825, abs=0.003)
@@ -111,7 +112,8 @@ async def test_garbage_is_refused_and_never_kept(
         assert await clips.client.slots.in_flight("fal-ai") == 0
     assert caught.value.reason == reason
     assert "the clip was refused" in str(caught.value)
-    assert kept(tmp_path) == [] and list(scratch.iterdir()) == []
+    assert kept(tmp_path) == []
+    assert list(scratch.iterdir()) == []
 
 
 async def test_a_clip_of_something_else_is_refused_but_not_bought_again(
@@ -144,8 +146,10 @@ async def test_sound_is_stripped_when_asked_and_the_cache_keeps_the_original(
         silent = await clips.make(picture, spec(), PARAMS, rules=ClipRules(strip_audio=True))
         loud = await clips.make(picture, spec(), PARAMS)
         assert router.submits() == 1
-    assert silent.audio_stripped and not probe_clip(silent.data).has_audio
-    assert loud.status == "cached" and probe_clip(loud.data).has_audio
+    assert silent.audio_stripped
+    assert not probe_clip(silent.data).has_audio
+    assert loud.status == "cached"
+    assert probe_clip(loud.data).has_audio
     assert probe_clip(silent.data).frames == probe_clip(loud.data).frames == 33
 
 

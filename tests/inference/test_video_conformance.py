@@ -153,7 +153,8 @@ def test_video_request_matches_huggingface_hub(
 
     assert ours.method == "POST"
     assert ours.url == theirs.url  # path and query: ?_subdomain=queue for fal, /v2/videos…
-    assert theirs.data is None and ours.content is None
+    assert theirs.data is None
+    assert ours.content is None
 
     expected_headers = {k.lower(): v for k, v in theirs.headers.items()}
     expected_headers.pop("user-agent")
@@ -170,7 +171,8 @@ def test_cases_cover_every_video_adapter() -> None:
 def test_the_image_sent_as_a_data_url_is_the_photo_itself(clip_photo: ImagePayload) -> None:
     fal = _ours("fal-ai", WAN22, clip_photo, {"prompt": GENTLE})
     wavespeed = _ours("wavespeed", WAN21, clip_photo, {"prompt": GENTLE})
-    assert fal.json is not None and wavespeed.json is not None
+    assert fal.json is not None
+    assert wavespeed.json is not None
     assert fal.json["image_url"] == clip_photo.data_url()
     assert wavespeed.json["image"] == clip_photo.data_url()
     assert clip_photo.data_url().startswith("data:image/jpeg;base64,")

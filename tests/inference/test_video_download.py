@@ -9,10 +9,11 @@ import httpx
 import pytest
 from inference_support import FakeClock
 
-from service.errors import InvalidClip, ProviderRejected
-from service.inference import PollPolicy, ProviderDown, RetryPolicy
+from service.errors import InvalidClip, ProviderDown, ProviderRejected
+from service.inference import PollPolicy
 from service.inference.transport import ERROR_BODY_LIMIT, Call
 from service.inference.video import download_clip
+from service.retry import RetryPolicy
 
 CLIP = bytes(range(256)) * 400  # 100 KiB stand-in: downloads do not judge what they carry
 URL = "https://cdn.example/clip.mp4"
