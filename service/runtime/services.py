@@ -29,8 +29,13 @@ log = logging.getLogger(__name__)
 
 
 def load_checked_catalog(settings: Settings) -> Catalog:
-    """models.toml with every op name checked against the registered operations."""
-    return load_catalog(settings.models_file, local_ops=registry.names())
+    """models.toml with every op name checked against the registered operations, resolved for
+    this process: `restore_with = "default"` becomes the chain that restores with (or without)
+    the token and DEFAULT_CHAIN of these settings."""
+    catalog = load_catalog(settings.models_file, local_ops=registry.names())
+    return catalog.resolved(
+        has_token=settings.hf_token_value is not None, requested=settings.default_chain
+    )
 
 
 def make_http_client(*, timeout: float = 60.0) -> httpx.AsyncClient:
