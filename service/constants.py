@@ -45,6 +45,9 @@ STEP_CACHE_BYTES = f"{PREFIX}:step-cache-index:bytes"  # running total, bounded 
 CLIP_CACHE_KEY = f"{PREFIX}:clip-cache:"  # + digest
 CLIP_CACHE_INDEX = f"{PREFIX}:clip-cache-index"
 CLIP_CACHE_BYTES = f"{PREFIX}:clip-cache-index:bytes"
+# How long a paid clip request (its ticket) is worth resuming instead of buying again; fal and
+# WaveSpeed keep outputs for days, the margin covers a job that waited out a long outage.
+CLIP_TICKET_TTL = 24 * 3600
 
 # Defaults that are not user settings.
 TEMP_PREFIX = ".restore-"
@@ -53,7 +56,8 @@ FAILED_SUFFIX = ".failed.txt"
 DEFAULT_SETTLE_SECONDS = 5.0
 FULL_RESCAN_EVERY = 10  # polls; the safety net behind etag short-cuts
 JOB_MAX_TRIES = 5
-JOB_TIMEOUT_SECONDS = 15 * 60
+JOB_TIMEOUT_SECONDS = 15 * 60  # at least; longer when a chain's model calls may take longer
+JOB_LOCAL_SECONDS = 5 * 60  # a job's allowance for local steps, download and writes
 # The largest clip a provider may hand us: a 10 s 1080p clip is ~20 MB; anything past this is
 # refused from its Content-Length, or while it streams, before it can fill a worker's memory.
 CLIP_MAX_BYTES = 200 * 1024 * 1024

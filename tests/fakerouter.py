@@ -22,7 +22,8 @@ fal's queue (`video.url`), wavespeed (`outputs[0]`) and together's `/v2/videos` 
 Hostile answers, for the clip check: `clip` = "html" (the CDN serves a page), "truncated"
 (the MP4 cut short), "huge" (2 GiB announced in Content-Length), "endless" (no length, bytes
 until the client stops), "other" (a clip of another picture); `clip_audio` adds a sound
-track; `html` = "submit" or "poll" answers that call with an HTML page instead of JSON.
+track; `html` = "submit" or "poll" answers that call with an HTML page instead of JSON;
+`cdn_fail` = n: the first n clip downloads answer 503 (a CDN hiccup after the clip was paid).
 A Starlette app served by uvicorn in a background thread on a free port.
 """
 
@@ -103,6 +104,7 @@ class FakeRouter(VideoProtocols, ProviderProtocols):
         clip: str = "ok",
         clip_audio: bool = False,
         html: str | None = None,
+        cdn_fail: int = 0,
     ) -> None:
         self.delay = delay
         self.fail: dict[str, Any] = {
@@ -118,6 +120,7 @@ class FakeRouter(VideoProtocols, ProviderProtocols):
         self.clip = clip
         self.clip_audio = clip_audio
         self.html = html
+        self.cdn_fail = cdn_fail
         self.calls: list[Seen] = []
         self.jobs: dict[str, _Job] = {}
         self._ids = itertools.count(1)

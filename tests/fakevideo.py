@@ -75,6 +75,7 @@ class VideoProtocols:
     jobs: dict[str, Any]
     clip: str
     html: str | None
+    cdn_fail: int
     _start: Any
     _seen: Any
     _headers: Any
@@ -101,6 +102,9 @@ class VideoProtocols:
 
     def _clip(self, job: Any) -> Response:
         """The clip as served by the CDN, or one of the hostile answers of `clip`."""
+        if self.cdn_fail > 0:
+            self.cdn_fail -= 1
+            return JSONResponse({"error": "upstream unavailable"}, status_code=503)
         if self.clip == "html":
             return HTMLResponse(_PAGE)
         if self.clip == "truncated":

@@ -4,10 +4,11 @@
         lease a slot → submit → poll/download (adapter) → image bytes
         402, provider 5xx after retries, "not supported" before paying → next provider
 
-Clips (`image_to_video`) take the same path with the video adapters: routes from mappings of
-either video task, the adapter answers the clip's URL, and the clip is downloaded streamed
-and capped (`video.download_clip`). Their polls are slower (`VIDEO_POLL`) and their deadline
-is the model's timeout, as for images.
+Clips (`image_to_video`, carried out by `clip_calls.ClipCalls`) take the same path with the
+video adapters: routes from mappings of either video task, the adapter answers the clip's URL,
+and the clip is downloaded streamed and capped (`video.download_clip`). Their polls are slower
+(`VIDEO_POLL`), their deadline is the model's timeout, as for images, and a paid request is
+handed to the caller as a ticket, so a retried job resumes it instead of paying again.
 
 Everything goes over ONE injected `httpx.AsyncClient` (its pool is the process's pool to the
 router). After a submit succeeded the call is never sent to another provider: that would pay
@@ -35,12 +36,13 @@ from service.errors import (
     ProviderUnavailable,
 )
 from service.inference.base import Adapter, BuildContext, Route, submit
+from service.inference.clip_calls import ClipCalls
 from service.inference.fal_ai import FalAIAdapter
 from service.inference.fal_ai_video import FalAIVideoAdapter
 from service.inference.hf_inference import HFInferenceAdapter
 from service.inference.images import ImagePayload
-from service.inference.mapping import DEFAULT_TTL, MappingResolver
-from service.inference.policy import PROVIDER_RETRY
+from service.inference.mapping import DEFAULT_TTL, MappingResolver, chosen_routes
+from service.inference.policy import PROVIDER_RETRY, combined_failure
 from service.inference.replicate import ReplicateAdapter
 from service.inference.slots import ProviderSlots
 from service.inference.together import TogetherAdapter
@@ -56,13 +58,10 @@ from service.inference.transport import (
 from service.inference.video import (
     VIDEO_POLL,
     VIDEO_TASKS,
+    ClipTicket,
+    Remember,
     VideoAdapter,
     VideoResult,
-    asked_frames,
-    asked_seconds,
-    download_clip,
-    fit_image,
-    require_prompt,
 )
 from service.inference.wavespeed import WavespeedAdapter
 from service.inference.wavespeed_video import WavespeedVideoAdapter
@@ -152,7 +151,7 @@ class InferenceClient:
         if spec.provider == "hf-inference":
             return [Route("hf-inference", spec.repo, spec.repo, spec.task)]  # no mapping needed
         routes = await self.mapping.routes(spec.repo, spec.task, SUPPORTED)
-        return _chosen(spec, routes, spec.task)
+        return chosen_routes(spec, routes, spec.task)
 
     async def video_routes(self, spec: ModelSpec) -> list[Route]:
         """Providers able to make a clip of `spec`: mappings of either video task, in order."""
@@ -162,7 +161,14 @@ class InferenceClient:
                 f"{', '.join(VIDEO_SUPPORTED)}, not through an endpoint or hf-inference"
             )
         routes = await self.mapping.routes(spec.repo, VIDEO_TASKS, VIDEO_SUPPORTED)
-        return _chosen(spec, routes, " or ".join(VIDEO_TASKS))
+        return chosen_routes(spec, routes, " or ".join(VIDEO_TASKS))
+
+    def video_adapter(self, provider: str) -> VideoAdapter:
+        """The clip protocol of `provider` (a ticket may name one this build lacks)."""
+        adapter = VIDEO_ADAPTERS.get(provider)
+        if adapter is None:
+            raise ProviderRejected(f"no clip adapter for provider {provider}")
+        return adapter
 
     async def image_to_image(
         self, spec: ModelSpec, image: ImagePayload, parameters: Mapping[str, Any]
@@ -177,13 +183,21 @@ class InferenceClient:
         parameters: Mapping[str, Any],
         *,
         max_bytes: int = CLIP_MAX_BYTES,
+        ticket: ClipTicket | None = None,
+        remember: Remember | None = None,
     ) -> VideoResult:
         """A clip of `image` by `spec`, failing over as for images; refused past `max_bytes`.
 
-        `parameters` are HF-task names (prompt, negative_prompt, num_frames, seed…) plus the
-        provider's own (duration, resolution…), sent verbatim. The clip is not judged here.
+        `parameters` (HF-task names: prompt, negative_prompt, num_frames, seed… and the
+        provider's own) are merged over the model's own for the provider that serves the call
+        (`ModelSpec.parameters_for`) and sent verbatim. `remember` hears the `ClipTicket` of a
+        paid request as soon as the provider took it and again once the clip's URL is known;
+        given back as `ticket`, the same request is polled or downloaded again, never paid
+        twice. The clip is not judged here.
         """
-        return await self._bounded(spec, self._video(spec, image, parameters, max_bytes))
+        clips = ClipCalls(self, spec, image, parameters, max_bytes, remember)
+        work = clips.new() if ticket is None else clips.resumed(ticket)
+        return await self._bounded(spec, work)
 
     async def _bounded(self, spec: ModelSpec, work: Coroutine[Any, Any, T]) -> T:
         # A hard stop on wall time in case a server trickles bytes past every timeout.
@@ -206,35 +220,10 @@ class InferenceClient:
             return await adapter.fetch(call, self.ctx, request, response)
 
         routes = await self.routes(spec)
-        data, route, retries, note = await self._failover(spec, routes, attempt, self.poll)
+        data, route, retries, note = await self.failover(spec, routes, attempt, self.poll)
         return InferenceResult(data, route.provider, route.provider_id, retries=retries, note=note)
 
-    async def _video(
-        self, spec: ModelSpec, image: ImagePayload, parameters: Mapping[str, Any], max_bytes: int
-    ) -> VideoResult:
-        async def attempt(route: Route, call: Call) -> bytes:
-            adapter = VIDEO_ADAPTERS[route.provider]
-            require_prompt(route, parameters)
-            sent = await fit_image(image, adapter.max_image_chars)
-            request = adapter.build(self.ctx, route, sent, parameters)
-            response = await submit(call, request)
-            url = await adapter.fetch(call, self.ctx, request, response)
-            return await download_clip(call, url, max_bytes)
-
-        routes = await self.video_routes(spec)
-        data, route, retries, note = await self._failover(spec, routes, attempt, self.video_poll)
-        return VideoResult(
-            data,
-            route.provider,
-            route.provider_id,
-            task=route.task,
-            retries=retries,
-            seconds=asked_seconds(parameters),
-            frames=asked_frames(parameters),
-            note=note,
-        )
-
-    async def _failover(
+    async def failover(
         self,
         spec: ModelSpec,
         routes: list[Route],
@@ -246,7 +235,7 @@ class InferenceClient:
         calls: list[Call] = []
         for index, route in enumerate(routes):
             try:
-                value = await self._ask(spec, route, attempt, poll, calls)
+                value = await self.ask(spec, route, attempt, poll, calls)
             except (ModelNotServed, PaymentRequired, ProviderDown) as exc:
                 if isinstance(exc, ModelNotServed):
                     await self.mapping.invalidate(spec.repo)
@@ -269,9 +258,9 @@ class InferenceClient:
             )
             note = "; ".join(f"{r.provider} failed" for r in routes[:index])
             return value, route, retries + index, note
-        raise _combined(spec, failures)
+        raise combined_failure(spec.repo, failures)
 
-    async def _ask(
+    async def ask(
         self,
         spec: ModelSpec,
         route: Route,
@@ -305,34 +294,6 @@ class InferenceClient:
                 raise ProviderUnavailable(
                     str(exc), retry_after=getattr(exc, "retry_after", None)
                 ) from exc
-
-
-def _chosen(spec: ModelSpec, routes: list[Route], task: str) -> list[Route]:
-    """The routes `spec` allows (one provider, or its list in its order); none is an error."""
-    if spec.provider != "auto":
-        routes = [r for r in routes if r.provider == spec.provider]
-    elif spec.providers:
-        order = {p: i for i, p in enumerate(spec.providers)}
-        routes = sorted((r for r in routes if r.provider in order), key=lambda r: order[r.provider])
-    if not routes:
-        wanted = spec.provider if spec.provider != "auto" else ", ".join(spec.providers) or "any"
-        raise ModelNotServed(f"{spec.repo}: no live {task} mapping for provider(s) {wanted}")
-    return routes
-
-
-def _combined(spec: ModelSpec, failures: list[PhotoRestoreError]) -> PhotoRestoreError:
-    """One error for a model no provider would run: transient if any failure may pass."""
-    text = f"{spec.repo}: every provider failed: " + " | ".join(str(f) for f in failures)
-    transient = [f for f in failures if isinstance(f, ProviderUnavailable)]
-    if transient:
-        hints = [f.retry_after for f in transient if f.retry_after is not None]
-        return ProviderUnavailable(text, retry_after=max(hints) if hints else None)
-    if all(isinstance(f, ModelNotServed) for f in failures):
-        return ModelNotServed(text, status=400)
-    paid = [f for f in failures if isinstance(f, PaymentRequired)]
-    first = paid[0] if paid else failures[-1]
-    assert isinstance(first, ProviderRejected)
-    return type(first)(text, status=first.status, request_id=first.request_id)
 
 
 def build_client(

@@ -58,7 +58,7 @@ class FalAIAdapter:
         self, call: Call, ctx: BuildContext, request: Request, response: httpx.Response
     ) -> bytes:
         """Poll the queue until COMPLETED, fetch the result, download the first image."""
-        result = await queue_result(call, ctx, request, response)
+        result = await queue_result(call, ctx, request, json_object(response, PROVIDER))
         images = result.get("images") or ([result["image"]] if "image" in result else [])
         if not images or not isinstance(images[0], dict) or "url" not in images[0]:
             raise ProviderDown(f"fal-ai: result without images: {str(result)[:200]}")
@@ -66,13 +66,14 @@ class FalAIAdapter:
 
 
 async def queue_result(
-    call: Call, ctx: BuildContext, request: Request, response: httpx.Response
+    call: Call, ctx: BuildContext, request: Request, submitted: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """The result JSON of a queued request: status polls until COMPLETED, then the result.
+    """The result JSON of a queued request (`submitted`: the submit's answer): status polls
+    until COMPLETED, then the result.
 
-    Shared by every fal task (images, clips): only what is read from the result differs.
+    Shared by every fal task (images, clips): only what is read from the result differs. A
+    clip's submit answer is kept, so a retried job can come back here without paying again.
     """
-    submitted = json_object(response, PROVIDER)
     response_url = submitted.get("response_url")
     if not isinstance(response_url, str) or not submitted.get("request_id"):
         raise ProviderDown(

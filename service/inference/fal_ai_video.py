@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import httpx
-
 from service.errors import ProviderDown
 from service.inference.base import BuildContext, Request, Route, drop_none, headers, lora_path
 from service.inference.fal_ai import PROVIDER, queue_result
@@ -41,10 +39,10 @@ class FalAIVideoAdapter:
         )
 
     async def fetch(
-        self, call: Call, ctx: BuildContext, request: Request, response: httpx.Response
+        self, call: Call, ctx: BuildContext, request: Request, submitted: Mapping[str, Any]
     ) -> str:
         """Poll the queue until COMPLETED, fetch the result, answer `video.url`."""
-        result = await queue_result(call, ctx, request, response)
+        result = await queue_result(call, ctx, request, submitted)
         video = result.get("video")
         url = video.get("url") if isinstance(video, dict) else video
         if not isinstance(url, str) or not url:

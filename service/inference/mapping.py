@@ -19,8 +19,9 @@ from typing import Any
 
 import httpx
 
+from service.config.specs import ModelSpec
 from service.constants import MAPPING_CACHE_KEY
-from service.errors import ProviderRejected, ProviderUnavailable
+from service.errors import ModelNotServed, ProviderRejected, ProviderUnavailable
 from service.inference.base import USER_AGENT, Route
 from service.inference.policy import is_retryable, request_id, server_message
 
@@ -168,3 +169,16 @@ class MappingResolver:
             return parse_mapping(repo, response.json())
         except ValueError:
             raise ProviderUnavailable(f"Hub API answered non-JSON for {repo}") from None
+
+
+def chosen_routes(spec: ModelSpec, routes: list[Route], task: str) -> list[Route]:
+    """The routes `spec` allows (one provider, or its list in its order); none is an error."""
+    if spec.provider != "auto":
+        routes = [r for r in routes if r.provider == spec.provider]
+    elif spec.providers:
+        order = {p: i for i, p in enumerate(spec.providers)}
+        routes = sorted((r for r in routes if r.provider in order), key=lambda r: order[r.provider])
+    if not routes:
+        wanted = spec.provider if spec.provider != "auto" else ", ".join(spec.providers) or "any"
+        raise ModelNotServed(f"{spec.repo}: no live {task} mapping for provider(s) {wanted}")
+    return routes

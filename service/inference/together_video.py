@@ -13,8 +13,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import httpx
-
 from service.errors import ProviderDown, ProviderRejected
 from service.inference.base import (
     BuildContext,
@@ -25,7 +23,7 @@ from service.inference.base import (
     poll_headers,
 )
 from service.inference.images import ImagePayload
-from service.inference.transport import Call, json_object
+from service.inference.transport import Call
 
 PROVIDER = "together"
 MAX_IMAGE_CHARS = 61_440
@@ -63,10 +61,10 @@ class TogetherVideoAdapter:
         )
 
     async def fetch(
-        self, call: Call, ctx: BuildContext, request: Request, response: httpx.Response
+        self, call: Call, ctx: BuildContext, request: Request, submitted: Mapping[str, Any]
     ) -> str:
         """Poll `/v2/videos/{id}` until the job ends; the clip URL or the job's own error."""
-        job = json_object(response, PROVIDER)
+        job = dict(submitted)
         job_id = job.get("id")
         if not isinstance(job_id, str) or not job_id:
             raise ProviderDown(f"together: video answer without id: {str(job)[:200]}")

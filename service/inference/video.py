@@ -14,22 +14,27 @@ from __future__ import annotations
 import asyncio
 import binascii
 import io
+import json
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 import httpx
 from PIL import Image
 
+from service.config.specs import VIDEO_TASKS
 from service.constants import CLIP_MAX_BYTES
 from service.errors import ConfigError, InvalidClip, ProviderDown, ProviderRejected
 from service.inference.base import BuildContext, Request, Route
 from service.inference.images import ImagePayload, decode_data_url, fit_size
 from service.inference.transport import Call, PollPolicy
+from service.retry import attempts
 
-# MiniMax-H3 is mapped as `image-text-to-video`; its wire format is that of `image-to-video`.
-VIDEO_TASKS = ("image-to-video", "image-text-to-video")
+__all__ = ["VIDEO_TASKS", "ClipTicket", "VideoAdapter", "VideoResult"]
+
+# Told each time a ticket changes (taken, clip URL known); None: forget it.
+Remember = Callable[["ClipTicket | None"], Awaitable[None]]
 PROMPTED_TASKS = frozenset({"image-text-to-video"})
 
 # Clips take tens of seconds to minutes, and WaveSpeed asks for >= 5 s between video polls:
@@ -55,10 +60,48 @@ class VideoAdapter(Protocol):
         ...
 
     async def fetch(
-        self, call: Call, ctx: BuildContext, request: Request, response: httpx.Response
+        self, call: Call, ctx: BuildContext, request: Request, submitted: Mapping[str, Any]
     ) -> str:
-        """The finished clip's URL from the submit's answer (polling as needed)."""
+        """The finished clip's URL from the submit's answer (polling as needed).
+
+        `submitted` is the answer's JSON, not the response: it is what a `ClipTicket` keeps,
+        so a retried job polls the same request again instead of paying for a new one.
+        """
         ...
+
+
+@dataclass(frozen=True)
+class ClipTicket:
+    """A clip request that was paid for: who took it and how to find it again.
+
+    Kept (by the pipeline's clip maker) from the moment a provider accepted the submit until
+    the clip is safely stored, so a job retried after a broken download or a poll that ran
+    out of time resumes the same request (`InferenceClient.image_to_video(ticket=…)`) instead
+    of buying a second clip. It holds the provider's answer and, once known, the clip's URL;
+    never a token.
+    """
+
+    provider: str
+    provider_id: str
+    task: str
+    submitted: Mapping[str, Any]
+    url: str | None = None
+    created: float = 0.0
+
+    def to_json(self) -> bytes:
+        """The ticket as stored."""
+        return json.dumps(asdict(self), default=dict).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> ClipTicket | None:
+        """A stored ticket, or None when it is not one (a newer or broken entry)."""
+        try:
+            data = json.loads(raw)
+            ticket = cls(**data)
+        except (ValueError, TypeError):
+            return None
+        ok = isinstance(ticket.submitted, dict) and isinstance(ticket.provider, str)
+        return ticket if ok and (ticket.url is None or isinstance(ticket.url, str)) else None
 
 
 @dataclass(frozen=True)
@@ -73,6 +116,7 @@ class VideoResult:
     seconds: float | None = None  # the duration asked, when the parameters say
     frames: int | None = None  # the frame count asked, when the parameters say
     note: str = ""
+    resumed: bool = False  # downloaded (or polled) from a request paid for by an earlier try
 
 
 def _number(value: Any) -> float | None:
@@ -177,20 +221,20 @@ async def download_clip(call: Call, url: str, max_bytes: int = CLIP_MAX_BYTES) -
             raise ProviderDown(
                 f"{call.provider}: the clip URL is neither http(s) nor base64"
             ) from None
-    attempt = 0
-    while True:
-        attempt += 1
+
+    def counted(_wait: float) -> None:
+        call.retries += 1
+
+    for attempt in attempts(call.retry, sleep=call.sleep):
         try:
             return await _stream(call, url, max_bytes)
         except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-            delay = call.retry.delay(attempt, None)
-            if attempt >= call.retry.attempts or delay >= call.remaining():
+            if not await attempt.again(budget=call.remaining(), announce=counted):
                 raise ProviderDown(
                     f"{call.provider}: the clip download from {httpx.URL(url).path} broke off "
-                    f"({type(exc).__name__}) {attempt} time(s)"
+                    f"({type(exc).__name__}) {attempt.number} time(s)"
                 ) from None
-            call.retries += 1
-            await call.sleep(delay)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 async def _stream(call: Call, url: str, max_bytes: int) -> bytes:

@@ -42,17 +42,19 @@ class WavespeedAdapter:
         self, call: Call, ctx: BuildContext, request: Request, response: httpx.Response
     ) -> bytes:
         """Poll the task's `urls.get` through the router; download `outputs[0]`."""
-        return await call.download(await finished_output(call, ctx, request, response))
+        submitted = json_object(response, PROVIDER)
+        return await call.download(await finished_output(call, ctx, request, submitted))
 
 
 async def finished_output(
-    call: Call, ctx: BuildContext, request: Request, response: httpx.Response
+    call: Call, ctx: BuildContext, request: Request, submitted: Mapping[str, Any]
 ) -> str:
-    """`outputs[0]` of a completed task, polling `urls.get`; a failed task's own reason.
+    """`outputs[0]` of a completed task (`submitted`: the submit's answer), polling `urls.get`;
+    a failed task's own reason.
 
     Shared by every wavespeed task (images, clips): the output is a URL either way.
     """
-    data = json_object(response, PROVIDER).get("data") or {}
+    data = submitted.get("data") or {}
     get_url = (data.get("urls") or {}).get("get")
     if not isinstance(get_url, str):
         raise ProviderDown(f"wavespeed: answer without data.urls.get: {str(data)[:200]}")

@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import httpx
-
 from service.inference.base import BuildContext, Request, Route, drop_none, headers
 from service.inference.images import ImagePayload
 from service.inference.transport import Call
@@ -42,7 +40,7 @@ class WavespeedVideoAdapter:
         )
 
     async def fetch(
-        self, call: Call, ctx: BuildContext, request: Request, response: httpx.Response
+        self, call: Call, ctx: BuildContext, request: Request, submitted: Mapping[str, Any]
     ) -> str:
         """The completed task's first output URL."""
-        return await finished_output(call, ctx, request, response)
+        return await finished_output(call, ctx, request, submitted)

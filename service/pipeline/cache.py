@@ -62,6 +62,16 @@ return evicted
 """
 
 
+_DELETE = """
+local size = tonumber(redis.call('HGET', KEYS[1], 'size') or '-1')
+if size < 0 then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+if tonumber(redis.call('DECRBY', KEYS[3], size)) < 0 then redis.call('SET', KEYS[3], 0) end
+return 1
+"""
+
+
 @dataclass(frozen=True)
 class CacheKeys:
     """The Redis keys of one cache: entries (prefix), the LRU index, the running byte total."""
@@ -154,6 +164,18 @@ class StepCache:
         async with self._lock:
             await asyncio.to_thread(self._folder_put, key, data, encoded)
 
+    async def delete(self, key: str) -> None:
+        """Drop the entry for `key` (gone already is fine): a note that has served its turn."""
+        if not self.enabled:
+            return
+        if self.redis is not None:
+            await self.redis.eval(
+                _DELETE, 3, self.keys.entry + key, self.keys.index, self.keys.total, key
+            )
+            return
+        async with self._lock:
+            await asyncio.to_thread(self._folder_delete, key)
+
     # -- folder backend (blocking; called in a thread) ---------------------------------------
 
     def _paths(self, key: str) -> tuple[Path, Path]:
@@ -188,6 +210,17 @@ class StepCache:
             self._folder_total += len(data)
         if self._folder_total > self.max_bytes:
             self._folder_evict()
+
+    def _folder_delete(self, key: str) -> None:
+        data_path, meta_path = self._paths(key)
+        try:
+            size = data_path.stat().st_size
+        except FileNotFoundError:
+            return
+        data_path.unlink(missing_ok=True)
+        meta_path.unlink(missing_ok=True)
+        if self._folder_total is not None:
+            self._folder_total = max(0, self._folder_total - size)
 
     def _folder_entries(self) -> list[tuple[float, int, Path]]:
         out = []

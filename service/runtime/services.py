@@ -19,6 +19,8 @@ from service.constants import QUEUE_NAME
 from service.jobs.arq_queue import ArqJobQueue
 from service.jobs.records import JobStore
 from service.pipeline import registry
+from service.pipeline.animate import VideoExecutor
+from service.pipeline.clipmaker import build_clip_maker
 from service.pipeline.remote import build_remote_executor
 from service.pipeline.runner import ChainRunner, LocalExecutor, StepExecutor
 from service.storage.base import Storage
@@ -51,13 +53,14 @@ def make_http_client(*, timeout: float = 60.0) -> httpx.AsyncClient:
 def build_executors(
     settings: Settings, http: httpx.AsyncClient, redis: Any | None, catalog: Catalog
 ) -> dict[str, StepExecutor]:
-    """One executor per step kind; a new kind (animation) adds one entry here.
+    """One executor per step kind: local ops, image models, clip models (sharing one client).
 
     `catalog` is the process's one parsed models.toml: the remote executor matches a step to
     its chain by identity, which only works on the very objects the chains were run from.
     """
     remote = build_remote_executor(settings, http, catalog, redis=redis)
-    return {"local": LocalExecutor(), "remote": remote}
+    clips = build_clip_maker(settings, remote.client, redis)
+    return {"local": LocalExecutor(), "remote": remote, "video": VideoExecutor(catalog, clips)}
 
 
 async def open_storage(settings: Settings, http: httpx.AsyncClient) -> Storage:
@@ -88,9 +91,11 @@ class Services:
     runner: ChainRunner
 
     @classmethod
-    async def open(cls, settings: Settings, redis_url: str) -> Services:
-        """Connect to Redis and the storage, load the catalog."""
-        catalog = load_checked_catalog(settings)
+    async def open(
+        cls, settings: Settings, redis_url: str, *, catalog: Catalog | None = None
+    ) -> Services:
+        """Connect to Redis and the storage, load the catalog (unless the caller did)."""
+        catalog = catalog or load_checked_catalog(settings)
         default = catalog.choose_default(
             settings.default_chain, has_token=settings.hf_token_value is not None
         )
