@@ -102,6 +102,16 @@ async def download(request: Request) -> Response:
     return await images.file_response(services_of(request), path, download=not inline)
 
 
+def _refusal(services: Services, name: str) -> str | None:
+    """Why a chain ending in a clip cannot be queued now (no token: no clip can be made)."""
+    chain = services.catalog.chains.get(name)
+    if chain is None or not chain.makes_clip:
+        return None
+    has_token = services.settings.hf_token_value is not None
+    missing = services.catalog.missing_for(chain, has_token=has_token)
+    return f"chain {name} cannot run: " + "; ".join(missing) if missing else None
+
+
 async def _queue_file(
     services: Services, entry: Entry, origin: str, chain: str | None = None
 ) -> dict[str, Any]:
@@ -119,6 +129,9 @@ async def _queue_file(
     )
     if placement is None:
         return {"path": entry.path, "error": "not a file the watcher would take"}
+    refused = _refusal(services, placement.chain)
+    if refused is not None:
+        return {"path": entry.path, "error": refused}
     request = JobRequest(
         source=entry.path,
         output=placement.output,

@@ -91,8 +91,19 @@ class RerunBody(Body):
     params: dict[str, Any] = Field(default_factory=dict, description="merged into the steps'")
     fidelity: str | None = Field(None, description="one of the chain's fidelity levels")
     edits: list[Edit] = Field(default_factory=list, max_length=MAX_EDITS)
+    clip_model: str | None = Field(
+        None, description="chains ending in a clip: another clip model of models.toml"
+    )
+    clip_prompt: str | None = Field(
+        None, max_length=MAX_PROMPT, description="chains ending in a clip: the motion prompt"
+    )
 
-    @field_validator("chain", "prompt", "fidelity", mode="before")
+    def clip_options(self) -> dict[str, Any]:
+        """What the re-run asks of the clip step (see `RunContext.clip`)."""
+        options = {"model": self.clip_model, "prompt": self.clip_prompt}
+        return {k: v for k, v in options.items() if v is not None}
+
+    @field_validator("chain", "prompt", "fidelity", "clip_model", "clip_prompt", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         return _blank_is_none(value)

@@ -77,7 +77,7 @@ class GuardMiddleware:
 SECURITY_HEADERS = [
     (
         b"content-security-policy",
-        b"default-src 'self'; img-src 'self' blob: data:; "
+        b"default-src 'self'; img-src 'self' blob: data:; media-src 'self'; "
         b"style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
         b"form-action 'self'",
     ),
