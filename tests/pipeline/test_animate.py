@@ -45,12 +45,6 @@ def router() -> Iterator[FakeRouter]:
         yield fake
 
 
-@pytest.fixture
-async def http() -> Iterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:
-        yield client  # type: ignore[misc]
-
-
 def executor(
     catalog: Catalog, router: FakeRouter, http: httpx.AsyncClient, tmp: Path
 ) -> VideoExecutor:
