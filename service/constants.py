@@ -42,7 +42,12 @@ STEP_CACHE_KEY = f"{PREFIX}:step-cache:"  # + digest
 STEP_CACHE_INDEX = f"{PREFIX}:step-cache-index"  # zset digest -> last use, for eviction
 STEP_CACHE_BYTES = f"{PREFIX}:step-cache-index:bytes"  # running total, bounded by CACHE_MAX_MB
 
+# Web sessions and sign-in throttling (service.web.sessions, service.web.throttle).
+SESSION_KEY = f"{PREFIX}:session:"  # + session id -> password fingerprint; deleted on sign-out
+LOGIN_FAILURES_KEY = f"{PREFIX}:login-failures:"  # + client address -> failures in the window
+
 # Defaults that are not user settings.
+STATE_DIR_NAME = ".photo-restore"  # local state under DATA_DIR; never served, never watched
 TEMP_PREFIX = ".restore-"
 TEMP_SUFFIX = ".tmp"
 FAILED_SUFFIX = ".failed.txt"

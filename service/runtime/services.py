@@ -19,6 +19,7 @@ from service.constants import QUEUE_NAME
 from service.jobs.arq_queue import ArqJobQueue
 from service.jobs.records import JobStore
 from service.pipeline import registry
+from service.pipeline.guard import PixelBudget
 from service.pipeline.remote import build_remote_executor
 from service.pipeline.runner import ChainRunner, LocalExecutor, StepExecutor
 from service.storage.base import Storage
@@ -81,6 +82,7 @@ class Services:
     storage: Storage
     http: httpx.AsyncClient
     runner: ChainRunner
+    decode_budget: PixelBudget  # pixels the dashboard's views decode at once (MAX_PIXELS)
 
     @classmethod
     async def open(cls, settings: Settings, redis_url: str) -> Services:
@@ -110,6 +112,7 @@ class Services:
             storage=storage,
             http=http,
             runner=runner,
+            decode_budget=PixelBudget(settings.max_pixels),
         )
 
     def watcher(self) -> Watcher:
