@@ -63,7 +63,11 @@ def pillow_errors() -> Iterator[None]:
     except UnidentifiedImageError:
         raise InvalidImage("not an image file Pillow can read (JPEG, PNG, TIFF, WebP…)") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise InvalidImage("refusing a possible decompression bomb (too many pixels)") from None
+        # Pillow's limit is never below ours (`align_pillow`): past it is past MAX_PIXELS.
+        raise InvalidImage(
+            "refusing a possible decompression bomb: more pixels than the limit "
+            "(setting MAX_PIXELS)"
+        ) from None
     except OSError as exc:
         text = str(exc.strerror or exc)
         if "truncated" in text or "broken data stream" in text or "image file is" in text:
@@ -78,8 +82,8 @@ def check_pixels(size: tuple[int, int], max_pixels: int) -> None:
     w, h = size
     if w * h > max_pixels:
         raise InvalidImage(
-            f"the image is {w}×{h} = {w * h / 1e6:.0f} megapixels, over the limit of "
-            f"{max_pixels / 1e6:.0f} (setting MAX_PIXELS); refusing a possible decompression bomb"
+            f"the image is {w}×{h} = {w * h / 1e6:.1f} megapixels, over the limit of "
+            f"{max_pixels / 1e6:.1f} (setting MAX_PIXELS); refusing a possible decompression bomb"
         )
 
 
