@@ -183,7 +183,8 @@ def multistatus(hrefs: list[str], root: str = "/dav/") -> bytes:
     """A Depth-1 answer listing the root and `hrefs` below it."""
     items = [root, *(root + h for h in hrefs)]
     body = "".join(
-        f"<d:response><d:href>{h}</d:href><d:propstat><d:prop><d:resourcetype/>"
+        f"<d:response><d:href>{h}</d:href><d:propstat><d:prop><d:resourcetype>"
+        f"{'<d:collection/>' if h.endswith('/') else ''}</d:resourcetype>"
         f'<d:getetag>"e{i}"</d:getetag></d:prop><d:status>HTTP/1.1 200 OK</d:status>'
         "</d:propstat></d:response>"
         for i, h in enumerate(items)

@@ -13,7 +13,9 @@ import redis
 from starlette.testclient import TestClient
 
 from service.commands.run import _uvicorn
+from service.constants import WATCH_TRIGGER_KEY
 from tests.hostile.corpus import deep_json, png_bomb, tiff_bomb
+from tests.servers import start_wsgidav
 from tests.web.api_support import api_for
 from tests.web.conftest import PROXY, STRANGER, client_for, page_token
 from tests.web.live import PASSWORD, make_settings, scan_bytes
@@ -310,3 +312,36 @@ async def test_an_upload_without_a_multipart_body_is_400(rdb: redis.Redis, data_
                 headers={**headers, "x-csrf-token": api.token},
             )
             assert r.status_code == 400, headers
+
+
+async def test_a_nextcloud_event_for_another_account_is_never_mapped_onto_ours(
+    rdb: redis.Redis, tmp_path: Path
+) -> None:
+    (tmp_path / "dav").mkdir()
+    server = start_wsgidav(tmp_path / "dav")
+    (server.root / "F" / "to-restore").mkdir(parents=True)
+    try:
+        dav = {k: getattr(server, k) for k in ("user", "password")}
+        async with api_for(
+            tmp_path / "data",
+            webhook_secret="s3cret",
+            owncloud_url=server.url,
+            owncloud_user=dav["user"],
+            owncloud_password=dav["password"],
+            owncloud_dav_path=server.dav_path,
+        ) as api:
+            for owner, status in (("bob", "ignored"), (server.user, "accepted")):
+                body = {
+                    "event": {
+                        "class": "OCP\\Files\\Events\\Node\\NodeCreatedEvent",
+                        "node": {"id": 3, "path": f"/{owner}/files/F/to-restore/a.jpg"},
+                    }
+                }
+                r = await api.client.post(
+                    "/webhooks/nextcloud", json=body, headers={"x-webhook-secret": "s3cret"}
+                )
+                assert r.status_code == 202
+                assert r.json()["status"] == status, owner
+            assert rdb.lrange(WATCH_TRIGGER_KEY, 0, -1) == [b"/F/to-restore"]
+    finally:
+        server.stop()
