@@ -13,6 +13,7 @@ import redis
 import requests
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis.configuration import set_hypothesis_home_dir
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
@@ -23,6 +24,8 @@ EXAMPLES = 12  # per operation: about 200 requests in all, a few seconds
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    # hypothesis keeps caches in ./.hypothesis unless told otherwise: the checkout stays clean.
+    set_hypothesis_home_dir(str(tmp_path_factory.mktemp("hypothesis")))
     data = tmp_path_factory.mktemp("fuzz") / "data"
     (data / "Family" / "to-restore").mkdir(parents=True)
     client = redis.Redis.from_url(make_settings(data).redis_url or "")
