@@ -126,6 +126,7 @@ def test_a_cookie_replayed_after_sign_out_is_refused(
     cookie = client.cookies.get("photo_restore_session")
     r = client.post("/logout", data={"csrf_token": page_token(client)}, follow_redirects=False)
     assert r.status_code == 303
+    client.cookies.clear()
     client.cookies.set("photo_restore_session", cookie)  # the copy an attacker kept
     assert client.get("/api/jobs").status_code == 401
 
