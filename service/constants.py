@@ -49,7 +49,12 @@ CLIP_CACHE_BYTES = f"{PREFIX}:clip-cache-index:bytes"
 # WaveSpeed keep outputs for days, the margin covers a job that waited out a long outage.
 CLIP_TICKET_TTL = 24 * 3600
 
+# Web sessions and sign-in throttling (service.web.sessions, service.web.throttle).
+SESSION_KEY = f"{PREFIX}:session:"  # + session id -> password fingerprint; deleted on sign-out
+LOGIN_FAILURES_KEY = f"{PREFIX}:login-failures:"  # + client address -> failures in the window
+
 # Defaults that are not user settings.
+STATE_DIR_NAME = ".photo-restore"  # local state under DATA_DIR; never served, never watched
 TEMP_PREFIX = ".restore-"
 TEMP_SUFFIX = ".tmp"
 FAILED_SUFFIX = ".failed.txt"

@@ -12,7 +12,8 @@
         │                      too big, too long or short, not the photo it was made from)
         ├── InvalidEdit        a hand edit's parameters make no sense (a crop outside the frame)
         ├── InvalidRequest     an API request or webhook body we cannot act on (HTTP 400)
-        │   └── WebhookRejected    not a webhook body we understand
+        │   ├── WebhookRejected    not a webhook body we understand
+        │   └── RequestTooLarge    a body over its route's limit (HTTP 413), refused mid-stream
         ├── Conflict           the job's state does not allow the action (HTTP 409)
         ├── UnsafePath         `..`, absolute escapes, NUL bytes
         │   └── OutsideInboxes     well-formed, but not inside an inbox or its output folder
@@ -46,6 +47,7 @@ __all__ = [
     "ProviderDown",
     "ProviderRejected",
     "ProviderUnavailable",
+    "RequestTooLarge",
     "StorageError",
     "StorageUnavailable",
     "TransientError",
@@ -123,6 +125,10 @@ class InvalidRequest(PermanentError):
 
 class WebhookRejected(InvalidRequest):
     """The body is not a webhook we understand."""
+
+
+class RequestTooLarge(InvalidRequest):
+    """The request's body is over the limit of its route; reading stopped where it passed."""
 
 
 class Conflict(PermanentError):

@@ -21,6 +21,7 @@ from service.jobs.records import JobStore
 from service.pipeline import registry
 from service.pipeline.animate import VideoExecutor
 from service.pipeline.clipmaker import build_clip_maker
+from service.pipeline.guard import PixelBudget
 from service.pipeline.remote import build_remote_executor
 from service.pipeline.runner import ChainRunner, LocalExecutor, StepExecutor
 from service.storage.base import Storage
@@ -89,6 +90,7 @@ class Services:
     storage: Storage
     http: httpx.AsyncClient
     runner: ChainRunner
+    decode_budget: PixelBudget  # pixels the dashboard's views decode at once (MAX_PIXELS)
 
     @classmethod
     async def open(
@@ -120,6 +122,7 @@ class Services:
             storage=storage,
             http=http,
             runner=runner,
+            decode_budget=PixelBudget(settings.max_pixels),
         )
 
     def watcher(self) -> Watcher:
