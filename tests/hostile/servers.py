@@ -12,6 +12,21 @@ from collections.abc import Callable
 Answer = Callable[["Handler"], None]
 
 
+def _sysctl_max(name: str, default: int) -> int:
+    try:
+        return int(open(f"/proc/sys/net/ipv4/{name}").read().split()[-1])
+    except (OSError, ValueError, IndexError):
+        return default
+
+
+def kernel_slack() -> int:
+    """Bytes a server can have 'sent' that the client never read: what the kernel buffers on
+    both ends of a loopback connection (receive buffers autotune up to tcp_rmem's maximum, 32 MiB
+    on some machines), plus a little. A test that proves the client stopped reading early must
+    allow this much, or it fails whenever the buffers grow."""
+    return _sysctl_max("tcp_rmem", 6 << 20) + _sysctl_max("tcp_wmem", 4 << 20) + (1 << 20)
+
+
 class Handler(http.server.BaseHTTPRequestHandler):
     """Hands each request to the server's `answer` function."""
 
