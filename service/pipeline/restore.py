@@ -3,15 +3,17 @@
 The unit of work both the worker's task and `photo-restore restore` run; it knows nothing of
 queues, job records or where the file came from. EXIF, ICC and a provenance note travel into
 the result, and "keep the original here" masks are applied last, to the original replayed
-through the same crops and turns as the result.
+through the same crops and turns as the result. A chain ending in a clip step also answers
+the clip (`Restored.clip`, MP4 bytes, or None when its step failed); the clip is made from the
+photo as written, masks included.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ from PIL import Image
 
 from service.config.catalog import Chain, Step
 from service.config.settings import Settings
+from service.errors import ConfigError
 from service.pipeline import imageio, registry, transforms
 from service.pipeline.imageio import Decoded
 from service.pipeline.ops.keep import ALIGNED_ORIGINAL
@@ -42,6 +45,11 @@ class Restored:
     data: bytes
     run: RunResult
     decoded: Decoded
+
+    @property
+    def clip(self) -> bytes | None:
+        """The clip made beside the photo, when the chain makes one and its step succeeded."""
+        return self.run.clip
 
 
 def edit_steps(edits: Sequence[dict[str, Any]]) -> list[Step]:
@@ -89,12 +97,18 @@ async def restore_image(
     on_progress: ProgressCallback | None = None,
     intermediate: Any = None,
     on_decoded: Callable[[Image.Image], Awaitable[None]] | None = None,
+    clip: Mapping[str, Any] | None = None,
+    last_try: bool = True,
 ) -> Restored:
     """Decode, run the chain and encode; shared by the worker and `photo-restore restore`.
 
     `fmt` is the format to write, the one the result's name says (`formats.for_name`); None
     keeps the scan's own format where it can be written (else PNG, see `formats.writable`).
+    `clip` holds a re-run's choices for the clip step (see `RunContext.clip`); `last_try`
+    says whether a transient failure of that step may still ask for a retry.
     """
+    if chain.unresolved:
+        raise ConfigError(f"chain {chain.name!r} runs {chain.restore_with!r} first: resolve it")
     decoded = await asyncio.to_thread(imageio.decode, path, max_pixels=settings.max_pixels)
     if on_decoded is not None:
         await on_decoded(decoded.image)
@@ -111,18 +125,11 @@ async def restore_image(
         params=dict(params or {}),
         fidelity=fidelity,
         intermediate=intermediate,
+        clip=dict(clip or {}),
+        last_try=last_try,
     )
-    # "Keep the original here" masks apply after the chain, to the original replayed through
-    # the same crops and turns; only then is the original kept alive during the run.
-    before = [e for e in edits if e.get("op") != KEEP_OP]
-    keeps = [e for e in edits if e.get("op") == KEEP_OP]
-    original = image if keeps else None
-    with transforms.recording() as frame_log:
-        run = await runner.run(image, chain, ctx, edits=edit_steps(before), on_progress=on_progress)
+    run = await _run(image, chain, runner, ctx, edits, on_progress)
     del image
-    if original is not None:
-        await _keep_original(run, original, frame_log, keeps, intermediate)
-        del original
     data = await asyncio.to_thread(
         imageio.encode,
         run.image,
@@ -131,6 +138,58 @@ async def restore_image(
         provenance=provenance(chain, run, job_id),
     )
     return Restored(data=data, run=run, decoded=decoded)
+
+
+async def _run(
+    image: Image.Image,
+    chain: Chain,
+    runner: ChainRunner,
+    ctx: RunContext,
+    edits: Sequence[dict[str, Any]],
+    on_progress: ProgressCallback | None,
+) -> RunResult:
+    """Hand edits, the chain, then "keep the original here" masks (to the original replayed
+    through the same crops and turns; only then is the original kept alive during the run).
+    With masks, a clip step waits for them: the clip is of the photo as it will be written."""
+    before = [e for e in edits if e.get("op") != KEEP_OP]
+    keeps = [e for e in edits if e.get("op") == KEEP_OP]
+    original = image if keeps else None
+    clip_last = chain.makes_clip and bool(keeps)
+    photo_chain = replace(chain, steps=chain.steps[:-1]) if clip_last else chain
+    with transforms.recording() as frame_log:
+        run = await runner.run(
+            image, photo_chain, ctx, edits=edit_steps(before), on_progress=on_progress
+        )
+    del image
+    if original is not None:
+        await _keep_original(run, original, frame_log, keeps, ctx.intermediate)
+        del original
+    if clip_last:
+        await _clip_after_masks(run, chain, runner, ctx, on_progress)
+    return run
+
+
+async def _clip_after_masks(
+    run: RunResult,
+    chain: Chain,
+    runner: ChainRunner,
+    ctx: RunContext,
+    on_progress: ProgressCallback | None,
+) -> None:
+    """The chain's clip step, run on the masked photo; its record joins the run's."""
+    done = list(run.steps)
+
+    async def progress(records: list[StepRecord]) -> None:
+        for offset, record in enumerate(records):
+            record.index = len(done) + offset
+        if on_progress is not None:
+            await on_progress(done + records)
+
+    clip_run = await runner.run(
+        run.image, replace(chain, steps=chain.steps[-1:]), ctx, on_progress=progress
+    )
+    run.steps.extend(clip_run.steps)
+    run.clip = clip_run.clip
 
 
 async def _keep_original(

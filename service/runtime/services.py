@@ -22,6 +22,9 @@ from service.jobs.previews import MemoryPreviews, PreviewStore, RedisPreviews
 from service.jobs.records import JobStore
 from service.logs import Trouble
 from service.pipeline import registry
+from service.pipeline.animate import VideoExecutor
+from service.pipeline.clipmaker import build_clip_maker
+from service.pipeline.guard import PixelBudget
 from service.pipeline.remote import build_remote_executor
 from service.pipeline.runner import ChainRunner, LocalExecutor, StepExecutor
 from service.runtime.scratch import close_scratch, open_scratch
@@ -33,8 +36,13 @@ log = logging.getLogger(__name__)
 
 
 def load_checked_catalog(settings: Settings) -> Catalog:
-    """models.toml with every op name checked against the registered operations."""
-    return load_catalog(settings.models_file, local_ops=registry.names())
+    """models.toml with every op name checked against the registered operations, resolved for
+    this process: `restore_with = "default"` becomes the chain that restores with (or without)
+    the token and DEFAULT_CHAIN of these settings."""
+    catalog = load_catalog(settings.models_file, local_ops=registry.names())
+    return catalog.resolved(
+        has_token=settings.hf_token_value is not None, requested=settings.default_chain
+    )
 
 
 def make_http_client(*, timeout: float = 60.0) -> httpx.AsyncClient:
@@ -50,13 +58,14 @@ def make_http_client(*, timeout: float = 60.0) -> httpx.AsyncClient:
 def build_executors(
     settings: Settings, http: httpx.AsyncClient, redis: Any | None, catalog: Catalog
 ) -> dict[str, StepExecutor]:
-    """One executor per step kind; a new kind (animation) adds one entry here.
+    """One executor per step kind: local ops, image models, clip models (sharing one client).
 
     `catalog` is the process's one parsed models.toml: the remote executor matches a step to
     its chain by identity, which only works on the very objects the chains were run from.
     """
     remote = build_remote_executor(settings, http, catalog, redis=redis)
-    return {"local": LocalExecutor(), "remote": remote}
+    clips = build_clip_maker(settings, remote.client, redis)
+    return {"local": LocalExecutor(), "remote": remote, "video": VideoExecutor(catalog, clips)}
 
 
 async def open_storage(settings: Settings, http: httpx.AsyncClient) -> Storage:
@@ -85,6 +94,7 @@ class Services:
     storage: Storage
     http: httpx.AsyncClient
     runner: ChainRunner
+    decode_budget: PixelBudget  # pixels the dashboard's views decode at once (MAX_PIXELS)
     previews: PreviewStore
     scratch: Path
     trouble: Trouble = field(default_factory=lambda: Trouble(log, "Redis"))
@@ -92,14 +102,19 @@ class Services:
 
     @classmethod
     async def open(
-        cls, settings: Settings, redis_url: str, *, trouble: Trouble | None = None
+        cls,
+        settings: Settings,
+        redis_url: str,
+        *,
+        catalog: Catalog | None = None,
+        trouble: Trouble | None = None,
     ) -> Services:
-        """Connect to Redis and the storage, load the catalog.
+        """Connect to Redis and the storage, load the catalog (unless the caller did).
 
         Previews stay in this process when Redis is the embedded, persisted one (REDIS_URL
         unset), and go to the shared Redis otherwise; both are bounded (jobs.previews).
         """
-        catalog = load_checked_catalog(settings)
+        catalog = catalog or load_checked_catalog(settings)
         default = catalog.choose_default(
             settings.default_chain, has_token=settings.hf_token_value is not None
         )
@@ -128,6 +143,7 @@ class Services:
             storage=storage,
             http=http,
             runner=runner,
+            decode_budget=PixelBudget(settings.max_pixels),
             previews=previews,
             scratch=open_scratch(settings),
             trouble=trouble or Trouble(log, "Redis"),

@@ -1,5 +1,8 @@
 """The arq worker: runs restore jobs and, on one worker at a time, the watcher's polling.
 
+A job may run for `job_timeout` of the catalog: 15 min, or longer when a chain's model calls
+may take longer (a clip model's timeout is minutes); each call has its own deadline inside it.
+
 On SIGTERM arq stops taking jobs, gives running ones `DRAIN_SECONDS` to finish, then cancels
 them; a cancelled job is re-queued (retry_jobs) and its record says it was handed back, so a
 node drain loses nothing. Set the pod's terminationGracePeriodSeconds above DRAIN_SECONDS.
@@ -34,8 +37,10 @@ from arq.worker import Worker
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from service.config.catalog import Catalog
 from service.config.settings import Settings
 from service.constants import (
+    JOB_LOCAL_SECONDS,
     JOB_TIMEOUT_SECONDS,
     QUEUE_NAME,
     RESTORE_FUNCTION,
@@ -45,7 +50,7 @@ from service.errors import from_redis
 from service.jobs.recovery import JobLeases, worker_lease
 from service.jobs.task import restore_job
 from service.logs import Trouble
-from service.runtime.services import Services
+from service.runtime.services import Services, load_checked_catalog
 from service.watch.hosting import start_watcher
 
 log = logging.getLogger(__name__)
@@ -168,10 +173,11 @@ class _Lifecycle:
         self.watch = watch
         self.services = services
         self.trouble = services.trouble if services is not None else Trouble(log, "Redis")
+        self.catalog = services.catalog if services is not None else load_checked_catalog(settings)
 
     async def on_startup(self, ctx: dict[str, Any]) -> None:
         svc = self.services or await Services.open(
-            self.settings, self.redis_url, trouble=self.trouble
+            self.settings, self.redis_url, catalog=self.catalog, trouble=self.trouble
         )
         svc.hosts_worker = True
         ctx["services"] = svc
@@ -210,6 +216,13 @@ class _Lifecycle:
         await _quietly(self.trouble, ctx["leases"].finished(ctx["job_id"]))
 
 
+def job_timeout(catalog: Catalog) -> float:
+    """arq's limit on one job: JOB_TIMEOUT_SECONDS, or the slowest chain's time budget (its
+    model calls' hard stops plus JOB_LOCAL_SECONDS) when that is longer."""
+    budgets = [catalog.time_budget(c) + JOB_LOCAL_SECONDS for c in catalog.chains.values()]
+    return max([JOB_TIMEOUT_SECONDS, *budgets])
+
+
 def make_worker(
     settings: Settings,
     redis_url: str,
@@ -221,13 +234,14 @@ def make_worker(
 ) -> Worker:
     """Build the arq Worker for this process; `services` may be shared with the web app."""
     life = _Lifecycle(settings, redis_url, watch, services)
+    catalog = life.catalog
     return SupervisedWorker(
         functions=[
             func(
                 restore_job,
                 name=RESTORE_FUNCTION,
                 max_tries=1000,
-                timeout=JOB_TIMEOUT_SECONDS,
+                timeout=job_timeout(catalog),
             )
         ],
         trouble=life.trouble,
