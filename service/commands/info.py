@@ -21,15 +21,19 @@ def chains(settings: Settings, args: argparse.Namespace) -> int:
     default = catalog.choose_default(settings.default_chain, has_token=has_token)
     console = Console()
     table = Table(title=f"Chains in {catalog.path}")
-    for col in ("chain", "steps", "can run", "description"):
+    for col in ("chain", "steps", "calls · cost", "can run", "description"):
         table.add_column(col)
     for chain in catalog.chains.values():
         missing = catalog.missing_for(chain, has_token=has_token)
-        steps = " → ".join(s.name for s in chain.steps)
+        steps = " → ".join(
+            s.name + (f" ({s.tiles}×{s.tiles} tiles)" if s.tiles > 1 else "") for s in chain.steps
+        )
         mark = "default" if chain.name == default else ""
+        cost = catalog.cost_usd(chain)
         table.add_row(
             f"{chain.name} {mark}".strip(),
             steps,
+            f"{chain.calls()}" + (f" · ${cost:.3f}" if cost is not None else ""),
             "yes" if not missing else "no: " + "; ".join(missing),
             chain.description,
         )

@@ -71,6 +71,12 @@ class Step:
     prompt: str | None = None
     title: str = ""
     fallback: str | None = None  # a local op run instead when the step cannot run remotely
+    tiles: int = 1  # remote steps: run the model on an N×N grid of overlapping tiles
+
+    @property
+    def calls(self) -> int:
+        """Model calls this step makes (0 for local steps)."""
+        return self.tiles * self.tiles if self.kind == "remote" else 0
 
     @property
     def output(self) -> str:
@@ -102,6 +108,10 @@ class Chain:
         """Names of the remote models this chain calls."""
         return [s.name for s in self.steps if s.kind == "remote"]
 
+    def calls(self) -> int:
+        """Model calls one run of this chain makes (tiled steps make several)."""
+        return sum(s.calls for s in self.steps)
+
 
 @dataclass(frozen=True)
 class Catalog:
@@ -120,6 +130,15 @@ class Catalog:
         except KeyError:
             known = ", ".join(sorted(self.chains))
             raise ConfigError(f"unknown chain {name!r}; known chains: {known}") from None
+
+    def cost_usd(self, chain: Chain) -> float | None:
+        """The estimated spend of one run (None when no called model has a price)."""
+        prices = [
+            (s.calls, self.models[s.name].price_usd) for s in chain.steps if s.kind == "remote"
+        ]
+        if not any(p is not None for _, p in prices):
+            return None
+        return sum(n * (p or 0.0) for n, p in prices)
 
     def missing_for(self, chain: Chain, *, has_token: bool) -> list[str]:
         """Why `chain` cannot run now (empty when it can)."""
@@ -221,7 +240,8 @@ _MODEL_KEYS = {
     "description",
 }
 _CHAIN_KEYS = {"title", "description", "steps", "output_format", "fidelity"}
-_STEP_KEYS = {"kind", "op", "model", "params", "prompt", "title", "fallback"}
+_STEP_KEYS = {"kind", "op", "model", "params", "prompt", "title", "fallback", "tiles"}
+MAX_TILES = 4  # per side of the grid: 16 calls for one step is plenty
 
 
 def _load_model(r: _Reader, name: str, data: Any) -> ModelSpec:
@@ -287,6 +307,13 @@ def _load_step(
     if kind.name == "remote" and name not in models:
         raise r.fail(f"{where}model", "a model defined under [models]: " + ", ".join(models), name)
     fallback = r.string(data, "fallback", where)
+    tiles = data.get("tiles", 1)
+    if isinstance(tiles, bool) or not isinstance(tiles, int) or not 1 <= tiles <= MAX_TILES:
+        raise r.fail(
+            f"{where}tiles", f"a whole number from 1 to {MAX_TILES} (tiles per side)", tiles
+        )
+    if tiles > 1 and kind.name != "remote":
+        raise r.fail(f"{where}tiles", "only on a model step", tiles)
     for op in filter(None, [name if kind.name == "local" else None, fallback]):
         if local_ops is not None and op not in local_ops:
             raise r.fail(
@@ -301,6 +328,7 @@ def _load_step(
         prompt=r.string(data, "prompt", where),
         title=r.string(data, "title", where, "") or "",
         fallback=fallback,
+        tiles=tiles,
     )
 
 

@@ -1,0 +1,156 @@
+"""The model's tone and colour, expressed as a function of the scan, at the model's resolution.
+
+A model's answer is about one megapixel; the scan is forty. To give the scan the model's tone
+and colour without its blur, the answer is described as a function of the scan that can be
+evaluated at any resolution:
+
+1. a global curve per channel (fading, yellowing, the model's contrast), fitted robustly on
+   scan→answer pairs at the answer's size (a 256-entry LUT, cheap at full size);
+2. a local gain and offset on top (a guided filter, He et al. 2010: edge-aware because its
+   coefficients are linear in the scan itself), which carries what changes across the picture:
+   a stain lifted, a vignette evened, one region brightened. The gain only follows broad
+   contrast changes: its radius is a few percent of the picture and it is kept within bounds,
+   so a model that smooths skin does not flatten the scan's texture.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+GAIN_RANGE = (0.6, 1.8)
+GUIDE_SIDE = 512
+
+
+@dataclass(frozen=True)
+class ToneFit:
+    """`luts[c]` maps source band `sources[c]` to output channel c; gain/offset are low-res."""
+
+    luts: np.ndarray  # C×256 float32
+    sources: tuple[int, ...]  # source band index per output channel
+    gain: np.ndarray  # h×w×C float32, multiplies the curve's output
+    offset: np.ndarray  # h×w×C float32, added after
+
+    def curve(self, scan: np.ndarray) -> np.ndarray:
+        """Apply the global curves to a uint8 H×W×S array: H×W×C float32."""
+        out = np.empty((*scan.shape[:2], len(self.sources)), np.float32)
+        for c, s in enumerate(self.sources):
+            out[..., c] = self.luts[c][scan[..., s]]
+        return out
+
+    def apply(self, scan: np.ndarray) -> np.ndarray:
+        """Curves, then the local gain and offset (only at the fit's own size)."""
+        out: np.ndarray = self.curve(scan) * self.gain + self.offset
+        return out
+
+
+def source_bands(n_source: int, n_out: int) -> tuple[int, ...]:
+    """Which scan band predicts each output channel (the one band of a grey scan for all)."""
+    if n_source == n_out:
+        return tuple(range(n_out))
+    return (0,) * n_out
+
+
+def fit_curve(
+    src: np.ndarray, dst: np.ndarray, weight: np.ndarray, *, monotone: bool
+) -> np.ndarray:
+    """A 256-entry curve dst ≈ f(src) from weighted bin means.
+
+    The answer is small, so its extremes are soft: a stroke of ink that is black in the scan is
+    grey at the answer's size. The curve is therefore only trusted where the small scan has
+    values; beyond them it continues with the overall (least-squares) slope, so the scan's
+    sharper extremes are not clipped. A tone curve also keeps a slope within a factor of four
+    of the overall one: a flat stretch (what a regression on grainy levels gives) would wipe
+    out the scan's detail at those levels.
+    """
+    w = weight.ravel()
+    x = src.ravel()
+    y = dst.ravel()
+    total = max(float(w.sum()), 1e-9)
+    mx, my = float((w * x).sum()) / total, float((w * y).sum()) / total
+    var = float((w * (x - mx) ** 2).sum()) / total
+    slope = float((w * (x - mx) * (y - my)).sum()) / total / var if var > 1.0 else 1.0
+    if monotone:
+        slope = float(np.clip(slope, 0.2, 5.0))
+    counts = np.bincount(x, w, minlength=256)
+    sums = np.bincount(x, w * y, minlength=256)
+    kernel = cv2.getGaussianKernel(25, 4.0).ravel()
+    counts_s = np.convolve(counts, kernel, mode="same")
+    sums_s = np.convolve(sums, kernel, mode="same")
+    filled = counts_s > max(1e-9, counts_s.max() * 1e-3)
+    levels = np.arange(256, dtype=np.float64)
+    if filled.sum() < 2:
+        return (my + slope * (levels - mx)).astype(np.float32)
+    lo, hi = int(np.argmax(filled)), 255 - int(np.argmax(filled[::-1]))
+    raw = np.interp(levels, levels[filled], sums_s[filled] / counts_s[filled])
+    steps = np.diff(raw)
+    steps[:lo] = slope
+    steps[hi:] = slope
+    if monotone:
+        steps = np.clip(steps, slope / 4, slope * 4)
+    lut = np.concatenate([[0.0], np.cumsum(steps)])
+    inside = filled & (counts > 0)
+    lut += float(np.average(raw[inside] - lut[inside], weights=counts[inside]))
+    return lut.astype(np.float32)
+
+
+def fit_curves(src: np.ndarray, dst: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Per output channel curves; two passes, the second ignoring what the first cannot explain
+    (dust and scratches the model removed must not bend the curve)."""
+    sources = source_bands(src.shape[2], dst.shape[2])
+    same = src.shape[2] == dst.shape[2]
+    luts = np.empty((dst.shape[2], 256), np.float32)
+    for c, s in enumerate(sources):
+        x, y = src[..., s], dst[..., c]
+        lut = fit_curve(x, y, weight, monotone=same)
+        residual = np.abs(y - lut[x])
+        scale = 1.4826 * float(np.median(residual)) + 1.0
+        robust = weight / (1.0 + (residual / (3 * scale)) ** 2)
+        luts[c] = fit_curve(x, y, robust, monotone=same)
+    return luts
+
+
+def _box(a: np.ndarray, r: int) -> np.ndarray:
+    out: np.ndarray = cv2.boxFilter(a, -1, (2 * r + 1, 2 * r + 1), borderType=cv2.BORDER_REFLECT)
+    return out.reshape(a.shape)  # OpenCV drops a trailing axis of one band
+
+
+def guided_gain(guide: np.ndarray, target: np.ndarray, r: int, eps: float) -> np.ndarray:
+    """Per-pixel (gain, offset) with target ≈ gain·guide + offset locally (a guided filter)."""
+    mean_i, mean_p = _box(guide, r), _box(target, r)
+    cov = _box(guide * target, r) - mean_i * mean_p
+    var = _box(guide * guide, r) - mean_i * mean_i
+    a = cov / (var + eps)
+    b = mean_p - a * mean_i
+    return np.stack([_box(a, r), _box(b, r)])
+
+
+def fit(scan_small: np.ndarray, answer: np.ndarray, weight: np.ndarray | None = None) -> ToneFit:
+    """The tone fit of `answer` (h×w×C float32) from `scan_small` (h×w×S uint8), same size."""
+    h, w = answer.shape[:2]
+    wt = np.ones((h, w), np.float32) if weight is None else weight
+    luts = fit_curves(scan_small, answer, wt)
+    sources = source_bands(scan_small.shape[2], answer.shape[2])
+    base = ToneFit(luts, sources, np.ones_like(answer), np.zeros_like(answer)).curve(scan_small)
+    # The radius is ~2 % of the picture; eps ≈ (10 grey levels)²: below that local contrast the
+    # gain stays near one and only the offset follows the model. Broad by design, the
+    # coefficients are computed at up to GUIDE_SIDE and enlarged.
+    f = min(1.0, GUIDE_SIDE / max(h, w))
+    gs = (max(4, round(w * f)), max(4, round(h * f)))
+    guide = _shape(cv2.resize(base, gs, interpolation=cv2.INTER_AREA), answer.shape[2])
+    target = _shape(cv2.resize(answer - base, gs, interpolation=cv2.INTER_AREA), answer.shape[2])
+    r = max(2, round(0.02 * max(gs)))
+    a, b = guided_gain(guide, target, r, 100.0)
+    mean_i = _box(guide, r)
+    gain = np.clip(1.0 + a, *GAIN_RANGE)
+    offset = b + (1.0 + a - gain) * mean_i
+    gain = _shape(cv2.resize(gain, (w, h), interpolation=cv2.INTER_LINEAR), answer.shape[2])
+    offset = _shape(cv2.resize(offset, (w, h), interpolation=cv2.INTER_LINEAR), answer.shape[2])
+    return ToneFit(luts, sources, gain.astype(np.float32), offset.astype(np.float32))
+
+
+def _shape(a: np.ndarray, bands: int) -> np.ndarray:
+    """h×w×bands (OpenCV returns a one-band image without its last axis)."""
+    return a.reshape(a.shape[0], a.shape[1], bands)
