@@ -24,7 +24,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-THRESHOLDS = {"faithful": 0.22, "balanced": 0.30, "strong": 0.42}
+# An unchanged face scores ~0.00–0.02 (a blurred or smoothed one too: the band is the features'
+# scale); features moved by a tenth of the face, grown by a third or mirrored score 0.25–0.45,
+# another face pasted in 0.3 and more.
+THRESHOLDS = {"faithful": 0.10, "balanced": 0.15, "strong": 0.22}
+MAX_REPAIRED_SHARE = 0.15
 DETECT_SIDE = 640  # faces of ~4 % of the picture's side are found; larger costs ~1 s more
 # alt2 has far fewer false faces in textures (brick, foliage) than the default frontal cascade.
 CASCADE = "haarcascade_frontalface_alt2.xml"
@@ -115,7 +119,12 @@ def score(
     yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
     cx, cy = x + bw / 2, y + bh / 2
     ellipse = ((xx - cx) / (0.55 * bw)) ** 2 + ((yy - cy) / (0.65 * bh)) ** 2
-    weight = np.clip(1.5 - ellipse, 0, 1) * (1.0 - repair[y0:y1, x0:x1])
+    inside = np.clip(1.5 - ellipse, 0, 1)
+    repaired = repair[y0:y1, x0:x1]
+    # Specks and a scratch across a cheek are repairs, left out of the comparison; a "repair"
+    # covering much of the face is the model re-drawing it, which is what is measured here.
+    share = float((inside * repaired).sum()) / max(float(inside.sum()), 1e-6)
+    weight = inside * (1.0 - repaired) if share <= MAX_REPAIRED_SHARE else inside
     total = float(weight.sum())
     if total < 16:
         return 0.0
@@ -127,16 +136,23 @@ def score(
 
 
 def check(
-    scan_grey: np.ndarray, answer_grey: np.ndarray, repair: np.ndarray, fidelity: str
+    scan_grey: np.ndarray,
+    matched_grey: np.ndarray,
+    answer_grey: np.ndarray,
+    repair: np.ndarray,
+    fidelity: str,
 ) -> list[FaceScore]:
-    """Every face found, scored; the coordinates are in the frame of the given arrays."""
+    """Every face found in the scan or the answer, scored on the tone-matched scan.
+
+    Faces are looked for in the scan as it is (what the model did cannot hide a face there)
+    and in the answer; all arrays share one frame, and so do the boxes returned.
+    """
     limit = THRESHOLDS.get(fidelity, THRESHOLDS["balanced"])
     h, w = scan_grey.shape
     out = []
     for fx, fy, fw, fh in find(scan_grey, answer_grey):
         box = (fx * w, fy * h, fw * w, fh * h)
-        s = score(scan_grey, answer_grey, repair, box)
-        out.append(
-            FaceScore((round(box[0]), round(box[1]), round(box[2]), round(box[3])), s, limit)
-        )
+        s = score(matched_grey, answer_grey, repair, box)
+        rounded = (round(box[0]), round(box[1]), round(box[2]), round(box[3]))
+        out.append(FaceScore(rounded, s, limit))
     return out

@@ -44,8 +44,9 @@ class Plan:
     sources: tuple[int, ...]  # the scan band each curve reads
     matched: np.ndarray  # h×w: the tone-matched scan's luminance at the answer's size
     lowband: np.ndarray  # h×w×C: the aligned answer itself (+0.5, so truncation rounds)
-    # h×w×4, luminance level: gain and offset such that detail = gain·curve(scan) + offset; the
-    # repair mask (1 = the model repaired); how far detail may stray from the answer.
+    # h×w×5, luminance level: gain and offset such that detail = gain·curve(scan) + offset; the
+    # repair mask (1 = the model repaired); how far detail may stray from the answer; the
+    # coring threshold.
     fields: np.ndarray
     grain: float  # the grain's sigma in the detail band, grey levels
     core: float  # coring threshold for the detail, grey levels (0: keep all grain)
@@ -109,9 +110,9 @@ def plan(
     luma_curve = luts.mean(axis=0).astype(np.float32)  # scan luminance → answer's, roughly
     busy = repairs.block_detail(scan, scan_small.size, luma_curve)
     grain = grain_level(busy, answer, noise * slope)
-    core = max(0.0, 1.0 - keep_grain) * 1.5 * grain
+    core = max(0.0, 1.0 - keep_grain) * 2.0 * grain
     fields = np.stack(
-        [gain, offset, repair, repairs.allowance(answer, busy)],
+        [gain, offset, repair, repairs.allowance(answer, busy), _coring(answer, grain, core)],
         axis=2,
     ).astype(np.float16)
     return Plan(
@@ -125,6 +126,19 @@ def plan(
         grain_left=residual_grain(grain, core),
         scan_size=scan.size,
     )
+
+
+def _coring(answer: np.ndarray, grain: float, core: float) -> np.ndarray:
+    """Per pixel coring threshold: twice as strong where the answer is smooth.
+
+    In a sky or a cheek the scan's fine "detail" is grain; in fabric or print it is detail.
+    """
+    luma = answer.mean(axis=2).astype(np.float32)
+    kernel = np.ones((3, 3), np.uint8)
+    span = cv2.dilate(luma, kernel) - cv2.erode(luma, kernel)
+    smooth = np.clip(1.5 - span / (4.0 * grain + 1e-3), 0, 1)
+    out: np.ndarray = core * (1.0 + smooth)
+    return out
 
 
 def grain_level(busy: np.ndarray, answer: np.ndarray, white: float) -> float:
@@ -224,12 +238,14 @@ def _strip(p: Plan, band: np.ndarray, lut: np.ndarray, y0: int, y1: int) -> np.n
     np.clip(spike, 0, 1, out=spike)
     if spike.any():
         keep *= 1.0 - cv2.dilate(spike, np.ones((3, 3), np.uint8))
-    del spike, f
+    del spike
     if p.core > 0:
         sq: np.ndarray = luma * luma
-        shrink: np.ndarray = sq / (sq + p.core * p.core)
+        threshold = f[..., 4]
+        shrink: np.ndarray = sq / (sq + threshold * threshold)
         luma *= shrink
-        del sq, shrink
+        del sq, shrink, threshold
+    del f
     luma *= keep
     if p.grain_left > 0 and float(keep.min()) < 0.99:
         luma += (1.0 - keep) * _grain_rows(y0, y1, width) * p.grain_left

@@ -96,8 +96,10 @@ def _damage(ctx: OpContext, scan: Image.Image, size: tuple[int, int]) -> np.ndar
     return out
 
 
-def _check_faces(answer: np.ndarray, p: merge.Plan, level: str, to_scan: float) -> None:
-    scores = faces.check(p.matched, _luma(answer), p.repair, level)
+def _check_faces(
+    scan: np.ndarray, answer: np.ndarray, p: merge.Plan, level: str, to_scan: float
+) -> None:
+    scores = faces.check(scan, p.matched, _luma(answer), p.repair, level)
     found = [
         faces.FaceScore(
             (
@@ -141,7 +143,8 @@ def merge_answer(
     p = merge.plan(scan, scan_small, aligned, damage=_damage(ctx, scan, size), keep_grain=grain)
     findings.measure("repaired_pct", round(100 * p.repaired_fraction(), 2))
     findings.measure("scale", round(scan.width / size[0], 2))
-    _check_faces(aligned, p, before.fidelity, scan.width / size[0])
+    scan_luma = _luma(scan_arr.reshape(size[1], size[0], -1))
+    _check_faces(scan_luma, aligned, p, before.fidelity, scan.width / size[0])
     del aligned, answer_arr, scan_arr, scan_small, stretched  # the full-size pass is the peak
     out = merge.compose(scan, p)
     if scan.mode in ("RGBA", "LA"):
