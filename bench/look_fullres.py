@@ -1,8 +1,8 @@
 """Before/after crops at 1:1 of merge_detail on real scans, for looking (not a test).
 
 The stand-in model answer is the scan reduced `factor` times and run through the `classic`
-chain's repair steps (a model that repairs a little and sees little). Each sheet shows, left to right: the
-scan, the answer enlarged with Lanczos (what match_size did), the merge.
+chain's repair steps (a model that repairs a little and sees little). Each sheet shows, left to
+right: the scan, the answer enlarged with Lanczos (what match_size did), the merge.
 
     .venv/bin/python bench/look_fullres.py ../shared/data/real-old [factor]   # → bench/out/
 """
