@@ -11,6 +11,7 @@ and from ORB feature matches (which find large re-framings that ECC alone would 
 refined with OpenCV's ECC, and the best is classified:
 
     small       corrected by warping the answer onto the scan
+    featureless nothing to line up (a blank picture): merged as it is
     reframed    shift/zoom/rotation beyond what a model does by accident: ask for review
     mirrored    the answer matches the scan far better flipped left-right: ask for review
     unmatched   no geometry explains the answer: ask for review
@@ -32,6 +33,7 @@ MAX_ROTATION = 2.0  # degrees
 MAX_SHEAR = 0.02
 MIN_MATCH = 0.25  # structure correlation below this: the answer is not this picture
 MIRROR_MARGIN = 0.10
+FEATURELESS = 1.0  # grey levels of band-passed spread below which nothing can be lined up
 CLEAR_MATCH = 0.6  # above this an unmirrored small drift is taken without looking further
 COARSE_SIDE = 512
 FINE_SIDE = 768  # sub-pixel at the answer's size already; larger only costs memory
@@ -48,7 +50,7 @@ class Drift:
     @property
     def ok(self) -> bool:
         """The answer may be merged once warped."""
-        return self.kind == "small"
+        return self.kind in ("small", "featureless")
 
     def summary(self, size: tuple[int, int]) -> dict[str, float | str]:
         """Shift (in % of the short side), zoom, rotation and match, for the step's record."""
@@ -248,11 +250,22 @@ def _inside(
     return inside
 
 
+def featureless(grey: np.ndarray) -> bool:
+    """Hardly any structure at all: the band-passed luminance varies by under a grey level."""
+    g = _resize_to(grey.astype(np.float32), COARSE_SIDE)[0]
+    side = max(g.shape)
+    band = smooth(g, max(0.6, side / 1400)) - smooth(g, max(3.0, side / 90))
+    return float(band.std()) < FEATURELESS
+
+
 def estimate(scan_grey: np.ndarray, answer_grey: np.ndarray) -> Drift:
     """The drift of `answer_grey` from `scan_grey` (same size, float32 luminance)."""
     if scan_grey.shape != answer_grey.shape:
         raise ValueError("estimate: bring the answer to the scan's size first")
     size = (scan_grey.shape[1], scan_grey.shape[0])
+    if featureless(scan_grey):
+        # A blank sky, a wall: nothing to line up, and nothing that a drift could ghost.
+        return Drift(np.array([[1, 0, 0], [0, 1, 0]], np.float64), 0.0, "featureless")
     matrix, match = _best(scan_grey, answer_grey)
     if match >= CLEAR_MATCH and classify(matrix, size) == "small":
         return Drift(matrix, match, "small")  # a mirror image could not match this well

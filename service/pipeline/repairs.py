@@ -92,8 +92,10 @@ def block_detail(scan: Image.Image, size: tuple[int, int], curve: np.ndarray) ->
     def block(y0: int) -> np.ndarray:
         y1 = min((height // b) * b, y0 + rows)
         bands = np.asarray(scan.crop((0, y0, wb, y1)))
-        if bands.ndim == 3:
+        if bands.ndim == 3 and bands.shape[2] >= 3:
             bands = cv2.cvtColor(np.ascontiguousarray(bands[..., :3]), cv2.COLOR_RGB2GRAY)
+        elif bands.ndim == 3:  # LA
+            bands = np.ascontiguousarray(bands[..., 0])
         luma = cv2.LUT(bands, curve.reshape(1, 256))
         cells = ((wb // b), (y1 - y0) // b)
         mean = cv2.resize(luma, cells, interpolation=cv2.INTER_AREA)

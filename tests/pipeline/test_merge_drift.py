@@ -95,3 +95,10 @@ def test_a_warp_in_unit_coordinates_holds_at_any_size() -> None:
     # A resize before the warp is absorbed: the original is not shrunk and enlarged first.
     both = [transforms.Transform("resize", {"size": [50, 50]}), *log]
     assert np.array_equal(np.asarray(transforms.replay(im, both)), out.astype(np.uint8))
+
+
+def test_a_blank_picture_has_nothing_to_line_up_and_is_merged_without_review() -> None:
+    scan = Image.new("RGB", (400, 300), (100, 90, 80))
+    out, found, _ = merged(Image.new("RGB", (100, 75), (120, 110, 100)), scan)
+    assert found.review == [] and found.measurements["drift"]["kind"] == "featureless"
+    assert np.abs(np.asarray(out, np.float32) - (120, 110, 100)).max() <= 2  # the model's tone

@@ -128,6 +128,8 @@ def merge_answer(
 ) -> Image.Image:
     """Align, check and merge `answer` with the scan in `before`; see the module docstring."""
     scan = before.scan
+    if scan.mode not in ("RGB", "L", "RGBA", "LA"):  # the pipeline's working modes; others once
+        scan = scan.convert("L" if scan.mode in ("I", "I;16", "F", "1") else "RGB")
     merge.release_memory()  # what decoding and the model step freed, before this step's peak
     channels = _channels(scan, answer)
     size = frame_size(scan.size, answer.size)
