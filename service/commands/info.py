@@ -8,6 +8,7 @@ import asyncio
 from rich.console import Console
 from rich.table import Table
 
+from service.config import costs
 from service.config.settings import Settings
 from service.jobs.services import load_checked_catalog, make_http_client, open_storage
 from service.pipeline import registry
@@ -29,11 +30,11 @@ def chains(settings: Settings, args: argparse.Namespace) -> int:
             s.name + (f" ({s.tiles}×{s.tiles} tiles)" if s.tiles > 1 else "") for s in chain.steps
         )
         mark = "default" if chain.name == default else ""
-        cost = catalog.cost_usd(chain)
+        cost = costs.cost_usd(catalog, chain)
         table.add_row(
             f"{chain.name} {mark}".strip(),
             steps,
-            f"{chain.calls()}" + (f" · ${cost:.3f}" if cost is not None else ""),
+            f"{costs.calls(chain)}" + (f" · ${cost:.3f}" if cost is not None else ""),
             "yes" if not missing else "no: " + "; ".join(missing),
             chain.description,
         )

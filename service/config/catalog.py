@@ -108,10 +108,6 @@ class Chain:
         """Names of the remote models this chain calls."""
         return [s.name for s in self.steps if s.kind == "remote"]
 
-    def calls(self) -> int:
-        """Model calls one run of this chain makes (tiled steps make several)."""
-        return sum(s.calls for s in self.steps)
-
 
 @dataclass(frozen=True)
 class Catalog:
@@ -130,15 +126,6 @@ class Catalog:
         except KeyError:
             known = ", ".join(sorted(self.chains))
             raise ConfigError(f"unknown chain {name!r}; known chains: {known}") from None
-
-    def cost_usd(self, chain: Chain) -> float | None:
-        """The estimated spend of one run (None when no called model has a price)."""
-        prices = [
-            (s.calls, self.models[s.name].price_usd) for s in chain.steps if s.kind == "remote"
-        ]
-        if not any(p is not None for _, p in prices):
-            return None
-        return sum(n * (p or 0.0) for n, p in prices)
 
     def missing_for(self, chain: Chain, *, has_token: bool) -> list[str]:
         """Why `chain` cannot run now (empty when it can)."""

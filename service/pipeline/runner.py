@@ -133,58 +133,44 @@ class ChainRunner:
             StepRecord(index=i, name=s.name, kind=s.kind, label=s.label())
             for i, s in enumerate(steps)
         ]
-        try:
-            for i, step in enumerate(steps):
-                image = await self._step(image, step, i, records, chain, ctx, on_progress)
-        finally:
-            handoff.drop(ctx.op_context)  # a scan left for a merge that never came
-        return RunResult(image=image, steps=records)
-
-    async def _step(
-        self,
-        image: Image.Image,
-        step: Step,
-        i: int,
-        records: list[StepRecord],
-        chain: Chain,
-        ctx: RunContext,
-        on_progress: ProgressCallback | None,
-    ) -> Image.Image:
-        """Run one step, record it and return its image."""
-        executor = self.executors.get(step.kind)
-        if executor is None:
-            raise ConfigError(f"chain {chain.name!r}: no executor for step kind {step.kind!r}")
-        rec = records[i]
-        rec.status, rec.started_at = "running", time.time()
-        if on_progress:
-            await on_progress(records)
-        t0 = time.perf_counter()
-        recorded, size_before = transforms.entries(), image.size
-        try:
-            with findings.collecting() as found:
-                outcome = await executor.run(image, step, ctx)
-        except BaseException:
-            rec.status, rec.duration = "failed", time.perf_counter() - t0
+        for i, step in enumerate(steps):
+            executor = self.executors.get(step.kind)
+            if executor is None:
+                raise ConfigError(f"chain {chain.name!r}: no executor for step kind {step.kind!r}")
+            rec = records[i]
+            rec.status, rec.started_at = "running", time.time()
             if on_progress:
                 await on_progress(records)
-            raise
-        rec.duration = time.perf_counter() - t0
-        if transforms.entries() == recorded and outcome.image.size != size_before:
-            # A step that changed the size without saying how (a model's answer, a resize):
-            # for the original to line up, it is scaled the same way.
-            transforms.record("resize", size=outcome.image.size)
-        rec.status, rec.provider, rec.model = outcome.status, outcome.provider, outcome.model
-        rec.retries, rec.cost_usd, rec.note = outcome.retries, outcome.cost_usd, outcome.note
-        rec.review = [*outcome.review, *(r for r in found.review if r not in outcome.review)]
-        rec.measurements = {**found.measurements, **outcome.measurements}
-        if outcome.status != "skipped":
-            metrics.observe_step(
-                step.kind, outcome.provider, outcome.model or step.name, rec.duration
-            )
-        if outcome.cost_usd and outcome.status != "cached":
-            metrics.add_spend(outcome.provider, outcome.model, outcome.cost_usd)
-        if outcome.image is not image and ctx.intermediate is not None:
-            await ctx.intermediate(i, outcome.image)
-        if on_progress:
-            await on_progress(records)
-        return outcome.image
+            t0 = time.perf_counter()
+            recorded, size_before = transforms.entries(), image.size
+            try:
+                with findings.collecting() as found:  # what the step reports beyond its image
+                    outcome = await executor.run(image, step, ctx)
+            except BaseException:
+                rec.status, rec.duration = "failed", time.perf_counter() - t0
+                handoff.drop(ctx.op_context)
+                if on_progress:
+                    await on_progress(records)
+                raise
+            rec.duration = time.perf_counter() - t0
+            if transforms.entries() == recorded and outcome.image.size != size_before:
+                # A step that changed the size without saying how (a model's answer, a resize):
+                # for the original to line up, it is scaled the same way.
+                transforms.record("resize", size=outcome.image.size)
+            rec.status, rec.provider, rec.model = outcome.status, outcome.provider, outcome.model
+            rec.retries, rec.cost_usd, rec.note = outcome.retries, outcome.cost_usd, outcome.note
+            rec.review = [*outcome.review, *(r for r in found.review if r not in outcome.review)]
+            rec.measurements = {**found.measurements, **outcome.measurements}
+            if outcome.status != "skipped":
+                metrics.observe_step(
+                    step.kind, outcome.provider, outcome.model or step.name, rec.duration
+                )
+            if outcome.cost_usd and outcome.status != "cached":
+                metrics.add_spend(outcome.provider, outcome.model, outcome.cost_usd)
+            if outcome.image is not image and ctx.intermediate is not None:
+                await ctx.intermediate(i, outcome.image)
+            image = outcome.image
+            if on_progress:
+                await on_progress(records)
+        handoff.drop(ctx.op_context)  # a scan left for a merge that never came
+        return RunResult(image=image, steps=records)

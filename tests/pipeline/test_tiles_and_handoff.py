@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from service.config import costs
 from service.config.catalog import Chain, Step, parse_catalog
 from service.errors import ConfigError
 from service.inference.client import InferenceResult
@@ -148,8 +149,8 @@ def test_tiles_are_checked_in_models_toml() -> None:
 
 def test_a_chain_knows_its_calls_and_cost(catalog: Any) -> None:
     chain = catalog.chains["tiled"]
-    assert chain.calls() == 4 and catalog.cost_usd(chain) == pytest.approx(0.08)
-    assert catalog.cost_usd(catalog.chains["classic"]) is None
+    assert costs.calls(chain) == 4 and costs.cost_usd(catalog, chain) == pytest.approx(0.08)
+    assert costs.cost_usd(catalog, catalog.chains["classic"]) is None
 
 
 def reporting(image: Image.Image, ctx: OpContext, /, **_: Any) -> Image.Image:
