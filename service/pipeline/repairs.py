@@ -23,7 +23,7 @@ from PIL import Image
 
 from service.pipeline.ops._common import ordered_map
 
-Z_START, Z_FULL = 2.5, 4.0  # residual / local texture: partly, then surely a repair
+Z_START, Z_FULL = 1.5, 3.0  # residual / (1.5 × local texture + grain): maybe, then surely a repair
 MIN_RESIDUAL = 6.0  # grey levels: less is tone noise, whatever the texture
 FLATTER = 0.6  # the answer's local spread below this fraction of the scan's
 # Detail may stray from the answer by this share of the answer's local range, or this many
