@@ -35,8 +35,12 @@ MIN_MATCH = 0.25  # structure correlation below this: the answer is not this pic
 MIRROR_MARGIN = 0.10
 FEATURELESS = 1.0  # grey levels of band-passed spread below which nothing can be lined up
 CLEAR_MATCH = 0.6  # above this an unmirrored small drift is taken without looking further
-COARSE_SIDE = 512
-FINE_SIDE = 768  # sub-pixel at the answer's size already; larger only costs memory
+# Coarse to fine: candidates are ranked and refined at 256 px, the winner is refined at 512
+# (ECC's sub-pixel accuracy there is a fraction of a pixel of a megapixel answer).
+COARSE_SIDE = 256
+FINE_SIDE = 512
+FEATURE_SIDE = 512  # where `featureless` looks
+ECC_COARSE, ECC_FINE = 40, 15  # iterations
 
 
 @dataclass(frozen=True)
@@ -199,37 +203,43 @@ def _orb_init(scan: np.ndarray, answer: np.ndarray) -> np.ndarray | None:
     return m.astype(np.float64)
 
 
-def _best(scan_grey: np.ndarray, answer_grey: np.ndarray) -> tuple[np.ndarray, float]:
-    """The best map found from every start, refined at up to FINE_SIDE, and its match."""
+def _best(
+    scan_grey: np.ndarray, answer_grey: np.ndarray, *, features: bool
+) -> tuple[np.ndarray, float]:
+    """The best map found, refined at up to FINE_SIDE, and its match.
+
+    The starts are the identity and phase correlation; with `features`, ORB's too (the only
+    start that finds a 15 % zoom or a big shift, and the costly one, so it is asked for only
+    when the cheap starts do not give a clear small drift).
+    """
     size = scan_grey.shape[::-1]
-    coarse_s, f = _resize_to(scan_grey, COARSE_SIDE)
-    coarse_a, _ = _resize_to(answer_grey, COARSE_SIDE)
+    fine_s, _ = _resize_to(scan_grey, FINE_SIDE)
+    fine_a, _ = _resize_to(answer_grey, FINE_SIDE)
+    coarse_s, f = _resize_to(fine_s, COARSE_SIDE)
+    coarse_a, _ = _resize_to(fine_a, COARSE_SIDE)
     ps, pa = structure(coarse_s), structure(coarse_a)
     identity = np.array([[1, 0, 0], [0, 1, 0]], np.float64)
     starts = [identity, _phase_init(ps, pa)]
-    orb = _orb_init(coarse_s, coarse_a)
-    if orb is not None:
-        starts.append(orb)
+    if features:
+        orb = _orb_init(fine_s, fine_a)
+        if orb is not None:
+            starts.append(_rescale(orb, f))
 
     def score(m: np.ndarray) -> float:
         return correlation(ps, warp(pa, m, ps.shape[::-1]), _inside(m, pa.shape, ps.shape))
 
-    # ECC is the costly part: run it from the best start only, and from the identity too when
-    # that was not the best (the usual case is a drift of a pixel or two).
-    ranked = sorted(starts, key=score, reverse=True)
-    best, best_cc = ranked[0], score(ranked[0])
-    for start in {id(ranked[0]): ranked[0], id(identity): identity}.values():
-        m = _ecc(ps, pa, start, 50)
-        if m is not None:
-            cc = score(m)
-            if cc > best_cc:
-                best, best_cc = m, cc
-    fine_s, g = _resize_to(scan_grey, FINE_SIDE)
-    fine_a, _ = _resize_to(answer_grey, FINE_SIDE)
-    m_fine = _rescale(best, g / f)
-    if g / f > 1.2:  # a finer look adds sub-pixel accuracy the coarse pass cannot have
+    # ECC is the costly part: it runs from the best start only.
+    scored = sorted(((score(m), i) for i, m in enumerate(starts)), reverse=True)
+    best_cc, best = scored[0][0], starts[scored[0][1]]
+    m = _ecc(ps, pa, best, ECC_COARSE)
+    if m is not None:
+        cc = score(m)
+        if cc > best_cc:
+            best, best_cc = m, cc
+    m_fine = _rescale(best, 1 / f)
+    if f < 1 / 1.2:  # a finer look adds sub-pixel accuracy the coarse pass cannot have
         ps, pa = structure(fine_s), structure(fine_a)
-        refined = _ecc(ps, pa, m_fine, 15)
+        refined = _ecc(ps, pa, m_fine, ECC_FINE)
         if refined is not None:
             cc = correlation(ps, warp(pa, refined, ps.shape[::-1]), _inside(refined, pa.shape))
             if cc >= best_cc - 0.02:
@@ -242,17 +252,26 @@ def _inside(
 ) -> np.ndarray:
     """Scan pixels whose warped position falls inside the answer (margins of 2 px)."""
     h, w = (scan_shape or answer_shape)[:2]
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-    x = matrix[0, 0] * xs + matrix[0, 1] * ys + matrix[0, 2]
-    y = matrix[1, 0] * xs + matrix[1, 1] * ys + matrix[1, 2]
     ah, aw = answer_shape[:2]
-    inside: np.ndarray = (x >= 2) & (x <= aw - 3) & (y >= 2) & (y <= ah - 3)
+    ones = np.zeros((ah, aw), np.uint8)
+    ones[2 : ah - 2, 2 : aw - 2] = 1
+    inside: np.ndarray = (
+        cv2.warpAffine(
+            ones,
+            matrix.astype(np.float32),
+            (w, h),
+            flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=0,
+        )
+        > 0
+    )
     return inside
 
 
 def featureless(grey: np.ndarray) -> bool:
     """Hardly any structure at all: the band-passed luminance varies by under a grey level."""
-    g = _resize_to(grey.astype(np.float32), COARSE_SIDE)[0]
+    g = _resize_to(grey.astype(np.float32), FEATURE_SIDE)[0]
     side = max(g.shape)
     band = smooth(g, max(0.6, side / 1400)) - smooth(g, max(3.0, side / 90))
     return float(band.std()) < FEATURELESS
@@ -266,10 +285,17 @@ def estimate(scan_grey: np.ndarray, answer_grey: np.ndarray) -> Drift:
     if featureless(scan_grey):
         # A blank sky, a wall: nothing to line up, and nothing that a drift could ghost.
         return Drift(np.array([[1, 0, 0], [0, 1, 0]], np.float64), 0.0, "featureless")
-    matrix, match = _best(scan_grey, answer_grey)
+    matrix, match = _best(scan_grey, answer_grey, features=False)
     if match >= CLEAR_MATCH and classify(matrix, size) == "small":
         return Drift(matrix, match, "small")  # a mirror image could not match this well
-    flipped, flip_match = _best(scan_grey, np.ascontiguousarray(answer_grey[:, ::-1]))
+    looked, looked_match = _best(scan_grey, answer_grey, features=True)
+    if looked_match > match:
+        matrix, match = looked, looked_match
+    if match >= CLEAR_MATCH and classify(matrix, size) == "small":
+        return Drift(matrix, match, "small")
+    flipped, flip_match = _best(
+        scan_grey, np.ascontiguousarray(answer_grey[:, ::-1]), features=True
+    )
     if flip_match > max(match + MIRROR_MARGIN, MIN_MATCH + MIRROR_MARGIN):
         # Sample the flipped answer at `flipped`: in the unflipped answer that is x → w-1-x.
         mirror = np.array([[-1, 0, size[0] - 1], [0, 1, 0], [0, 0, 1]], np.float64)
@@ -277,3 +303,8 @@ def estimate(scan_grey: np.ndarray, answer_grey: np.ndarray) -> Drift:
     if match < MIN_MATCH:
         return Drift(matrix, match, "unmatched")
     return Drift(matrix, match, classify(matrix, size))
+
+
+def rescaled(drift: Drift, f: float) -> Drift:
+    """The same drift in a frame scaled by `f` (estimated on a reduced copy, applied larger)."""
+    return Drift(_rescale(drift.matrix, f), drift.match, drift.kind)

@@ -3,9 +3,10 @@
 "Grandma looks like a stranger" is the failure people mind most, and no tone or detail metric
 sees it. Faces are found with OpenCV's bundled Haar cascades (their XML ships inside the
 opencv-python-headless wheel, under `cv2.data`: nothing is downloaded; OpenCV 5 no longer ships
-them, hence the pin below 5), on the scan and on the model's answer (the answer is cleaner,
-the scan is what the face really was). Frontal faces only: the profile cascade finds little in
-old portraits and doubles the cost.
+them, hence the pin below 5), once, in the scan at 512 px: the scan is what the face really
+was, and what the model did cannot hide a face there. (The wheel also has `FaceDetectorYN`,
+but not YuNet's model, which would have to be downloaded.) Frontal faces only: the profile
+cascade finds little in old portraits and doubles the cost.
 
 A face's score compares the *structure* of the tone-matched scan and of the answer inside the
 face: a band-pass at the scale of eyes, nostrils and mouth corners, correlated over the face
@@ -24,12 +25,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-# An unchanged face scores ~0.00–0.02 (a blurred or smoothed one too: the band is the features'
-# scale); features moved by a tenth of the face, grown by a third or mirrored score 0.25–0.45,
-# another face pasted in 0.3 and more.
-THRESHOLDS = {"faithful": 0.10, "balanced": 0.15, "strong": 0.22}
+# An unchanged face scores ~0.00–0.03 (a blurred or smoothed one too: the band is the features'
+# scale); features moved by 4 % of the face score ~0.2, by 8 % ~0.5, a face grown by a third or
+# mirrored 0.25–0.45, another face pasted in 0.3 and more. The score depends on the box's size
+# (the cascade's sizes are 15 % apart): these are for boxes that fit the face, as at 512 px.
+THRESHOLDS = {"faithful": 0.10, "balanced": 0.15, "strong": 0.25}
 MAX_REPAIRED_SHARE = 0.15
-DETECT_SIDE = 640  # faces of ~4 % of the picture's side are found; larger costs ~1 s more
+DETECT_SIDE = 512  # faces of ~4 % of the picture's side are found (the cascade's 20 px window)
 # alt2 has far fewer false faces in textures (brick, foliage) than the default frontal cascade.
 CASCADE = "haarcascade_frontalface_alt2.xml"
 CASCADE_DIR = Path(cv2.__file__).parent / "data"  # what cv2.data.haarcascades points to
@@ -56,7 +58,7 @@ class FaceScore:
 
 def _detect(grey: np.ndarray) -> list[tuple[int, int, int, int]]:
     eq = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8)).apply(grey)
-    min_side = max(24, round(0.035 * min(grey.shape)))
+    min_side = max(20, round(0.035 * min(grey.shape)))
     with _lock:
         cascade = cv2.CascadeClassifier(str(CASCADE_DIR / CASCADE))
         if cascade.empty():
@@ -68,26 +70,14 @@ def _detect(grey: np.ndarray) -> list[tuple[int, int, int, int]]:
     return found
 
 
-def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    ix = max(0, min(ax + aw, bx + bw) - max(ax, bx))
-    iy = max(0, min(ay + ah, by + bh) - max(ay, by))
-    inter = ix * iy
-    return inter / float(aw * ah + bw * bh - inter) if inter else 0.0
-
-
-def find(scan_grey: np.ndarray, answer_grey: np.ndarray) -> list[tuple[float, float, float, float]]:
-    """Face boxes as fractions (x, y, w, h) of the picture, found in either image."""
-    h, w = scan_grey.shape
+def find(grey: np.ndarray) -> list[tuple[float, float, float, float]]:
+    """Face boxes as fractions (x, y, w, h) of the picture; `grey` no larger than DETECT_SIDE
+    is looked at as it is (the shared 512-px view of the scan), a larger one reduced."""
+    h, w = grey.shape
     f = min(1.0, DETECT_SIDE / max(h, w))
     size = (max(1, round(w * f)), max(1, round(h * f)))
-    boxes: list[tuple[int, int, int, int]] = []
-    for grey in (scan_grey, answer_grey):
-        small = cv2.resize(grey, size, interpolation=cv2.INTER_AREA) if f < 1 else grey
-        for box in _detect(np.clip(small, 0, 255).astype(np.uint8)):
-            if all(_iou(box, other) < 0.3 for other in boxes):
-                boxes.append(box)
+    small = cv2.resize(grey, size, interpolation=cv2.INTER_AREA) if f < 1 else grey
+    boxes = _detect(np.clip(small, 0, 255).astype(np.uint8))
     sw, sh = size
     return [(x / sw, y / sh, bw / sw, bh / sh) for x, y, bw, bh in boxes]
 
@@ -136,21 +126,18 @@ def score(
 
 
 def check(
-    scan_grey: np.ndarray,
+    detect_grey: np.ndarray,
     matched_grey: np.ndarray,
     answer_grey: np.ndarray,
     repair: np.ndarray,
     fidelity: str,
 ) -> list[FaceScore]:
-    """Every face found in the scan or the answer, scored on the tone-matched scan.
-
-    Faces are looked for in the scan as it is (what the model did cannot hide a face there)
-    and in the answer; all arrays share one frame, and so do the boxes returned.
-    """
+    """Every face found in the scan (`detect_grey`, any size), scored on the tone-matched scan
+    against the answer; those three share one frame, and so do the boxes returned."""
     limit = THRESHOLDS.get(fidelity, THRESHOLDS["balanced"])
-    h, w = scan_grey.shape
+    h, w = matched_grey.shape
     out = []
-    for fx, fy, fw, fh in find(scan_grey, answer_grey):
+    for fx, fy, fw, fh in find(detect_grey):
         box = (fx * w, fy * h, fw * w, fh * h)
         s = score(matched_grey, answer_grey, repair, box)
         rounded = (round(box[0]), round(box[1]), round(box[2]), round(box[3]))

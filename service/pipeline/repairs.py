@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from PIL import Image
 
-from service.pipeline.ops._common import ordered_map
+from service.pipeline import grain, views
 
 Z_START, Z_FULL = 1.5, 3.0  # residual / (1.5 × local texture + grain): maybe, then surely a repair
 MIN_RESIDUAL = 6.0  # grey levels: less is tone noise, whatever the texture
@@ -29,11 +28,6 @@ FLATTER = 0.6  # the answer's local spread below this fraction of the scan's
 # Detail may stray from the answer by this share of the answer's local range, or this many
 # times the scan's usual spread there, plus a few grey levels.
 ALLOW_SPAN, ALLOW_BUSY, ALLOW_BASE = 0.6, 5.0, 3.0
-
-
-def _luma(a: np.ndarray) -> np.ndarray:
-    out: np.ndarray = a.mean(axis=2) if a.ndim == 3 else a
-    return out.astype(np.float32)
 
 
 def _spread(a: np.ndarray, k: int = 3) -> np.ndarray:
@@ -58,8 +52,10 @@ def repair_mask(tone_matched: np.ndarray, answer: np.ndarray, noise: float) -> n
     `tone_matched` is the scan at the answer's size with the answer's tone; `noise` the scan's
     grain at that size, in grey levels.
     """
-    residual = np.sqrt(((answer - tone_matched) ** 2).mean(axis=2)).astype(np.float32)
-    scan_l, answer_l = _luma(tone_matched), _luma(answer)
+    diff = answer - tone_matched
+    residual = np.sqrt(views.luma(diff * diff))
+    del diff
+    scan_l, answer_l = views.luma(tone_matched), views.luma(answer)
     # Wide enough that a scratch or a speck is a minority of the window around it.
     k = max(9, round(0.03 * max(residual.shape)))
     texture = _texture(scan_l, k)
@@ -76,56 +72,16 @@ def repair_mask(tone_matched: np.ndarray, answer: np.ndarray, noise: float) -> n
     return np.clip(out * 1.5, 0, 1)
 
 
-def block_detail(scan: Image.Image, size: tuple[int, int], curve: np.ndarray) -> np.ndarray:
-    """The scan's luminance spread inside each of the answer's pixels (size `size`, h×w), in
-    output levels (`curve`: 256 entries mapping scan luminance to the answer's).
-
-    What the answer cannot show: how busy the scan is below its resolution. Measured in whole
-    blocks of the largest integer size that fits an answer pixel, strip by strip.
-    """
-    width, height = scan.size
-    b = max(1, int(width / size[0]), 1)
-    if b == 1:
-        return np.zeros((size[1], size[0]), np.float32)
-    wb, rows = (width // b) * b, b * max(1, 128 // b)
-
-    def block(y0: int) -> np.ndarray:
-        y1 = min((height // b) * b, y0 + rows)
-        bands = np.asarray(scan.crop((0, y0, wb, y1)))
-        if bands.ndim == 3 and bands.shape[2] >= 3:
-            bands = cv2.cvtColor(np.ascontiguousarray(bands[..., :3]), cv2.COLOR_RGB2GRAY)
-        elif bands.ndim == 3:  # LA
-            bands = np.ascontiguousarray(bands[..., 0])
-        luma = cv2.LUT(bands, curve.reshape(1, 256))
-        cells = ((wb // b), (y1 - y0) // b)
-        mean = cv2.resize(luma, cells, interpolation=cv2.INTER_AREA)
-        square = cv2.resize(luma * luma, cells, interpolation=cv2.INTER_AREA)
-        spread: np.ndarray = np.sqrt(np.maximum(square - mean * mean, 0))
-        return spread
-
-    parts = list(ordered_map(block, range(0, (height // b) * b, rows)))
-    grid = np.concatenate(parts, axis=0) if parts else np.zeros((1, 1), np.float32)
-    out: np.ndarray = cv2.resize(grid, size, interpolation=cv2.INTER_AREA)
-    return out
-
-
-def allowance(answer: np.ndarray, busy: np.ndarray) -> np.ndarray:
+def allowance(answer_luma: np.ndarray, usual: np.ndarray) -> np.ndarray:
     """How far (grey levels) the scan's fine detail may stray from the answer at each place.
 
     Real detail stays within what is usual around it: within the answer's local range (an edge
     in the scan is an edge, softer, in the answer) or within how busy the scan usually is there
-    (`busy`: print, fabric, fur). A speck of dust or a hairline scratch below the answer's
-    resolution stands far out of both. The usual business is a median over a wide window, so
-    the damage itself does not count as usual.
+    (`usual`, see `grain.usual_texture`: print, fabric, fur). A speck of dust or a hairline
+    scratch below the answer's resolution stands far out of both.
     """
-    luma = _luma(answer)
-    kernel = np.ones((3, 3), np.uint8)
-    span = cv2.dilate(luma, kernel) - cv2.erode(luma, kernel)
-    k = max(9, round(0.03 * max(luma.shape))) | 1
-    usual = cv2.medianBlur(np.clip(busy * 4, 0, 255).astype(np.uint8), min(k, 255))
-    typical = usual.astype(np.float32) / 4
-    out: np.ndarray = np.maximum(ALLOW_SPAN * span, ALLOW_BUSY * typical) + ALLOW_BASE
-    return out
+    out: np.ndarray = np.maximum(ALLOW_SPAN * grain.span(answer_luma), ALLOW_BUSY * usual)
+    return out + ALLOW_BASE
 
 
 def add_damage(mask: np.ndarray, damage: np.ndarray | None) -> np.ndarray:

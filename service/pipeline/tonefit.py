@@ -22,6 +22,10 @@ import numpy as np
 
 GAIN_RANGE = (0.6, 1.8)
 GUIDE_SIDE = 512
+DETAIL_BAND = (1.0, 3.0)  # answer pixels: the finest band a slightly soft answer still holds
+DETAIL_WINDOW = 0.04  # of the picture's longer side
+DETAIL_PRIOR = 4.0  # grey levels² of band energy that count as "no evidence" (flat places)
+SLOPE_RANGE = (0.2, 5.0)
 
 
 @dataclass(frozen=True)
@@ -35,15 +39,19 @@ class ToneFit:
 
     def curve(self, scan: np.ndarray) -> np.ndarray:
         """Apply the global curves to a uint8 H×W×S array: H×W×C float32."""
-        out = np.empty((*scan.shape[:2], len(self.sources)), np.float32)
-        for c, s in enumerate(self.sources):
-            out[..., c] = self.luts[c][scan[..., s]]
-        return out
+        return _curves(self.luts, self.sources, scan)
 
     def apply(self, scan: np.ndarray) -> np.ndarray:
         """Curves, then the local gain and offset (only at the fit's own size)."""
         out: np.ndarray = self.curve(scan) * self.gain + self.offset
         return out
+
+
+def _curves(luts: np.ndarray, sources: tuple[int, ...], scan: np.ndarray) -> np.ndarray:
+    out = np.empty((*scan.shape[:2], len(sources)), np.float32)
+    for c, s in enumerate(sources):
+        out[..., c] = cv2.LUT(np.ascontiguousarray(scan[..., s]), luts[c])
+    return out
 
 
 def source_bands(n_source: int, n_out: int) -> tuple[int, ...]:
@@ -97,19 +105,23 @@ def fit_curve(
 
 
 def fit_curves(src: np.ndarray, dst: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """Per output channel curves; two passes, the second ignoring what the first cannot explain
-    (dust and scratches the model removed must not bend the curve)."""
+    """Per output channel curves (see `robust_curve`)."""
     sources = source_bands(src.shape[2], dst.shape[2])
     same = src.shape[2] == dst.shape[2]
     luts = np.empty((dst.shape[2], 256), np.float32)
     for c, s in enumerate(sources):
-        x, y = src[..., s], dst[..., c]
-        lut = fit_curve(x, y, weight, monotone=same)
-        residual = np.abs(y - lut[x])
-        scale = 1.4826 * float(np.median(residual)) + 1.0
-        robust = weight / (1.0 + (residual / (3 * scale)) ** 2)
-        luts[c] = fit_curve(x, y, robust, monotone=same)
+        luts[c] = robust_curve(src[..., s], dst[..., c], weight, monotone=same)
     return luts
+
+
+def robust_curve(x: np.ndarray, y: np.ndarray, weight: np.ndarray, *, monotone: bool) -> np.ndarray:
+    """A curve in two passes, the second ignoring what the first cannot explain (dust and
+    scratches the model removed must not bend the curve)."""
+    lut = fit_curve(x, y, weight, monotone=monotone)
+    residual = np.abs(y - lut[x])
+    scale = 1.4826 * float(np.median(residual)) + 1.0
+    robust = weight / (1.0 + (residual / (3 * scale)) ** 2)
+    return fit_curve(x, y, robust, monotone=monotone)
 
 
 def _box(a: np.ndarray, r: int) -> np.ndarray:
@@ -133,19 +145,22 @@ def fit(scan_small: np.ndarray, answer: np.ndarray, weight: np.ndarray | None = 
     wt = np.ones((h, w), np.float32) if weight is None else weight
     # The curves are global statistics: a quarter of the pixels of a megapixel is plenty.
     k = 2 if h * w > 250_000 else 1
-    luts = fit_curves(scan_small[::k, ::k], answer[::k, ::k], wt[::k, ::k])
+    sub, wsub = answer[::k, ::k], wt[::k, ::k]
+    luts = fit_curves(scan_small[::k, ::k], sub, wsub)
     sources = source_bands(scan_small.shape[2], answer.shape[2])
-    base = ToneFit(luts, sources, np.ones_like(answer), np.zeros_like(answer)).curve(scan_small)
-    # The radius is ~2 % of the picture; eps ≈ (10 grey levels)²: below that local contrast the
-    # gain stays near one and only the offset follows the model. Broad by design, the
-    # coefficients are computed at up to GUIDE_SIDE and enlarged.
+    # The local gain and offset: broad by design (the radius is ~2 % of the picture, eps ≈
+    # (10 grey levels)²: below that local contrast the gain stays near one and only the offset
+    # follows the model), so they are fitted at up to GUIDE_SIDE and enlarged.
     f = min(1.0, GUIDE_SIDE / max(h, w))
     gs = (max(4, round(w * f)), max(4, round(h * f)))
-    guide = _shape(cv2.resize(base, gs, interpolation=cv2.INTER_AREA), answer.shape[2])
-    target = _shape(cv2.resize(answer - base, gs, interpolation=cv2.INTER_AREA), answer.shape[2])
+    small = scan_small
+    if gs != (w, h):
+        small = _shape(cv2.resize(scan_small, gs, interpolation=cv2.INTER_AREA), small.shape[2])
+    base = _curves(luts, sources, small)
+    target = _shape(cv2.resize(answer, gs, interpolation=cv2.INTER_AREA), answer.shape[2]) - base
     r = max(2, round(0.02 * max(gs)))
-    a, b = guided_gain(guide, target, r, 100.0)
-    mean_i = _box(guide, r)
+    a, b = guided_gain(base, target, r, 100.0)
+    mean_i = _box(base, r)
     gain = np.clip(1.0 + a, *GAIN_RANGE)
     offset = b + (1.0 + a - gain) * mean_i
     gain = _shape(cv2.resize(gain, (w, h), interpolation=cv2.INTER_LINEAR), answer.shape[2])
@@ -156,3 +171,36 @@ def fit(scan_small: np.ndarray, answer: np.ndarray, weight: np.ndarray | None = 
 def _shape(a: np.ndarray, bands: int) -> np.ndarray:
     """h×w×bands (OpenCV returns a one-band image without its last axis)."""
     return a.reshape(a.shape[0], a.shape[1], bands)
+
+
+def _band(a: np.ndarray) -> np.ndarray:
+    out: np.ndarray = cv2.GaussianBlur(a, (0, 0), DETAIL_BAND[0]) - cv2.GaussianBlur(
+        a, (0, 0), DETAIL_BAND[1]
+    )
+    return out
+
+
+def detail_gain(
+    scan_grey: np.ndarray, answer_luma: np.ndarray, weight: np.ndarray
+) -> tuple[np.ndarray, float]:
+    """How much the model scaled the scan's finest shared detail: a field (h×w float32) and
+    its global value, from the scan's grey to the answer's luminance.
+
+    The full-size pass multiplies the scan's detail by it. It is measured in a band-pass both
+    images hold (a few of the answer's pixels), so tone that varies across the picture (a
+    stain, a vignette: what bends a global tone curve's slope towards flat) does not enter,
+    by a local regression over a wide window (a model that smooths skin does not get to
+    flatten the scan's pores), drawn towards the global value where the scan is flat and kept
+    within GAIN_RANGE of it. `weight` is 0 where the model repaired.
+    """
+    bs, ba = _band(scan_grey), _band(answer_luma)
+    total = float((weight * bs * bs).sum())
+    slope = float((weight * bs * ba).sum()) / total if total > 1e-6 else 1.0
+    slope = float(np.clip(slope, *SLOPE_RANGE))
+    h, w = scan_grey.shape
+    r = max(2, round(DETAIL_WINDOW * max(h, w)))
+    prior = DETAIL_PRIOR * _box(weight, r)
+    cov = _box(weight * bs * ba, r) + prior * slope
+    var = _box(weight * bs * bs, r) + prior
+    gain: np.ndarray = np.clip(cov / var, GAIN_RANGE[0] * slope, GAIN_RANGE[1] * slope)
+    return gain.astype(np.float32), slope

@@ -13,6 +13,7 @@ level. Without a scan to merge with (no model ran), it does what `match_size` di
 from __future__ import annotations
 
 import math
+import sys
 from typing import Any
 
 import cv2
@@ -20,8 +21,7 @@ import numpy as np
 from PIL import Image
 
 from service.errors import ConfigError
-from service.pipeline import align, faces, findings, handoff, merge, transforms
-from service.pipeline.ops._common import thumbnail
+from service.pipeline import align, compose, faces, findings, handoff, merge, transforms, views
 from service.pipeline.ops.geometry import match_size
 from service.pipeline.registry import OpContext, register
 
@@ -41,21 +41,10 @@ def frame_size(scan: tuple[int, int], answer: tuple[int, int]) -> tuple[int, int
     return max(8, round(scan[0] * s)), max(8, round(scan[1] * s))
 
 
-def shrink(scan: Image.Image, size: tuple[int, int]) -> Image.Image:
-    """The scan at `size`: box-reduced on the strip workers, then Lanczos (as the model got it)."""
-    reduced = thumbnail(scan, 2 * max(size))
-    return reduced.resize(size, Image.Resampling.LANCZOS)
-
-
 def _bands(image: Image.Image, channels: int) -> np.ndarray:
     mode = "L" if channels == 1 else "RGB"
     a = np.asarray(image if image.mode == mode else image.convert(mode), np.float32)
     return a[:, :, None] if a.ndim == 2 else a
-
-
-def _luma(a: np.ndarray) -> np.ndarray:
-    out: np.ndarray = (a.mean(axis=2) if a.shape[2] > 1 else a[..., 0]).astype(np.float32)
-    return out
 
 
 def _channels(scan: Image.Image, answer: Image.Image) -> int:
@@ -96,10 +85,10 @@ def _damage(ctx: OpContext, scan: Image.Image, size: tuple[int, int]) -> np.ndar
     return out
 
 
-def _check_faces(
-    scan: np.ndarray, answer: np.ndarray, p: merge.Plan, level: str, to_scan: float
-) -> None:
-    scores = faces.check(scan, p.matched, _luma(answer), p.repair, level)
+def _check_faces(v: views.Views, check: merge.Check, level: str, to_scan: float) -> None:
+    scores = faces.check(
+        v.grey_at(faces.DETECT_SIDE), check.matched, check.answer, check.repair, level
+    )
     found = [
         faces.FaceScore(
             (
@@ -123,36 +112,65 @@ def _check_faces(
             )
 
 
+def sole_reference(obj: object) -> bool:
+    """True when the caller's one variable is the only reference left to `obj`.
+
+    Compared with a fresh object held by one local variable, measured the same way, so the
+    interpreter's own temporary references cancel out.
+    """
+    probe = object()
+    return sys.getrefcount(obj) <= sys.getrefcount(probe) + 1
+
+
+def _drift(v: views.Views, answer: np.ndarray) -> align.Drift:
+    """The answer's drift, estimated on the shared 512-px views, in the plan's pixels."""
+    scan_grey = v.grey_at(align.FINE_SIDE)
+    answer_grey = (
+        cv2.resize(views.luma(answer), scan_grey.shape[::-1], interpolation=cv2.INTER_AREA)
+        if scan_grey.shape != answer.shape[:2]
+        else views.luma(answer)
+    )
+    drift = align.estimate(scan_grey, answer_grey)
+    return align.rescaled(drift, v.plan_size[0] / scan_grey.shape[1])
+
+
 def merge_answer(
-    answer: Image.Image, before: handoff.BeforeModel, ctx: OpContext, *, grain: float
+    answer: Image.Image,
+    scan: Image.Image,
+    fidelity: str,
+    ctx: OpContext,
+    *,
+    grain: float,
+    owned: bool = False,
 ) -> Image.Image:
-    """Align, check and merge `answer` with the scan in `before`; see the module docstring."""
-    scan = before.scan
+    """Align, check and merge `answer` with `scan`; see the module docstring. With `owned`
+    (nothing else refers to the scan) the result is written into the scan's own memory."""
     if scan.mode not in ("RGB", "L", "RGBA", "LA"):  # the pipeline's working modes; others once
-        scan = scan.convert("L" if scan.mode in ("I", "I;16", "F", "1") else "RGB")
-    merge.release_memory()  # what decoding and the model step freed, before this step's peak
+        scan, owned = scan.convert("L" if scan.mode in ("I", "I;16", "F", "1") else "RGB"), True
+    compose.release_memory()  # what decoding and the model step freed, before this step's peak
     channels = _channels(scan, answer)
     size = frame_size(scan.size, answer.size)
-    scan_small = shrink(scan, size).convert("L" if scan.mode in ("L", "LA") else "RGB")
+    v = views.look(scan, size)
     stretched = answer if answer.size == size else answer.resize(size, Image.Resampling.LANCZOS)
     answer_arr = _bands(stretched, channels)
-    scan_arr = np.asarray(scan_small, np.float32)
-    drift = align.estimate(_luma(scan_arr.reshape(size[1], size[0], -1)), _luma(answer_arr))
+    drift = _drift(v, answer_arr)
     findings.measure("drift", drift.summary(size))
     if not drift.ok:
         return _fallback(answer, scan.size, size, drift)
     aligned = align.warp(answer_arr, drift.matrix, size).reshape(size[1], size[0], -1)
-    p = merge.plan(scan, scan_small, aligned, damage=_damage(ctx, scan, size), keep_grain=grain)
-    findings.measure("repaired_pct", round(100 * p.repaired_fraction(), 2))
+    p, check = merge.plan(
+        v,
+        aligned,
+        merge.answer_on_grid(v, answer_arr, drift.matrix, scan.size),
+        scan.size,
+        damage=_damage(ctx, scan, size),
+        keep_grain=grain,
+    )
+    findings.measure("repaired_pct", round(100 * check.repaired_fraction(), 2))
     findings.measure("scale", round(scan.width / size[0], 2))
-    scan_luma = _luma(scan_arr.reshape(size[1], size[0], -1))
-    _check_faces(scan_luma, aligned, p, before.fidelity, scan.width / size[0])
-    del aligned, answer_arr, scan_arr, scan_small, stretched  # the full-size pass is the peak
-    out = merge.compose(scan, p)
-    if scan.mode in ("RGBA", "LA"):
-        out = out.convert("RGBA" if channels == 3 else "LA")
-        out.putalpha(scan.getchannel("A"))
-    return out
+    _check_faces(v, check, fidelity, scan.width / size[0])
+    del v, check, aligned, answer_arr, stretched  # the full-size pass is the peak
+    return compose.compose(scan, p, in_place=owned)
 
 
 @register(
@@ -173,9 +191,11 @@ def merge_detail(
     before = handoff.take(ctx)
     if before is None:
         return match_size(image, ctx)
-    scan = before.scan
+    scan, fidelity = before.scan, before.fidelity
+    del before
     if image.width * image.height >= NOTHING_TO_ADD * scan.width * scan.height:
         if image.size == scan.size:
             return image
         return image.resize(scan.size, Image.Resampling.LANCZOS)
-    return merge_answer(image, before, ctx, grain=keep)
+    owned = sole_reference(scan)  # nobody else holds the scan: its memory can take the result
+    return merge_answer(image, scan, fidelity, ctx, grain=keep, owned=owned)

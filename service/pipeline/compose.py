@@ -1,0 +1,160 @@
+"""The merge's full-size pass (see `merge` for the formula): strip by strip, a handful of
+OpenCV calls on uint8 rows, and the result written where it costs no second image.
+
+Memory: a 45-megapixel RGB scan is 180 MB as Pillow holds it (4 bytes a pixel); a separate
+result would be as much again. When nothing but the merge refers to the scan any more, the
+result is written into the scan's own pixels: each strip's rows, with the few margin rows it
+needs above and below, are copied out before any result is pasted over them (the main thread
+reads strips ahead of the workers, and pastes only strips whose neighbours have been read).
+Otherwise the result is a new image. Strips are a hundred rows: a few MB of temporaries each.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import functools
+import math
+from collections.abc import Iterator
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from service.pipeline import grain, views
+from service.pipeline.merge import WEIGHT_ONE, Plan
+from service.pipeline.ops._common import ordered_map
+
+STRIP_ROWS = 96
+MARGIN = 2  # rows each side: the Wiener window (5×5) and the dust test's 3×3 dilation
+GRAIN_TILE = 256
+GRAIN_UNIT = 16  # the grain tiles hold unit-sigma noise ×16
+
+
+def release_memory() -> None:
+    """Hand freed heap memory back to the system (glibc only; elsewhere nothing to do).
+
+    glibc keeps freed blocks below its mmap threshold in the heap and in each thread's arena,
+    so the process would carry the plan's temporaries into the full-size pass, its peak.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def enlarge(field: np.ndarray, k: int, y0: int, y1: int, width: int) -> np.ndarray:
+    """Rows y0:y1 (full size) of a grid field enlarged bilinearly by exactly k, `width` wide.
+
+    Every strip asks OpenCV for whole grid rows scaled by the same whole factor, so a strip's
+    rows are the very rows one enlargement of the whole field would give: no seams.
+    """
+    first = max(0, math.floor((y0 + 0.5) / k - 0.5))
+    last = min(field.shape[0], math.floor((y1 - 0.5) / k - 0.5) + 2)
+    size = (field.shape[1] * k, (last - first) * k)
+    out: np.ndarray = cv2.resize(field[first:last], size, interpolation=cv2.INTER_LINEAR)
+    top = y0 - first * k
+    return out[top : top + y1 - y0, :width]
+
+
+@functools.cache
+def _grain_tiles() -> tuple[np.ndarray, np.ndarray]:
+    """Unit-sigma soft noise (×GRAIN_UNIT), split in its positive and negative parts (uint8)."""
+    noise = np.random.default_rng(1234).normal(0, 1, (GRAIN_TILE, GRAIN_TILE)).astype(np.float32)
+    wrapped = np.pad(noise, 4, mode="wrap")  # blurred across its edges, so the tiling is seamless
+    soft = cv2.GaussianBlur(wrapped, (0, 0), 0.6)[4:-4, 4:-4]
+    scaled = np.rint(soft / soft.std() * GRAIN_UNIT)
+    return (
+        np.clip(scaled, 0, 255).astype(np.uint8),
+        np.clip(-scaled, 0, 255).astype(np.uint8),
+    )
+
+
+def _grain_rows(tile: np.ndarray, y0: int, y1: int, width: int) -> np.ndarray:
+    """Rows y0:y1 of a grain tile repeated across `width`: a fixed tile, so strips agree."""
+    rows = tile[np.arange(y0, y1) % GRAIN_TILE]
+    out: np.ndarray = np.tile(rows, (1, math.ceil(width / GRAIN_TILE)))[:, :width]
+    return np.ascontiguousarray(out)
+
+
+def detail(p: Plan, grey: np.ndarray, top: int, y0: int, y1: int) -> tuple[np.ndarray, np.ndarray]:
+    """The weighted detail for rows y0:y1 as its positive and negative parts (uint8: OpenCV's
+    8-bit loops saturate, so no sign and no wider type is needed); `grey` is the scan's rows
+    from `top`, with MARGIN rows of context either side where the picture has them."""
+    width = grey.shape[1]
+    low = enlarge(p.low, p.k, top, top + grey.shape[0], width)
+    magnitude = cv2.absdiff(grey, low)
+    # Dust: a spike beyond what is usual here, and the pixels around it.
+    over = cv2.subtract(magnitude, enlarge(p.allow, p.k, top, top + grey.shape[0], width))
+    spike = cv2.dilate(
+        cv2.convertScaleAbs(over, alpha=255 / (2 * p.grain + 2)), np.ones((3, 3), np.uint8)
+    )
+    a, b = y0 - top, y1 - top
+    keep = cv2.multiply(
+        cv2.bitwise_not(spike[a:b]), enlarge(p.weight, p.k, y0, y1, width), scale=1 / 255
+    )
+    if p.wiener > 0:
+        keep = cv2.multiply(grain.wiener(magnitude, p.wiener)[a:b], keep, scale=1 / 255)
+    g, lo = grey[a:b], low[a:b]
+    pos = cv2.multiply(cv2.subtract(g, lo), keep, scale=1 / WEIGHT_ONE)
+    neg = cv2.multiply(cv2.subtract(lo, g), keep, scale=1 / WEIGHT_ONE)
+    if p.repair is not None:
+        repaired = enlarge(p.repair, p.k, y0, y1, width)
+        if int(repaired.max()) > 0:
+            scale = p.grain_left / (255 * GRAIN_UNIT)
+            up, down = _grain_tiles()
+            pos = cv2.add(pos, cv2.multiply(_grain_rows(up, y0, y1, width), repaired, scale=scale))
+            neg = cv2.add(
+                neg, cv2.multiply(_grain_rows(down, y0, y1, width), repaired, scale=scale)
+            )
+    return pos, neg
+
+
+def strip(p: Plan, rows: np.ndarray, mode: str, top: int, y0: int, y1: int) -> np.ndarray:
+    """Rows y0:y1 of the result (uint8, the output mode's bands); `rows` are the scan's rows
+    from `top` (with margins), as an array of the scan's `mode`."""
+    width = rows.shape[1]
+    pos, neg = detail(p, views.grey_of(rows, mode), top, y0, y1)
+    low = enlarge(p.answer, p.k, y0, y1, width)
+    if p.channels == 3:
+        pos, neg = cv2.cvtColor(pos, cv2.COLOR_GRAY2RGB), cv2.cvtColor(neg, cv2.COLOR_GRAY2RGB)
+    out: np.ndarray = cv2.subtract(cv2.add(low, pos), neg)
+    if mode in ("RGBA", "LA"):  # the scan's alpha, untouched
+        alpha = rows[y0 - top : y1 - top, :, -1]
+        out = np.dstack([out.reshape(y1 - y0, width, -1), alpha])
+    return out
+
+
+def output_mode(scan: Image.Image, channels: int) -> str:
+    """The result's mode: the answer's colour, the scan's alpha."""
+    base = "L" if channels == 1 else "RGB"
+    return base + "A" if scan.mode in ("RGBA", "LA") else base
+
+
+def compose(scan: Image.Image, p: Plan, *, in_place: bool) -> Image.Image:
+    """The full-size result; written into `scan` itself when `in_place` (the caller's promise
+    that nothing else uses the scan) and the modes allow it."""
+    release_memory()
+    width, height = scan.size
+    mode = output_mode(scan, p.channels)
+    in_place = in_place and mode == scan.mode and not scan.readonly
+    out = scan if in_place else Image.new(mode, scan.size)
+    rows = p.k * max(1, round(STRIP_ROWS / p.k))  # whole grid rows per strip
+
+    def read() -> Iterator[tuple[int, int, int, np.ndarray]]:
+        # In the main thread, ahead of the pastes: see the module docstring.
+        for y0 in range(0, height, rows):
+            y1 = min(height, y0 + rows)
+            top, bottom = max(0, y0 - MARGIN), min(height, y1 + MARGIN)
+            yield y0, y1, top, np.asarray(scan.crop((0, top, width, bottom)))
+
+    def job(item: tuple[int, int, int, np.ndarray]) -> tuple[int, np.ndarray]:
+        y0, y1, top, band = item
+        return y0, strip(p, band, scan.mode, top, y0, y1)
+
+    buffers: dict[int, Image.Image] = {}  # one strip image per height, filled again and again
+    for y0, result in ordered_map(job, read()):
+        n = result.shape[0]
+        if n not in buffers:
+            buffers[n] = Image.new(mode, (width, n))
+        buffers[n].frombytes(np.ascontiguousarray(result))
+        out.paste(buffers[n], (0, y0))
+    return out
