@@ -21,8 +21,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from service.pipeline import grain, views
-from service.pipeline.merge import WEIGHT_ONE, Plan
+from service.pipeline import grain, merge, views
 from service.pipeline.ops._common import ordered_map
 
 STRIP_ROWS = 96
@@ -75,7 +74,9 @@ def _grain_rows(tile: np.ndarray, y0: int, y1: int, width: int) -> np.ndarray:
     return np.ascontiguousarray(out)
 
 
-def detail(p: Plan, grey: np.ndarray, top: int, y0: int, y1: int) -> tuple[np.ndarray, np.ndarray]:
+def detail(
+    p: merge.Plan, grey: np.ndarray, top: int, y0: int, y1: int
+) -> tuple[np.ndarray, np.ndarray]:
     """The weighted detail for rows y0:y1 as its positive and negative parts (uint8: OpenCV's
     8-bit loops saturate, so no sign and no wider type is needed); `grey` is the scan's rows
     from `top`, with MARGIN rows of context either side where the picture has them."""
@@ -94,8 +95,8 @@ def detail(p: Plan, grey: np.ndarray, top: int, y0: int, y1: int) -> tuple[np.nd
     if p.wiener > 0:
         keep = cv2.multiply(grain.wiener(magnitude, p.wiener)[a:b], keep, scale=1 / 255)
     g, lo = grey[a:b], low[a:b]
-    pos = cv2.multiply(cv2.subtract(g, lo), keep, scale=1 / WEIGHT_ONE)
-    neg = cv2.multiply(cv2.subtract(lo, g), keep, scale=1 / WEIGHT_ONE)
+    pos = cv2.multiply(cv2.subtract(g, lo), keep, scale=1 / merge.WEIGHT_ONE)
+    neg = cv2.multiply(cv2.subtract(lo, g), keep, scale=1 / merge.WEIGHT_ONE)
     if p.repair is not None:
         repaired = enlarge(p.repair, p.k, y0, y1, width)
         if int(repaired.max()) > 0:
@@ -108,7 +109,7 @@ def detail(p: Plan, grey: np.ndarray, top: int, y0: int, y1: int) -> tuple[np.nd
     return pos, neg
 
 
-def strip(p: Plan, rows: np.ndarray, mode: str, top: int, y0: int, y1: int) -> np.ndarray:
+def strip(p: merge.Plan, rows: np.ndarray, mode: str, top: int, y0: int, y1: int) -> np.ndarray:
     """Rows y0:y1 of the result (uint8, the output mode's bands); `rows` are the scan's rows
     from `top` (with margins), as an array of the scan's `mode`."""
     width = rows.shape[1]
@@ -129,7 +130,7 @@ def output_mode(scan: Image.Image, channels: int) -> str:
     return base + "A" if scan.mode in ("RGBA", "LA") else base
 
 
-def compose(scan: Image.Image, p: Plan, *, in_place: bool) -> Image.Image:
+def compose(scan: Image.Image, p: merge.Plan, *, in_place: bool) -> Image.Image:
     """The full-size result; written into `scan` itself when `in_place` (the caller's promise
     that nothing else uses the scan) and the modes allow it."""
     release_memory()

@@ -126,18 +126,18 @@ def score(
 
 
 def check(
-    detect_grey: np.ndarray,
+    boxes: list[tuple[float, float, float, float]],
     matched_grey: np.ndarray,
     answer_grey: np.ndarray,
     repair: np.ndarray,
     fidelity: str,
 ) -> list[FaceScore]:
-    """Every face found in the scan (`detect_grey`, any size), scored on the tone-matched scan
+    """The faces `find` found in the scan (boxes as fractions), scored on the tone-matched scan
     against the answer; those three share one frame, and so do the boxes returned."""
     limit = THRESHOLDS.get(fidelity, THRESHOLDS["balanced"])
     h, w = matched_grey.shape
     out = []
-    for fx, fy, fw, fh in find(detect_grey):
+    for fx, fy, fw, fh in boxes:
         box = (fx * w, fy * h, fw * w, fh * h)
         s = score(matched_grey, answer_grey, repair, box)
         rounded = (round(box[0]), round(box[1]), round(box[2]), round(box[3]))

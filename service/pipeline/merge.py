@@ -82,22 +82,23 @@ def grid_matrix(v: views.Views, scan_size: tuple[int, int]) -> np.ndarray:
 def to_grid(
     a: np.ndarray, matrix: np.ndarray, grid: tuple[int, int], flags: int = cv2.INTER_LINEAR
 ) -> np.ndarray:
-    """A plan-size field sampled on the grid at `matrix` (grid → the field's pixels), uint8."""
-    out = cv2.warpAffine(
-        a,
+    """A plan-size field (≥ 0) sampled on the grid at `matrix` (grid → the field's pixels),
+    uint8: rounded and saturated to 8 bits first, since OpenCV's 8-bit warps are the fast ones."""
+    u8 = a if a.dtype == np.uint8 else cv2.convertScaleAbs(a)
+    out: np.ndarray = cv2.warpAffine(
+        u8,
         matrix.astype(np.float32),
         grid,
         flags=flags | cv2.WARP_INVERSE_MAP,
         borderMode=cv2.BORDER_REPLICATE,
     )
-    u8: np.ndarray = np.clip(out, 0, 255).round().astype(np.uint8)
-    return u8.reshape(grid[1], grid[0], -1) if a.ndim == 3 else u8
+    return out.reshape(grid[1], grid[0], -1) if a.ndim == 3 else out
 
 
 def answer_on_grid(
     v: views.Views, answer: np.ndarray, drift: np.ndarray, scan_size: tuple[int, int]
 ) -> np.ndarray:
-    """The plan-size answer (h×w×C float32) aligned by `drift` and sampled on the grid in one
+    """The plan-size answer (h×w×C uint8) aligned by `drift` and sampled on the grid in one
     (bicubic) interpolation: the grid is slightly finer than the plan."""
     g = np.vstack([grid_matrix(v, scan_size), [0, 0, 1]])
     m = np.vstack([drift, [0, 0, 1]]) @ g
@@ -144,7 +145,7 @@ def plan(
             k=v.k,
             scan_size=scan_size,
             answer=answer_grid,
-            low=to_grid(v.grey.astype(np.float32), to, grid, cv2.INTER_CUBIC),
+            low=to_grid(v.grey, to, grid, cv2.INTER_CUBIC),
             weight=to_grid(weight.astype(np.float32), to, grid),
             allow=to_grid(allow.astype(np.float32), to, grid),
             repair=to_grid(repair * 255, to, grid) if left >= 0.5 else None,
@@ -161,7 +162,8 @@ def _curve_slope(fit: tonefit.ToneFit, small: np.ndarray) -> float:
     slopes = []
     for c, s in enumerate(fit.sources):
         d = np.gradient(fit.luts[c].astype(np.float64))
-        counts = np.bincount(small[..., s].ravel(), minlength=256)[:256].astype(np.float64)
+        levels = small[::2, ::2, s].ravel()  # a quarter of the pixels: a histogram's worth
+        counts = np.bincount(levels, minlength=256)[:256].astype(np.float64)
         order = np.argsort(d)  # the median of d over the scan's pixels, from its histogram
         cumulative = np.cumsum(counts[order])
         slopes.append(float(d[order][np.searchsorted(cumulative, cumulative[-1] / 2)]))

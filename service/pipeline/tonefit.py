@@ -15,6 +15,7 @@ evaluated at any resolution:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import cv2
@@ -26,6 +27,7 @@ DETAIL_BAND = (1.0, 3.0)  # answer pixels: the finest band a slightly soft answe
 DETAIL_WINDOW = 0.04  # of the picture's longer side
 DETAIL_PRIOR = 4.0  # grey levels² of band energy that count as "no evidence" (flat places)
 SLOPE_RANGE = (0.2, 5.0)
+CURVE_SAMPLES = 65_536
 
 
 @dataclass(frozen=True)
@@ -143,8 +145,8 @@ def fit(scan_small: np.ndarray, answer: np.ndarray, weight: np.ndarray | None = 
     """The tone fit of `answer` (h×w×C float32) from `scan_small` (h×w×S uint8), same size."""
     h, w = answer.shape[:2]
     wt = np.ones((h, w), np.float32) if weight is None else weight
-    # The curves are global statistics: a quarter of the pixels of a megapixel is plenty.
-    k = 2 if h * w > 250_000 else 1
+    # The curves are global statistics: some 65,000 pixels (256 per level) are plenty.
+    k = max(1, round(math.sqrt(h * w / CURVE_SAMPLES)))
     sub, wsub = answer[::k, ::k], wt[::k, ::k]
     luts = fit_curves(scan_small[::k, ::k], sub, wsub)
     sources = source_bands(scan_small.shape[2], answer.shape[2])
@@ -173,10 +175,10 @@ def _shape(a: np.ndarray, bands: int) -> np.ndarray:
     return a.reshape(a.shape[0], a.shape[1], bands)
 
 
-def _band(a: np.ndarray) -> np.ndarray:
-    out: np.ndarray = cv2.GaussianBlur(a, (0, 0), DETAIL_BAND[0]) - cv2.GaussianBlur(
-        a, (0, 0), DETAIL_BAND[1]
-    )
+def _band(a: np.ndarray, f: float) -> np.ndarray:
+    """DETAIL_BAND of the answer's pixels, in an image reduced by `f`."""
+    fine, coarse = DETAIL_BAND[0] * f, DETAIL_BAND[1] * f
+    out: np.ndarray = cv2.GaussianBlur(a, (0, 0), fine) - cv2.GaussianBlur(a, (0, 0), coarse)
     return out
 
 
@@ -193,14 +195,25 @@ def detail_gain(
     flatten the scan's pores), drawn towards the global value where the scan is flat and kept
     within GAIN_RANGE of it. `weight` is 0 where the model repaired.
     """
-    bs, ba = _band(scan_grey), _band(answer_luma)
+    h, w = scan_grey.shape
+    # Measured at up to GUIDE_SIDE: the band (~10 of the answer's pixels a period) survives the
+    # reduction, and the field is broad anyway.
+    f = min(1.0, GUIDE_SIDE / max(h, w))
+    gs = (max(4, round(w * f)), max(4, round(h * f)))
+    if gs != (w, h):
+        scan_grey, answer_luma, weight = (
+            cv2.resize(a, gs, interpolation=cv2.INTER_AREA)
+            for a in (scan_grey, answer_luma, weight)
+        )
+    bs, ba = _band(scan_grey, f), _band(answer_luma, f)
     total = float((weight * bs * bs).sum())
     slope = float((weight * bs * ba).sum()) / total if total > 1e-6 else 1.0
     slope = float(np.clip(slope, *SLOPE_RANGE))
-    h, w = scan_grey.shape
-    r = max(2, round(DETAIL_WINDOW * max(h, w)))
+    r = max(2, round(DETAIL_WINDOW * max(gs)))
     prior = DETAIL_PRIOR * _box(weight, r)
     cov = _box(weight * bs * ba, r) + prior * slope
     var = _box(weight * bs * bs, r) + prior
     gain: np.ndarray = np.clip(cov / var, GAIN_RANGE[0] * slope, GAIN_RANGE[1] * slope)
+    if gs != (w, h):
+        gain = cv2.resize(gain, (w, h), interpolation=cv2.INTER_LINEAR)
     return gain.astype(np.float32), slope

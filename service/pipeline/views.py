@@ -26,7 +26,7 @@ from PIL import Image
 
 from service.pipeline.ops._common import reduced
 
-BANDS = 48  # rows of cells for the grain and texture statistics: ~2 % of the height apart
+BANDS = 48
 MIN_STEP = 2  # a grid as fine as the scan would cost a full-size copy per field
 
 
@@ -149,16 +149,23 @@ def block_spread(bands: np.ndarray, k: int) -> np.ndarray:
 def white_noise(bands: np.ndarray) -> float:
     """Pixel noise sigma in grey levels: the median absolute response of a Laplacian-like
     kernel of unit gain for white noise (the median ignores the minority of edges)."""
-    if bands.shape[1] < 3 or bands.shape[2] < 3:
+    n, rows, width = bands.shape
+    if rows < 3 or width < 3:
         return 0.0
-    t = bands.astype(np.float32)
-    lap = (
-        4 * t[:, 1:-1, 1:-1]
-        - 2 * (t[:, :-2, 1:-1] + t[:, 2:, 1:-1] + t[:, 1:-1, :-2] + t[:, 1:-1, 2:])
-        + t[:, :-2, :-2]
-        + t[:, :-2, 2:]
-        + t[:, 2:, :-2]
-        + t[:, 2:, 2:]
-    )
-    # A median of a quarter of the responses is as good and four times cheaper.
-    return float(np.median(np.abs(lap[:, ::2, ::2]))) / (0.6745 * 6.0)
+    kernel = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)  # 6 × unit gain
+    response = cv2.filter2D(bands.reshape(n * rows, width), cv2.CV_16S, kernel)
+    inner = response.reshape(n, rows, width)[:, 1:-1, 1:-1]  # rows of one band only
+    # An eighth of the responses is plenty; they are whole numbers, so the median is read
+    # from their histogram with interpolation (a plain median of a faint grain jumps by 25 %).
+    counts = np.bincount(np.abs(inner[:, ::2, ::4]).ravel())
+    return grouped_median(counts) / (6.0 * 0.6745)
+
+
+def grouped_median(counts: np.ndarray) -> float:
+    """The median of whole-number values given by their counts, interpolated within its bin."""
+    total = float(counts.sum())
+    if total == 0:
+        return 0.0
+    below = np.cumsum(counts) - counts  # how many lie below each value
+    m = int(np.searchsorted(np.cumsum(counts), total / 2))
+    return max(0.0, m - 0.5 + (total / 2 - float(below[m])) / max(float(counts[m]), 1.0))

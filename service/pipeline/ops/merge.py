@@ -22,6 +22,7 @@ from PIL import Image
 
 from service.errors import ConfigError
 from service.pipeline import align, compose, faces, findings, handoff, merge, transforms, views
+from service.pipeline.ops._common import in_background
 from service.pipeline.ops.geometry import match_size
 from service.pipeline.registry import OpContext, register
 
@@ -42,8 +43,9 @@ def frame_size(scan: tuple[int, int], answer: tuple[int, int]) -> tuple[int, int
 
 
 def _bands(image: Image.Image, channels: int) -> np.ndarray:
+    """h×w×C uint8."""
     mode = "L" if channels == 1 else "RGB"
-    a = np.asarray(image if image.mode == mode else image.convert(mode), np.float32)
+    a = np.asarray(image if image.mode == mode else image.convert(mode))
     return a[:, :, None] if a.ndim == 2 else a
 
 
@@ -85,10 +87,13 @@ def _damage(ctx: OpContext, scan: Image.Image, size: tuple[int, int]) -> np.ndar
     return out
 
 
-def _check_faces(v: views.Views, check: merge.Check, level: str, to_scan: float) -> None:
-    scores = faces.check(
-        v.grey_at(faces.DETECT_SIDE), check.matched, check.answer, check.repair, level
-    )
+def _check_faces(
+    boxes: list[tuple[float, float, float, float]],
+    check: merge.Check,
+    level: str,
+    to_scan: float,
+) -> None:
+    scores = faces.check(boxes, check.matched, check.answer, check.repair, level)
     found = [
         faces.FaceScore(
             (
@@ -151,25 +156,30 @@ def merge_answer(
     channels = _channels(scan, answer)
     size = frame_size(scan.size, answer.size)
     v = views.look(scan, size)
+    # The face detector (a compiled cascade on two threads) runs beside the planning.
+    found = in_background(faces.find, v.grey_at(faces.DETECT_SIDE))
     stretched = answer if answer.size == size else answer.resize(size, Image.Resampling.LANCZOS)
-    answer_arr = _bands(stretched, channels)
+    answer_u8 = _bands(stretched, channels)
+    answer_arr = answer_u8.astype(np.float32)
     drift = _drift(v, answer_arr)
     findings.measure("drift", drift.summary(size))
     if not drift.ok:
+        if not found.cancel():
+            found.result()  # the strip workers are free again before anything else uses them
         return _fallback(answer, scan.size, size, drift)
     aligned = align.warp(answer_arr, drift.matrix, size).reshape(size[1], size[0], -1)
     p, check = merge.plan(
         v,
         aligned,
-        merge.answer_on_grid(v, answer_arr, drift.matrix, scan.size),
+        merge.answer_on_grid(v, answer_u8, drift.matrix, scan.size),
         scan.size,
         damage=_damage(ctx, scan, size),
         keep_grain=grain,
     )
     findings.measure("repaired_pct", round(100 * check.repaired_fraction(), 2))
     findings.measure("scale", round(scan.width / size[0], 2))
-    _check_faces(v, check, fidelity, scan.width / size[0])
-    del v, check, aligned, answer_arr, stretched  # the full-size pass is the peak
+    _check_faces(found.result(), check, fidelity, scan.width / size[0])
+    del v, check, aligned, answer_arr, answer_u8, stretched  # the full-size pass is the peak
     return compose.compose(scan, p, in_place=owned)
 
 
