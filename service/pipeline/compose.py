@@ -6,7 +6,7 @@ result would be as much again. When nothing but the merge refers to the scan any
 result is written into the scan's own pixels: each strip's rows, with the few margin rows it
 needs above and below, are copied out before any result is pasted over them (the main thread
 reads strips ahead of the workers, and pastes only strips whose neighbours have been read).
-Otherwise the result is a new image. Strips are a hundred rows: a few MB of temporaries each.
+Otherwise the result is a new image. Strips are a hundred rows or so: a few MB of temporaries.
 """
 
 from __future__ import annotations
@@ -21,10 +21,13 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from service.pipeline import grain, merge, views
+from service.pipeline import grain, merge
 from service.pipeline.ops._common import ordered_map
 
-STRIP_ROWS = 96
+# Rows per strip: OpenCV's per-call cost favours tall strips; a separate result (a second
+# full-size image) leaves little memory, so there they are short.
+STRIP_ROWS = 128
+STRIP_ROWS_APART = 48
 MARGIN = 2  # rows each side: the Wiener window (5×5) and the dust test's 3×3 dilation
 GRAIN_TILE = 256
 GRAIN_UNIT = 16  # the grain tiles hold unit-sigma noise ×16
@@ -109,19 +112,28 @@ def detail(
     return pos, neg
 
 
-def strip(p: merge.Plan, rows: np.ndarray, mode: str, top: int, y0: int, y1: int) -> np.ndarray:
-    """Rows y0:y1 of the result (uint8, the output mode's bands); `rows` are the scan's rows
-    from `top` (with margins), as an array of the scan's `mode`."""
-    width = rows.shape[1]
-    pos, neg = detail(p, views.grey_of(rows, mode), top, y0, y1)
+def strip(
+    p: merge.Plan, grey: np.ndarray, alpha: np.ndarray | None, top: int, y0: int, y1: int
+) -> np.ndarray:
+    """Rows y0:y1 of the result (uint8, the output mode's bands); `grey` holds the scan's
+    luminance from row `top` (with margins), `alpha` its alpha band for rows y0:y1 if any."""
+    width = grey.shape[1]
+    pos, neg = detail(p, grey, top, y0, y1)
     low = enlarge(p.answer, p.k, y0, y1, width)
     if p.channels == 3:
         pos, neg = cv2.cvtColor(pos, cv2.COLOR_GRAY2RGB), cv2.cvtColor(neg, cv2.COLOR_GRAY2RGB)
     out: np.ndarray = cv2.subtract(cv2.add(low, pos), neg)
-    if mode in ("RGBA", "LA"):  # the scan's alpha, untouched
-        alpha = rows[y0 - top : y1 - top, :, -1]
+    if alpha is not None:  # the scan's alpha, untouched
         out = np.dstack([out.reshape(y1 - y0, width, -1), alpha])
     return out
+
+
+def read_grey(scan: Image.Image, box: tuple[int, int, int, int]) -> np.ndarray:
+    """The luminance (Rec. 601) of a region of the scan as uint8: Pillow converts from its own
+    4-byte layout, without unpacking the colour bands first (several times cheaper)."""
+    part = scan.crop(box)
+    grey = part.getchannel(0) if scan.mode == "LA" else part.convert("L")
+    return np.asarray(grey)
 
 
 def output_mode(scan: Image.Image, channels: int) -> str:
@@ -138,18 +150,22 @@ def compose(scan: Image.Image, p: merge.Plan, *, in_place: bool) -> Image.Image:
     mode = output_mode(scan, p.channels)
     in_place = in_place and mode == scan.mode and not scan.readonly
     out = scan if in_place else Image.new(mode, scan.size)
-    rows = p.k * max(1, round(STRIP_ROWS / p.k))  # whole grid rows per strip
+    target = STRIP_ROWS if in_place else STRIP_ROWS_APART
+    rows = p.k * max(1, round(target / p.k))  # whole grid rows per strip
 
-    def read() -> Iterator[tuple[int, int, int, np.ndarray]]:
+    def read() -> Iterator[tuple[int, int, int, np.ndarray, np.ndarray | None]]:
         # In the main thread, ahead of the pastes: see the module docstring.
         for y0 in range(0, height, rows):
             y1 = min(height, y0 + rows)
             top, bottom = max(0, y0 - MARGIN), min(height, y1 + MARGIN)
-            yield y0, y1, top, np.asarray(scan.crop((0, top, width, bottom)))
+            alpha = None
+            if scan.mode in ("RGBA", "LA"):
+                alpha = np.asarray(scan.crop((0, y0, width, y1)).getchannel("A"))
+            yield y0, y1, top, read_grey(scan, (0, top, width, bottom)), alpha
 
-    def job(item: tuple[int, int, int, np.ndarray]) -> tuple[int, np.ndarray]:
-        y0, y1, top, band = item
-        return y0, strip(p, band, scan.mode, top, y0, y1)
+    def job(item: tuple[int, int, int, np.ndarray, np.ndarray | None]) -> tuple[int, np.ndarray]:
+        y0, y1, top, grey, alpha = item
+        return y0, strip(p, grey, alpha, top, y0, y1)
 
     buffers: dict[int, Image.Image] = {}  # one strip image per height, filled again and again
     for y0, result in ordered_map(job, read()):

@@ -124,12 +124,11 @@ def plan(
     matched = fit.apply(v.small)
     white = views.white_noise(v.bands)
     scale = scan_size[0] / v.plan_size[0]
-    slope0 = float(np.median(fit.gain[::4, ::4])) * _curve_slope(fit, v.small)
-    repair = repairs.add_damage(
-        repairs.repair_mask(matched, aligned, white * slope0 / scale), damage
-    )
-    check = Check(views.luma(matched), views.luma(aligned), repair)
+    slope0 = float(np.median(fit.gain[::2, ::2])) * _curve_slope(fit, v.small)
+    mask, matched_luma = repairs.repair_mask(matched, aligned, white * slope0 / scale)
     del matched, fit
+    repair = repairs.add_damage(mask, damage)
+    check = Check(matched_luma, views.luma(aligned), repair)
     gain, slope = tonefit.detail_gain(v.grey.astype(np.float32), check.answer, 1.0 - repair)
     spread = views.block_spread(v.bands, v.k)
     grid = (int(v.grid.shape[1]), int(v.grid.shape[0]))

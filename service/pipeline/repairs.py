@@ -46,16 +46,21 @@ def _texture(luma: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
-def repair_mask(tone_matched: np.ndarray, answer: np.ndarray, noise: float) -> np.ndarray:
-    """Soft mask (0…1, h×w float32) of where the answer repaired the scan.
+def repair_mask(
+    tone_matched: np.ndarray, answer: np.ndarray, noise: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Soft mask (0…1, h×w float32) of where the answer repaired the scan, and the scan's
+    luminance.
 
-    `tone_matched` is the scan at the answer's size with the answer's tone; `noise` the scan's
-    grain at that size, in grey levels.
+    `tone_matched` is the scan at the answer's size with the answer's tone (h×w×C float32,
+    used up: it holds the difference afterwards, a megapixel answer's worth of memory less);
+    `noise` the scan's grain at that size, in grey levels.
     """
-    diff = answer - tone_matched
-    residual = np.sqrt(views.luma(diff * diff))
-    del diff
     scan_l, answer_l = views.luma(tone_matched), views.luma(answer)
+    diff = np.subtract(answer, tone_matched, out=tone_matched)
+    np.multiply(diff, diff, out=diff)
+    residual = np.sqrt(views.luma(diff))
+    del diff
     # Wide enough that a scratch or a speck is a minority of the window around it.
     k = max(9, round(0.03 * max(residual.shape)))
     texture = _texture(scan_l, k)
@@ -69,7 +74,7 @@ def repair_mask(tone_matched: np.ndarray, answer: np.ndarray, noise: float) -> n
     mask = (likely * flatter).astype(np.float32)
     mask = cv2.dilate(mask, np.ones((3, 3), np.uint8))
     out: np.ndarray = cv2.GaussianBlur(mask, (0, 0), 0.8)
-    return np.clip(out * 1.5, 0, 1)
+    return np.clip(out * 1.5, 0, 1), scan_l
 
 
 def allowance(answer_luma: np.ndarray, usual: np.ndarray) -> np.ndarray:

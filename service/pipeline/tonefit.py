@@ -32,20 +32,27 @@ CURVE_SAMPLES = 65_536
 
 @dataclass(frozen=True)
 class ToneFit:
-    """`luts[c]` maps source band `sources[c]` to output channel c; gain/offset are low-res."""
+    """`luts[c]` maps source band `sources[c]` to output channel c; gain and offset are broad
+    fields, kept at up to GUIDE_SIDE and enlarged where they are applied."""
 
     luts: np.ndarray  # C×256 float32
     sources: tuple[int, ...]  # source band index per output channel
-    gain: np.ndarray  # h×w×C float32, multiplies the curve's output
-    offset: np.ndarray  # h×w×C float32, added after
+    gain: np.ndarray  # g×g'×C float32, multiplies the curve's output
+    offset: np.ndarray  # g×g'×C float32, added after
 
     def curve(self, scan: np.ndarray) -> np.ndarray:
         """Apply the global curves to a uint8 H×W×S array: H×W×C float32."""
         return _curves(self.luts, self.sources, scan)
 
     def apply(self, scan: np.ndarray) -> np.ndarray:
-        """Curves, then the local gain and offset (only at the fit's own size)."""
-        out: np.ndarray = self.curve(scan) * self.gain + self.offset
+        """Curves, then the local gain and offset, at the size of `scan` (the fit's own), one
+        channel at a time: no full-size float temporaries beyond the result."""
+        out = self.curve(scan)
+        size = (scan.shape[1], scan.shape[0])
+        for c in range(out.shape[2]):
+            gain = cv2.resize(self.gain[..., c], size, interpolation=cv2.INTER_LINEAR)
+            out[..., c] *= gain
+            out[..., c] += cv2.resize(self.offset[..., c], size, interpolation=cv2.INTER_LINEAR)
         return out
 
 
@@ -165,9 +172,13 @@ def fit(scan_small: np.ndarray, answer: np.ndarray, weight: np.ndarray | None = 
     mean_i = _box(base, r)
     gain = np.clip(1.0 + a, *GAIN_RANGE)
     offset = b + (1.0 + a - gain) * mean_i
-    gain = _shape(cv2.resize(gain, (w, h), interpolation=cv2.INTER_LINEAR), answer.shape[2])
-    offset = _shape(cv2.resize(offset, (w, h), interpolation=cv2.INTER_LINEAR), answer.shape[2])
-    return ToneFit(luts, sources, gain.astype(np.float32), offset.astype(np.float32))
+    bands = answer.shape[2]
+    return ToneFit(
+        luts,
+        sources,
+        _shape(gain, bands).astype(np.float32),
+        _shape(offset, bands).astype(np.float32),
+    )
 
 
 def _shape(a: np.ndarray, bands: int) -> np.ndarray:

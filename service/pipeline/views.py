@@ -125,8 +125,8 @@ def sample_bands(scan: Image.Image, k: int, grid_rows: int) -> tuple[np.ndarray,
     out = np.zeros((len(starts), 2 * k, scan.width), np.uint8)
     for i, r in enumerate(starts):
         y0 = int(r) * k
-        part = np.asarray(scan.crop((0, y0, scan.width, min(scan.height, y0 + 2 * k))))
-        grey = grey_of(part, scan.mode)
+        part = scan.crop((0, y0, scan.width, min(scan.height, y0 + 2 * k)))
+        grey = np.asarray(part.getchannel(0) if scan.mode == "LA" else part.convert("L"))
         out[i, : grey.shape[0]] = grey
     return starts, out
 

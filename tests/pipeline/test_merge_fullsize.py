@@ -33,6 +33,7 @@ def test_strips_of_any_height_give_the_same_picture(
     results = []
     for rows in (8, 96, 10_000):  # a strip of 10,000 rows is the whole picture at once
         monkeypatch.setattr(compose, "STRIP_ROWS", rows)
+        monkeypatch.setattr(compose, "STRIP_ROWS_APART", rows)
         out, _, _ = merged(answer, scan)
         results.append(np.asarray(out))
     assert np.array_equal(results[0], results[2])

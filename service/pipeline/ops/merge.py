@@ -168,6 +168,7 @@ def merge_answer(
             found.result()  # the strip workers are free again before anything else uses them
         return _fallback(answer, scan.size, size, drift)
     aligned = align.warp(answer_arr, drift.matrix, size).reshape(size[1], size[0], -1)
+    del answer_arr
     p, check = merge.plan(
         v,
         aligned,
@@ -179,7 +180,7 @@ def merge_answer(
     findings.measure("repaired_pct", round(100 * check.repaired_fraction(), 2))
     findings.measure("scale", round(scan.width / size[0], 2))
     _check_faces(found.result(), check, fidelity, scan.width / size[0])
-    del v, check, aligned, answer_arr, answer_u8, stretched  # the full-size pass is the peak
+    del v, check, aligned, answer_u8, stretched  # the full-size pass is the peak
     return compose.compose(scan, p, in_place=owned)
 
 
