@@ -27,7 +27,7 @@ from service.pipeline.ops._common import ordered_map
 # Rows per strip: OpenCV's per-call cost favours tall strips; a separate result (a second
 # full-size image) leaves little memory, so there they are short.
 STRIP_ROWS = 128
-STRIP_ROWS_APART = 48
+STRIP_ROWS_APART = 32
 MARGIN = 2  # rows each side: the Wiener window (5×5) and the dust test's 3×3 dilation
 GRAIN_TILE = 256
 GRAIN_UNIT = 16  # the grain tiles hold unit-sigma noise ×16
@@ -70,11 +70,21 @@ def _grain_tiles() -> tuple[np.ndarray, np.ndarray]:
     )
 
 
-def _grain_rows(tile: np.ndarray, y0: int, y1: int, width: int) -> np.ndarray:
-    """Rows y0:y1 of a grain tile repeated across `width`: a fixed tile, so strips agree."""
-    rows = tile[np.arange(y0, y1) % GRAIN_TILE]
-    out: np.ndarray = np.tile(rows, (1, math.ceil(width / GRAIN_TILE)))[:, :width]
-    return np.ascontiguousarray(out)
+@functools.lru_cache(maxsize=2)
+def _grain_wide(width: int) -> tuple[np.ndarray, np.ndarray]:
+    """The grain tiles repeated across `width` (GRAIN_TILE rows each, a few MB)."""
+    reps = math.ceil(width / GRAIN_TILE)
+    up, down = _grain_tiles()
+    return (
+        np.ascontiguousarray(np.tile(up, (1, reps))[:, :width]),
+        np.ascontiguousarray(np.tile(down, (1, reps))[:, :width]),
+    )
+
+
+def _grain_rows(wide: np.ndarray, y0: int, y1: int) -> np.ndarray:
+    """Rows y0:y1 of the repeated tile: a fixed pattern, so strips agree."""
+    out: np.ndarray = np.take(wide, np.arange(y0, y1) % GRAIN_TILE, axis=0)
+    return out
 
 
 def detail(
@@ -104,11 +114,9 @@ def detail(
         repaired = enlarge(p.repair, p.k, y0, y1, width)
         if int(repaired.max()) > 0:
             scale = p.grain_left / (255 * GRAIN_UNIT)
-            up, down = _grain_tiles()
-            pos = cv2.add(pos, cv2.multiply(_grain_rows(up, y0, y1, width), repaired, scale=scale))
-            neg = cv2.add(
-                neg, cv2.multiply(_grain_rows(down, y0, y1, width), repaired, scale=scale)
-            )
+            up, down = _grain_wide(width)
+            pos = cv2.add(pos, cv2.multiply(_grain_rows(up, y0, y1), repaired, scale=scale))
+            neg = cv2.add(neg, cv2.multiply(_grain_rows(down, y0, y1), repaired, scale=scale))
     return pos, neg
 
 
