@@ -8,7 +8,10 @@ a local anomaly (a speck, a scratch, a crack, a torn corner), so
   (a scratch across a cheek, not the pores of the cheek: a model that smooths skin is not
   "repairing" it), and
 - the answer is locally flatter there than the scan (a speck gone, not an edge blurred or a
-  pixel of drift, both of which leave the answer as busy as the scan).
+  pixel of drift, both of which leave the answer as busy as the scan), and
+- the two do not show the same structure there: an edge a model redrew sharper or softer,
+  with a halo, differs from the scan as much as a speck does but correlates with it (left
+  in the mask, every edge would lose the scan's detail in blotches).
 
 Damage below the answer's resolution (a one-pixel speck in a one-megapixel answer) leaves no
 trace at that size; it is caught at full size, in the merge, as a spike far outside the
@@ -28,12 +31,24 @@ FLATTER = 0.6  # the answer's local spread below this fraction of the scan's
 # Detail may stray from the answer by this share of the answer's local range, or this many
 # times the scan's usual spread there, plus a few grey levels.
 ALLOW_SPAN, ALLOW_BUSY, ALLOW_BASE = 0.6, 5.0, 3.0
+ALIKE = 0.75  # local correlation (5×5) above which scan and answer show the same structure
 
 
 def _spread(a: np.ndarray, k: int = 3) -> np.ndarray:
     """Local standard deviation over k×k."""
     mean = cv2.blur(a, (k, k))
     out: np.ndarray = np.sqrt(np.maximum(cv2.blur(a * a, (k, k)) - mean * mean, 0))
+    return out
+
+
+def _alike(a: np.ndarray, b: np.ndarray, k: int = 5) -> np.ndarray:
+    """Local normalised cross-correlation of two images over k×k (−1…1; 0 where either is
+    flat)."""
+    ma, mb = cv2.blur(a, (k, k)), cv2.blur(b, (k, k))
+    cov = cv2.blur(a * b, (k, k)) - ma * mb
+    va = np.maximum(cv2.blur(a * a, (k, k)) - ma * ma, 0)
+    vb = np.maximum(cv2.blur(b * b, (k, k)) - mb * mb, 0)
+    out: np.ndarray = cov / (np.sqrt(va * vb) + 1.0)
     return out
 
 
@@ -83,6 +98,9 @@ def repair_mask(
     # Where the scan itself is the odd one out (a blob, a line) the answer is flatter at the
     # spot or right beside it; a 3×3 look either way tolerates a pixel of drift.
     flatter = cv2.dilate(flatter.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    # Unless both show the same structure there: an edge the model drew sharper or softer,
+    # with a halo or a pixel off, is the same edge (and its detail is the scan's to give).
+    flatter &= _alike(scan_l, answer_l) < ALIKE
     mask = (likely * flatter).astype(np.float32)
     mask = cv2.dilate(mask, np.ones((3, 3), np.uint8))
     out: np.ndarray = cv2.GaussianBlur(mask, (0, 0), 0.8)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from service.errors import ConfigError
 from service.pipeline import registry
@@ -68,6 +68,17 @@ def test_an_imperfect_model_still_gives_the_scans_detail_and_its_own_tone(
     back = arr(out.resize(answer.size, Image.Resampling.BOX))
     assert np.abs(back - arr(answer)).mean() < 4.0
     assert np.abs(back.mean(axis=(0, 1)) - arr(answer).mean(axis=(0, 1))).max() < 1.5
+
+
+def test_edges_the_model_drew_sharper_are_not_taken_for_repairs(
+    clean: Image.Image, scan: Image.Image
+) -> None:
+    # Halos along every edge differ from the scan as much as a speck does; the edge is still
+    # the scan's, and so is its detail.
+    _, plain, _ = merged(perfect(clean, 4), scan)
+    sharpened = perfect(clean, 4).filter(ImageFilter.UnsharpMask(3, 200, 0))
+    _, found, _ = merged(sharpened, scan)
+    assert found.measurements["repaired_pct"] < 1.2 * plain.measurements["repaired_pct"]
 
 
 def test_a_black_and_white_scan_stays_black_and_white(clean: Image.Image) -> None:
