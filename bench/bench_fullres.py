@@ -12,7 +12,7 @@ Cost: on a 600-dpi-sized scan (6,700 × 6,700) the merge is timed against Pillow
 encode of the same JPEG, each in its own subprocess (the fastest of five runs each, the runs
 taking turns), peak RSS (VmHWM) minus an import-only baseline, as bench_classic.py does. The
 merge is measured as after a model step (only the op context holds the scan, so the result may
-take its memory), and once more with the scan held elsewhere too.
+take its memory), and once more with the scan held elsewhere too (`fullres_cost.py`).
 
     .venv/bin/python bench/bench_fullres.py            # quality tables and cost
     .venv/bin/python bench/bench_fullres.py quality    # only the tables
@@ -21,11 +21,8 @@ take its memory), and once more with the scan held elsewhere too.
 
 from __future__ import annotations
 
-import json
 import math
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -34,15 +31,14 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from service.pipeline import findings, handoff  # noqa: E402
 from service.pipeline.ops.merge import merge_detail  # noqa: E402
 from service.pipeline.registry import OpContext  # noqa: E402
 
 FACTORS = (4, 6)
-REPEATS = 5
 GRAIN: dict[str, float] = {}
-SIDE = 6700
 
 
 # ---------------------------------------------------------------------------- clean pictures
@@ -317,129 +313,15 @@ def print_quality(model: str, rows: list[dict[str, float | str]]) -> None:
         )
 
 
-CHILD = r"""
-import io, json, sys, time
-from pathlib import Path
-from PIL import Image
-from service.pipeline import handoff
-from service.pipeline.ops.merge import merge_detail
-from service.pipeline.registry import OpContext
-import service.pipeline.ops  # noqa: F401 - same imports in every mode, so the baseline matches
-
-def peak_kib():
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    return 0
-
-mode, path, answer_path = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
-t0 = time.perf_counter()
-merge_s = 0.0
-if mode == "floor":
-    im = Image.open(path)
-    im.load()
-    buf = io.BytesIO()
-    im.save(buf, "JPEG", quality=92)
-elif mode in ("merge", "merge-shared"):
-    answer = Image.open(answer_path).convert("RGB")
-    scan = Image.open(path)
-    scan.load()
-    ctx = OpContext(original_size=scan.size)
-    handoff.leave(ctx, scan, "stand-in")
-    if mode == "merge":
-        del scan  # the context holds the scan, as after a model step
-    t1 = time.perf_counter()
-    out = merge_detail(answer, ctx)
-    merge_s = time.perf_counter() - t1
-    buf = io.BytesIO()
-    out.save(buf, "JPEG", quality=92)
-print(json.dumps({"seconds": time.perf_counter() - t0, "merge": merge_s, "peak_kib": peak_kib()}))
-"""
-
-
-def make_scan(path: Path, answer_path: Path) -> int:
-    """A 600-dpi-sized aged print (6,700 × 6,700 JPEG) and a perfect 1-megapixel answer."""
-    from skimage import data
-
-    clean = Image.fromarray(data.astronaut()).resize((SIDE, SIDE), Image.Resampling.BICUBIC)
-    small, _ = age(clean.resize((SIDE // 4, SIDE // 4), Image.Resampling.BOX), seed=7)
-    scan = small.resize((SIDE, SIDE), Image.Resampling.BICUBIC)
-    noise = np.random.default_rng(3).normal(0, 5, (SIDE // 8, SIDE // 8)).astype(np.float32)
-    grain = Image.fromarray(np.clip(noise + 128, 0, 255).astype(np.uint8)).resize((SIDE, SIDE))
-    scan = Image.merge("RGB", [Image.blend(b, grain, 0.08) for b in scan.split()])
-    scan.save(path, "JPEG", quality=92)
-    perfect_model(clean, (1024, 1024)).save(answer_path, "PNG")
-    return SIDE * SIDE * 3
-
-
-def run_child(mode: str, path: Path, answer: Path) -> dict[str, float]:
-    proc = subprocess.run(
-        [sys.executable, "-c", CHILD, mode, str(path), str(answer)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(proc.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
-
-
-def best_of(modes: tuple[str, ...], path: Path, answer: Path) -> dict[str, dict[str, float]]:
-    """Per mode, the fastest of REPEATS runs and the median peak memory. The runs take turns
-    (floor, merge, floor, merge, …): the machine is shared, and a run that waited for someone
-    else's work should not decide a ratio of two runs that did not."""
-    runs: dict[str, list[dict[str, float]]] = {m: [] for m in modes}
-    for _ in range(REPEATS):
-        for mode in modes:
-            runs[mode].append(run_child(mode, path, answer))
-    out = {}
-    for mode, results in runs.items():
-        fastest = min(results, key=lambda r: r["merge"] or r["seconds"])
-        peaks = sorted(r["peak_kib"] for r in results)
-        out[mode] = {**fastest, "peak_kib": peaks[len(peaks) // 2]}
-    return out
-
-
-def cost() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        path, answer = Path(tmp) / "scan.jpg", Path(tmp) / "answer.png"
-        decoded = make_scan(path, answer)
-        runs = best_of(("baseline", "floor", "merge", "merge-shared"), path, answer)
-    base, floor, ours, shared = (runs[m] for m in ("baseline", "floor", "merge", "merge-shared"))
-    base_b = base["peak_kib"] * 1024
-    floor_mem = floor["peak_kib"] * 1024 - base_b
-    merge_mem = ours["peak_kib"] * 1024 - base_b
-    shared_mem = shared["peak_kib"] * 1024 - base_b
-    print(f"\n600-dpi scan {SIDE}×{SIDE}, {decoded / 1e6:.0f} MB decoded, answer 1024×1024")
-    print(f"(each figure the fastest of {REPEATS} runs taking turns, each in its own process)")
-    print(
-        f"floor (Pillow decode + encode): {floor['seconds']:.2f} s, peak +{floor_mem / 1e6:.0f} MB"
-    )
-    print(
-        f"decode + merge + encode: {ours['seconds']:.2f} s (merge alone {ours['merge']:.2f} s), "
-        f"peak +{merge_mem / 1e6:.0f} MB"
-    )
-    print(
-        f"merge / floor time: {ours['merge'] / floor['seconds']:.2f}× (goal ≤ 2×); "
-        f"whole run / floor: {ours['seconds'] / floor['seconds']:.2f}×"
-    )
-    print(
-        f"peak memory / decoded image (W×H×3): {merge_mem / decoded:.2f}× (goal ≤ 3×); Pillow "
-        f"holds RGB as 4 bytes a pixel, so scan + result alone are {2 * 4 / 3:.2f}× of that"
-    )
-    print(
-        f"  with the scan still held elsewhere (the result cannot take its memory): "
-        f"merge {shared['merge'] / floor['seconds']:.2f}× the floor, peak "
-        f"{shared_mem / decoded:.2f}×"
-    )
-
-
 def main() -> None:
     what = sys.argv[1] if len(sys.argv) > 1 else "all"
     if what in ("all", "quality"):
         for model in ("perfect", "realistic"):
             print_quality(model, quality(model))
     if what in ("all", "cost"):
-        cost()
+        import fullres_cost  # the 600-dpi half; it borrows this module's ageing
+
+        fullres_cost.cost()
 
 
 if __name__ == "__main__":

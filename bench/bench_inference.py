@@ -6,7 +6,7 @@ For each provider the fake router answers after a fixed latency L (async provide
 completes L after submit). N scans go through C concurrent calls; the ideal throughput is C/L
 and we print ours as a ratio of it (goal ≥ 0.95). CPU time of the event-loop thread per call
 is compared with a bare `httpx` POST of the same body (the floor). The fake router runs in its
-own process (`python tests/fakerouter.py`), so it shares neither our GIL nor our CPU time.
+own process (`python -m tests.fakerouter`), so it shares neither our GIL nor our CPU time.
 Async providers pay for polling granularity: their ratio is L / (first poll ≥ L + round trips).
 """
 
@@ -37,9 +37,9 @@ REPO = "bench/model"
 @contextlib.contextmanager
 def fake_router(**options: object) -> Iterator[str]:
     """The fake router in a child process; yields its URL."""
-    script = Path(__file__).resolve().parents[1] / "tests" / "fakerouter.py"
     proc = subprocess.Popen(
-        [sys.executable, str(script), json.dumps(options)],
+        [sys.executable, "-m", "tests.fakerouter", json.dumps(options)],
+        cwd=Path(__file__).resolve().parents[1],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,

@@ -25,8 +25,12 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from service.config.catalog import load_catalog
 from service.config.settings import Settings
+from service.queue import MemoryJobQueue
 from service.storage.webdav import WebDAVStorage
+from service.watch.ledger import MemoryLedger
+from service.watch.poller import PollReport, Watcher
 from tests.servers import DavServer, FaultProxy, start_apache, start_wsgidav
 
 SIZE = 50 * 1000 * 1000
@@ -92,7 +96,8 @@ async def bench_transfer(server: DavServer, rounds: int) -> None:
     work.rmdir()
 
 
-async def bench_idle_poll(server: DavServer, inboxes: int, per_inbox: int) -> None:
+def _lay_out(server: DavServer, inboxes: int, per_inbox: int) -> None:
+    """`inboxes` inboxes of `per_inbox` small files on the server's disk."""
     for i in range(inboxes):
         inbox = server.root / "poll" / f"person {i:03d}" / "to-restore"
         inbox.mkdir(parents=True, exist_ok=True)
@@ -100,76 +105,72 @@ async def bench_idle_poll(server: DavServer, inboxes: int, per_inbox: int) -> No
             (inbox / f"scan {j:02d}.jpg").write_bytes(b"x" * 10)
     for d, _, _ in os.walk(server.root / "poll"):
         os.chmod(d, 0o777)
+
+
+async def _count_polls(
+    server: DavServer, proxy: FaultProxy, client: httpx.AsyncClient
+) -> tuple[float, int, list[tuple[str, str, int]], float, PollReport, int]:
+    """Settle everything, then count one idle poll (etags trusted) and one without the
+    short-cut: (warm-up s, queued, idle requests, idle s, idle report, plain requests)."""
+    direct = await WebDAVStorage.connect(settings(server), client)
+    counted = await WebDAVStorage.connect(settings(server, proxy.url), client)
+    cfg = Settings(watch_root="/poll", settle_seconds=0)  # type: ignore[call-arg]
+    catalog = load_catalog(Path("service/config/models.toml"))
+    default = cfg.default_chain or catalog.default_chain
+    # ownCloud, Nextcloud and oCIS propagate folder etags up the tree; Apache changes a
+    # folder's etag only for direct children. For an *idle* poll both behave alike, so
+    # the watcher is told to trust them here to measure the ownCloud case; the count a
+    # plain WebDAV server really gets (no trust) is measured after it.
+    watcher = Watcher(
+        direct,
+        cfg,
+        catalog,
+        MemoryJobQueue(),
+        MemoryLedger(),
+        default_chain=default,
+        trust_folder_etags=True,
+    )
+    start = time.perf_counter()
+    await watcher.poll_once(full=True)
+    second = await watcher.poll_once(full=True)
+    warm = time.perf_counter() - start
+    watcher.storage = counted
+    proxy.reset()
+    start = time.perf_counter()
+    report = await watcher.poll_once()
+    idle = time.perf_counter() - start
+    idle_log = list(proxy.log)
+    plain = Watcher(counted, cfg, catalog, MemoryJobQueue(), watcher.ledger, default_chain=default)
+    await plain.poll_once(full=True)
+    mark = len(proxy.log)
+    await plain.poll_once()
+    return warm, len(second.queued), idle_log, idle, report, len(proxy.log) - mark
+
+
+async def bench_idle_poll(server: DavServer, inboxes: int, per_inbox: int) -> None:
+    _lay_out(server, inboxes, per_inbox)
     proxy = FaultProxy(server.url)
     try:
         async with httpx.AsyncClient(timeout=60) as client:
-            direct = await WebDAVStorage.connect(settings(server), client)
-            counted = await WebDAVStorage.connect(settings(server, proxy.url), client)
-            cfg = Settings(watch_root="/poll", settle_seconds=0)  # type: ignore[call-arg]
-            try:
-                from service.config.catalog import load_catalog
-                from service.jobs.queue import MemoryJobQueue
-                from service.watch.ledger import MemoryLedger
-                from service.watch.poller import Watcher
-            except ImportError as exc:  # the watcher is another engineer's, maybe not there
-                print(f"(a) watcher not importable ({exc}); counting a Depth-0 per inbox")
-                await _fallback_count(counted, proxy, inboxes)
-                return
-            catalog = load_catalog(Path("service/config/models.toml"))
-            default = cfg.default_chain or catalog.default_chain
-            # ownCloud, Nextcloud and oCIS propagate folder etags up the tree; Apache changes a
-            # folder's etag only for direct children. For an *idle* poll both behave alike, so
-            # the watcher is told to trust them here to measure the ownCloud case; the count a
-            # plain WebDAV server really gets (no trust) is printed after it.
-            watcher = Watcher(
-                direct,
-                cfg,
-                catalog,
-                MemoryJobQueue(),
-                MemoryLedger(),
-                default_chain=default,
-                trust_folder_etags=True,
+            warm, queued, idle_log, idle, report, plain_requests = await _count_polls(
+                server, proxy, client
             )
-            start = time.perf_counter()
-            await watcher.poll_once(full=True)
-            second = await watcher.poll_once(full=True)
-            warm = time.perf_counter() - start
-            watcher.storage = counted
-            proxy.reset()
-            start = time.perf_counter()
-            report = await watcher.poll_once()
-            idle = time.perf_counter() - start
-            idle_log = list(proxy.log)
-            plain = Watcher(
-                counted, cfg, catalog, MemoryJobQueue(), watcher.ledger, default_chain=default
-            )
-            await plain.poll_once(full=True)
-            mark = len(proxy.log)
-            await plain.poll_once()
-            plain_requests = len(proxy.log) - mark
-        methods: dict[str, int] = {}
-        for method, _, _ in idle_log:
-            methods[method] = methods.get(method, 0) + 1
-        print(
-            f"(a) {inboxes * per_inbox} files in {inboxes} inboxes on {server.name}: warm-up "
-            f"{warm:.1f}s queued {len(second.queued)}; idle poll: {len(idle_log)} requests "
-            f"{methods} in {idle:.2f}s, {len(idle_log) / inboxes:.3f} per inbox, "
-            f"listed {report.listed}, inboxes {report.inboxes}; ratio to the floor of one "
-            f"request per inbox: {len(idle_log) / inboxes:.3f}"
-        )
-        print(
-            f"    without the etag short-cut (plain WebDAV, etags not propagated): "
-            f"{plain_requests} requests, {plain_requests / inboxes:.3f} per inbox"
-        )
     finally:
         proxy.stop()
-
-
-async def _fallback_count(storage: WebDAVStorage, proxy: FaultProxy, inboxes: int) -> None:
-    proxy.reset()
-    for i in range(inboxes):
-        await storage.stat(f"/poll/person {i:03d}/to-restore")
-    print(f"(a) fallback: {len(proxy.log)} requests for {inboxes} inboxes")
+    methods: dict[str, int] = {}
+    for method, _, _ in idle_log:
+        methods[method] = methods.get(method, 0) + 1
+    print(
+        f"(a) {inboxes * per_inbox} files in {inboxes} inboxes on {server.name}: warm-up "
+        f"{warm:.1f}s queued {queued}; idle poll: {len(idle_log)} requests "
+        f"{methods} in {idle:.2f}s, {len(idle_log) / inboxes:.3f} per inbox, "
+        f"listed {report.listed}, inboxes {report.inboxes}; ratio to the floor of one "
+        f"request per inbox: {len(idle_log) / inboxes:.3f}"
+    )
+    print(
+        f"    without the etag short-cut (plain WebDAV, etags not propagated): "
+        f"{plain_requests} requests, {plain_requests / inboxes:.3f} per inbox"
+    )
 
 
 async def main() -> None:

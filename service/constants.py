@@ -10,6 +10,7 @@ PREFIX = "photo-restore"
 
 # arq's own queue; a separate name keeps us clear of other arq apps on the same Redis.
 QUEUE_NAME = f"{PREFIX}:queue"
+RESTORE_FUNCTION = "restore_job"  # the arq function name the worker registers the task under
 
 # Job records: one JSON string per job, plus sorted sets (score = created time) for listing.
 JOB_KEY = f"{PREFIX}:job:"  # + job id
@@ -18,14 +19,21 @@ JOBS_BY_STATUS = f"{PREFIX}:jobs:status:"  # + status, zset
 JOBS_TO_REVIEW = f"{PREFIX}:jobs:to-review"  # zset: done and not yet approved or rejected
 JOB_EVENTS_CHANNEL = f"{PREFIX}:events"  # pub/sub, one message per job change
 JOB_BY_SOURCE = f"{PREFIX}:source:"  # + source path -> newest job id
+PREVIEW_KEY = f"{PREFIX}:preview:"  # + job id + ":" + slot -> small JPEG (jobs.previews)
+PREVIEW_TTL = (
+    30 * 24 * 3600
+)  # previews may expire: the history outlives them, photos never need them
+THUMB_KEY = f"{PREFIX}:thumb:"  # + digest of path, version and size -> JPEG (web.images)
+THUMB_TTL = 24 * 3600
 
 # Watcher state.
 LEDGER_KEY = f"{PREFIX}:ledger"  # hash: file key -> JSON {etag,size,seen,state}
 FOLDER_ETAGS_KEY = f"{PREFIX}:folder-etags"  # hash: folder path -> etag last listed
-DECISIONS_KEY = f"{PREFIX}:decisions"  # hash: source path -> "rejected"/"approved" + version
 WATCH_LOCK_KEY = f"{PREFIX}:watch-lock"  # one poller at a time across workers
 WATCH_TRIGGER_KEY = f"{PREFIX}:watch-trigger"  # list of folders to look at now (webhooks)
 QUEUE_PAUSED_KEY = f"{PREFIX}:paused"
+# arq's health-check key of a worker; + host name: a probe checks its own pod's worker.
+WORKER_HEALTH_KEY = f"{QUEUE_NAME}:health-check:"
 
 # Inference.
 PROVIDER_SLOTS_KEY = f"{PREFIX}:provider-slots:"  # + provider, zset of in-flight call leases

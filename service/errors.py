@@ -1,25 +1,55 @@
-"""The one exception tree of the service.
+"""The one exception tree of the service: every error a caller may catch is defined here.
 
     PhotoRestoreError
     ├── ConfigError            bad settings or models.toml; the CLI exits 2 with its message
     ├── TransientError         worth retrying with backoff (timeouts, 429, 5xx, 423, 425)
     │   ├── StorageUnavailable
     │   └── ProviderUnavailable
-    │       └── ProviderDown           (inference.policy) 5xx/429 after bounded retries
+    │       └── ProviderDown           5xx/429 after bounded retries: another provider may serve
     └── PermanentError         recorded as an explained failure; retrying would not help
         ├── InvalidImage       not an image, empty, truncated, too many pixels
+        ├── InvalidEdit        a hand edit's parameters make no sense (a crop outside the frame)
+        ├── InvalidRequest     an API request or webhook body we cannot act on (HTTP 400)
+        │   └── WebhookRejected    not a webhook body we understand
+        ├── Conflict           the job's state does not allow the action (HTTP 409)
         ├── UnsafePath         `..`, absolute escapes, NUL bytes
+        │   └── OutsideInboxes     well-formed, but not inside an inbox or its output folder
         ├── StorageError       403, 507 quota, 401, missing file
-        │   └── NotFound
+        │   ├── NotFound
+        │   └── UnsafeXML          the server's XML is hostile or broken
         └── ProviderRejected   400/401/403/422 from the router or a provider
-            ├── PaymentRequired    (inference.policy) 402: the next provider may answer
-            └── ModelNotServed     (inference.policy) 400 "Model not supported by provider"
+            ├── PaymentRequired    402: the next provider may answer
+            └── ModelNotServed     400 "Model not supported by provider", or no live mapping
 
 Whether an error is transient is decided where it is born (the storage or inference
-client knows what a 423 means); the job runner only looks at the class.
+client knows what a 423 means); the job runner only looks at the class, and the web app maps
+classes to HTTP statuses (`service.web.app.ERROR_STATUS`).
 """
 
 from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "Conflict",
+    "InvalidEdit",
+    "InvalidImage",
+    "InvalidRequest",
+    "ModelNotServed",
+    "NotFound",
+    "OutsideInboxes",
+    "PaymentRequired",
+    "PermanentError",
+    "PhotoRestoreError",
+    "ProviderDown",
+    "ProviderRejected",
+    "ProviderUnavailable",
+    "StorageError",
+    "StorageUnavailable",
+    "TransientError",
+    "UnsafePath",
+    "UnsafeXML",
+    "WebhookRejected",
+]
 
 
 class PhotoRestoreError(Exception):
@@ -49,6 +79,16 @@ class ProviderUnavailable(TransientError):
     """The HF router or a provider is overloaded, timing out or down."""
 
 
+class ProviderDown(ProviderUnavailable):
+    """A provider kept failing (5xx, timeouts) after our retries; another may serve the model."""
+
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, status: int | None = None
+    ) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.status = status
+
+
 class PermanentError(PhotoRestoreError):
     """A failure that retrying cannot fix; it ends the job with this message as its reason."""
 
@@ -57,8 +97,29 @@ class InvalidImage(PermanentError):
     """The input is not a decodable, safe image."""
 
 
+class InvalidEdit(PermanentError):
+    """A hand edit (crop, turn, straighten, adjust, keep-original mask) cannot be done as asked;
+    the message names the edit and the parameter."""
+
+
+class InvalidRequest(PermanentError):
+    """A request to the dashboard's API is malformed or asks for something impossible."""
+
+
+class WebhookRejected(InvalidRequest):
+    """The body is not a webhook we understand."""
+
+
+class Conflict(PermanentError):
+    """The job is not in a state where this action makes sense (approve a failed job…)."""
+
+
 class UnsafePath(PermanentError):
     """A path tries to leave its root or contains characters we never accept."""
+
+
+class OutsideInboxes(UnsafePath):
+    """The path is well-formed but not inside an inbox or its output folder."""
 
 
 class StorageError(PermanentError):
@@ -69,10 +130,24 @@ class NotFound(StorageError):
     """The file or folder does not exist (any more)."""
 
 
+class UnsafeXML(StorageError):
+    """The server's XML is hostile or broken (DOCTYPE, entities, not a multistatus)."""
+
+
 class ProviderRejected(PermanentError):
     """The router or provider refused the request itself; `request_id` helps support find it."""
 
-    def __init__(self, message: str, *, status: int | None = None, request_id: str | None = None):
+    def __init__(
+        self, message: str, *, status: int | None = None, request_id: str | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.request_id = request_id
+
+
+class PaymentRequired(ProviderRejected):
+    """402: this provider will not bill this call (credits exhausted, PAYG not enabled)."""
+
+
+class ModelNotServed(ProviderRejected):
+    """No live provider serves the model for this task; the step's local fallback may run."""

@@ -19,6 +19,7 @@ DASHBOARD_PASSWORD, SESSION_SECRET, whatever `Settings` marks `SecretStr`), Hugg
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import contextlib
@@ -138,7 +139,7 @@ class RedactingFilter(logging.Filter):
         """Rewrite the record in place; never drops it."""
         try:
             message = record.getMessage()
-        except Exception:  # a bad format string must not lose the line
+        except Exception:  # noqa: BLE001 - any broken format or argument must not lose the line
             message = f"{record.msg!r} {record.args!r}"
         record.msg = self.redactor(message)
         record.args = None
@@ -253,3 +254,20 @@ def setup_logging(
     for name in ("httpx", "httpcore", "hpack"):
         logging.getLogger(name).setLevel(quiet)
     return handler
+
+
+def report_crash(task: asyncio.Task[Any]) -> None:
+    """A done-callback for background tasks: one that died of an exception says so in the log
+    at once, with its traceback (asyncio would tell only when the task is garbage-collected,
+    and `gather(..., return_exceptions=True)` never)."""
+    if task.cancelled():
+        return
+    exc = task.exception()
+    if exc is not None:
+        logging.getLogger("service").error(
+            "background task %s crashed: %s: %s",
+            task.get_name(),
+            type(exc).__name__,
+            exc,
+            exc_info=exc,
+        )

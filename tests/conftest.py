@@ -6,8 +6,12 @@ import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from service.config import catalog as catalog_module
+from tests.servers import DavServer, FaultProxy
 
 # Settings come from the environment and ./.env: tests must not inherit a developer's.
 _SETTING_NAMES = (
@@ -50,6 +54,28 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def proxy(server: DavServer) -> Iterator[FaultProxy]:
+    """A fault-injecting proxy in front of the test's `server` (a fixture of its folder)."""
+    p = FaultProxy(server.url)
+    yield p
+    p.stop()
+
+
+@pytest.fixture
+def catalog_parses(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Every parse of a models.toml from now on, by path."""
+    seen: list[Path] = []
+    real = catalog_module.parse_catalog
+
+    def counting(text: str, path: Path, **kw: Any) -> catalog_module.Catalog:
+        seen.append(path)
+        return real(text, path, **kw)
+
+    monkeypatch.setattr(catalog_module, "parse_catalog", counting)
+    return seen
 
 
 @pytest.fixture

@@ -25,8 +25,10 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 APACHE_MODULES = Path("/usr/lib/apache2/modules")
@@ -69,17 +71,12 @@ class DavServer:
         self._stop.clear()
 
 
-def start_wsgidav(root: Path, *, user: str = "alice", password: str = "secret") -> DavServer:
-    """wsgidav + cheroot in a daemon thread, with Basic auth."""
-    from cheroot import wsgi
+def wsgidav_app(root: Path, mount: str, user: str, password: str) -> Any:
+    """A wsgidav WSGI app serving `root` at `mount`, with Basic auth for one user."""
     from wsgidav.wsgidav_app import WsgiDAVApp
 
-    port = free_port()
-    mount = f"/remote.php/dav/files/{user}"
-    app = WsgiDAVApp(
+    return WsgiDAVApp(
         {
-            "host": "127.0.0.1",
-            "port": port,
             "provider_mapping": {mount: str(root)},
             "simple_dc": {"user_mapping": {"*": {user: {"password": password}}}},
             "http_authenticator": {
@@ -94,9 +91,16 @@ def start_wsgidav(root: Path, *, user: str = "alice", password: str = "secret") 
             "dir_browser": {"enable": False},
         }
     )
+
+
+def serve_wsgi(app: Any, name: str) -> tuple[int, Callable[[], None]]:
+    """Serve a WSGI app with cheroot in a daemon thread; returns its port and a stop function."""
+    from cheroot import wsgi
+
+    port = free_port()
     server = wsgi.Server(("127.0.0.1", port), app, numthreads=8)
     server.prepare()
-    thread = threading.Thread(target=server.serve, name="wsgidav", daemon=True)
+    thread = threading.Thread(target=server.serve, name=name, daemon=True)
     thread.start()
     wait_port(port)
 
@@ -104,6 +108,13 @@ def start_wsgidav(root: Path, *, user: str = "alice", password: str = "secret") 
         server.stop()
         thread.join(5)
 
+    return port, _stop
+
+
+def start_wsgidav(root: Path, *, user: str = "alice", password: str = "secret") -> DavServer:
+    """wsgidav + cheroot in a daemon thread, with Basic auth."""
+    mount = f"/remote.php/dav/files/{user}"
+    port, stop = serve_wsgi(wsgidav_app(root, mount, user, password), "wsgidav")
     return DavServer(
         "wsgidav",
         f"http://127.0.0.1:{port}",
@@ -111,7 +122,7 @@ def start_wsgidav(root: Path, *, user: str = "alice", password: str = "secret") 
         dav_path=mount + "/",
         user=user,
         password=password,
-        _stop=[_stop],
+        _stop=[stop],
     )
 
 
@@ -300,12 +311,13 @@ class FaultProxy:
             if fault is not None and fault.status is not None:
                 extra = f"Retry-After: {fault.retry_after}\r\n" if fault.retry_after else ""
                 msg = f"injected {fault.status}".encode()
+                # Logged before the answer leaves: a client that got it may count it at once.
+                self._record(method, target, fault.status)
                 writer.write(
                     f"HTTP/1.1 {fault.status} Injected\r\n{extra}Content-Length: "
                     f"{len(msg)}\r\nConnection: close\r\n\r\n".encode()
                     + msg
                 )
-                self._record(method, target, fault.status)
                 await writer.drain()
                 return
             kept = [h for h in headers if not h.lower().startswith(("connection:", "keep-alive"))]

@@ -5,14 +5,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 
+import httpx
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from rich.console import Console
 from rich.table import Table
 
 from service.config import costs
+from service.config.catalog import Catalog
 from service.config.settings import Settings
-from service.jobs.services import load_checked_catalog, make_http_client, open_storage
+from service.errors import PhotoRestoreError
 from service.pipeline import registry
+from service.runtime.services import load_checked_catalog, make_http_client, open_storage
 from service.storage.paths import parent
+from service.watch.poller import find_inboxes
 
 
 def chains(settings: Settings, args: argparse.Namespace) -> int:
@@ -65,92 +71,104 @@ def check(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(_check(settings))
 
 
+class _Report:
+    """The lines of `photo-restore check`; one FAIL makes the command exit 1."""
+
+    def __init__(self) -> None:
+        self.console = Console()
+        self.ok = True
+
+    def line(self, good: bool, what: str, detail: str) -> None:
+        self.ok = self.ok and good
+        self.console.print(f"{'[green]ok[/]  ' if good else '[red]FAIL[/]'} {what}: {detail}")
+
+
 async def _check(settings: Settings) -> int:
-    console = Console()
-    ok = True
-
-    def line(good: bool, what: str, detail: str) -> None:
-        nonlocal ok
-        ok = ok and good
-        console.print(f"{'[green]ok[/]  ' if good else '[red]FAIL[/]'} {what}: {detail}")
-
+    report = _Report()
     catalog = load_checked_catalog(settings)
-    line(
+    report.line(
         True,
         "models.toml",
         f"{catalog.path}: {len(catalog.models)} models, {len(catalog.chains)} chains",
     )
     async with make_http_client(timeout=15) as http:
         try:
-            storage = await open_storage(settings, http)
-            line(True, "storage", await storage.check())
-            info = getattr(storage, "server_info", None)
-            if info is not None:
-                line(True, "server", str(info))
-            from service.watch.poller import find_inboxes
+            await _check_storage(report, settings, http)
+        except (PhotoRestoreError, OSError, httpx.HTTPError) as exc:
+            report.line(False, "storage", str(exc))
+        await _check_redis(report, settings)
+        await _check_router(report, settings, http, catalog)
+    _print_webhooks(report.console, settings)
+    return 0 if report.ok else 1
 
-            inboxes = await find_inboxes(storage, settings)
-            line(
-                True,
-                "inboxes",
-                ", ".join(inboxes)
-                or f"none under {settings.watch_root} (create a '{settings.inbox_name}' folder)",
-            )
-            for inbox in inboxes:
-                # Results go into the sibling `restored` folder (or it is created in the parent):
-                # that folder, else the parent, must let us create files (oc:permissions C/K).
-                out = inbox.rsplit("/", 1)[0] + "/" + settings.output_name
-                target = await storage.stat(out) or await storage.stat(parent(inbox))
-                perms = target.permissions if target else None
-                writable = perms is None or any(c in perms for c in "CK")
-                where = target.path if target else out
-                line(
-                    writable,
-                    f"  {inbox}",
-                    f"results go to {out}; "
-                    + ("writable" if writable else f"no permission to create in {where} ({perms})"),
-                )
-            await storage.aclose()
-        except Exception as exc:
-            line(False, "storage", str(exc))
-        if settings.redis_url:
-            try:
-                from redis.asyncio import Redis
 
-                r = Redis.from_url(settings.redis_url)
-                await r.ping()
-                await r.aclose()
-                line(True, "redis", "reachable")
-            except Exception as exc:
-                line(False, "redis", str(exc))
-        else:
-            line(True, "redis", "embedded (REDIS_URL unset)")
-        token = settings.hf_token_value
-        if token is None:
-            line(
-                True,
-                "HF router",
-                "no HF_TOKEN: only local chains run ("
-                + ", ".join(
-                    c
-                    for c, ch in catalog.chains.items()
-                    if not catalog.missing_for(ch, has_token=False)
-                )
-                + ")",
+async def _check_storage(report: _Report, settings: Settings, http: httpx.AsyncClient) -> None:
+    """Reach the storage, find the inboxes, and see that results may be written beside them."""
+    storage = await open_storage(settings, http)
+    try:
+        report.line(True, "storage", await storage.check())
+        info = getattr(storage, "server_info", None)
+        if info is not None:
+            report.line(True, "server", str(info))
+        inboxes = await find_inboxes(storage, settings)
+        report.line(
+            True,
+            "inboxes",
+            ", ".join(inboxes)
+            or f"none under {settings.watch_root} (create a '{settings.inbox_name}' folder)",
+        )
+        for inbox in inboxes:
+            # Results go into the sibling `restored` folder (or it is created in the parent):
+            # that folder, else the parent, must let us create files (oc:permissions C/K).
+            out = inbox.rsplit("/", 1)[0] + "/" + settings.output_name
+            target = await storage.stat(out) or await storage.stat(parent(inbox))
+            perms = target.permissions if target else None
+            writable = perms is None or any(c in perms for c in "CK")
+            where = target.path if target else out
+            report.line(
+                writable,
+                f"  {inbox}",
+                f"results go to {out}; "
+                + ("writable" if writable else f"no permission to create in {where} ({perms})"),
             )
-        else:
-            try:
-                resp = await http.get(
-                    f"{settings.hf_endpoint}/api/whoami-v2",
-                    headers={"authorization": f"Bearer {token}"},
-                )
-                line(
-                    resp.status_code == 200,
-                    "HF token",
-                    "valid" if resp.status_code == 200 else f"HTTP {resp.status_code}",
-                )
-            except Exception as exc:
-                line(False, "HF endpoint", f"{settings.hf_endpoint}: {exc}")
+    finally:
+        await storage.aclose()
+
+
+async def _check_redis(report: _Report, settings: Settings) -> None:
+    if not settings.redis_url:
+        report.line(True, "redis", "embedded (REDIS_URL unset)")
+        return
+    try:
+        r = Redis.from_url(settings.redis_url)
+        await r.ping()
+        await r.aclose()
+        report.line(True, "redis", "reachable")
+    except (RedisError, OSError) as exc:
+        report.line(False, "redis", str(exc))
+
+
+async def _check_router(
+    report: _Report, settings: Settings, http: httpx.AsyncClient, catalog: Catalog
+) -> None:
+    token = settings.hf_token_value
+    if token is None:
+        offline = [
+            c for c, ch in catalog.chains.items() if not catalog.missing_for(ch, has_token=False)
+        ]
+        report.line(True, "HF router", f"no HF_TOKEN: only local chains run ({', '.join(offline)})")
+        return
+    try:
+        resp = await http.get(
+            f"{settings.hf_endpoint}/api/whoami-v2", headers={"authorization": f"Bearer {token}"}
+        )
+        good = resp.status_code == 200
+        report.line(good, "HF token", "valid" if good else f"HTTP {resp.status_code}")
+    except httpx.HTTPError as exc:
+        report.line(False, "HF endpoint", f"{settings.hf_endpoint}: {exc}")
+
+
+def _print_webhooks(console: Console, settings: Settings) -> None:
     if settings.webhook_secret is not None:
         console.print(
             f"webhook URL to register: http(s)://<this host>:{settings.port}"
@@ -162,4 +180,3 @@ async def _check(settings: Settings) -> int:
             "webhooks: off (set WEBHOOK_SECRET to accept them); polling every "
             f"{settings.poll_interval:g} s"
         )
-    return 0 if ok else 1

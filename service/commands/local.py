@@ -17,12 +17,13 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from service import formats
+from service.config.catalog import Catalog, Chain
 from service.config.settings import Settings
 from service.errors import ConfigError, PhotoRestoreError
-from service.jobs.restore import restore_image
-from service.jobs.services import build_executors, load_checked_catalog, make_http_client
+from service.pipeline.restore import restore_image
 from service.pipeline.runner import ChainRunner, StepRecord
-from service.watch.rules import result_name
+from service.runtime.services import build_executors, load_checked_catalog, make_http_client
 
 
 def restore(settings: Settings, args: argparse.Namespace) -> int:
@@ -39,14 +40,12 @@ def restore(settings: Settings, args: argparse.Namespace) -> int:
     for f in args.files:
         if not f.is_file():
             raise ConfigError(f"{f}: no such file")
-    return asyncio.run(_restore_all(settings, chain.name, list(args.files), out_dir))
+    return asyncio.run(_restore_all(settings, catalog, chain, list(args.files), out_dir))
 
 
 async def _restore_all(
-    settings: Settings, chain_name: str, files: list[Path], out_dir: Path
+    settings: Settings, catalog: Catalog, chain: Chain, files: list[Path], out_dir: Path
 ) -> int:
-    catalog = load_checked_catalog(settings)
-    chain = catalog.chain(chain_name)
     console = Console(stderr=True, soft_wrap=True)
     failures = 0
     await asyncio.to_thread(out_dir.mkdir, parents=True, exist_ok=True)
@@ -56,7 +55,7 @@ async def _restore_all(
             from redis.asyncio import Redis
 
             redis = Redis.from_url(settings.redis_url)
-        runner = ChainRunner(build_executors(settings, http, redis))
+        runner = ChainRunner(build_executors(settings, http, redis, catalog))
         progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -74,10 +73,15 @@ async def _restore_all(
                     done = sum(s.status not in ("pending", "running") for s in steps)
                     progress.update(task, completed=done, total=len(steps))
 
-                target = out_dir / result_name(path.name, chain.output_format)
+                target = out_dir / formats.result_name(path.name, chain.output_format)
                 try:
                     result = await restore_image(
-                        path, chain, runner, settings, on_progress=on_progress
+                        path,
+                        chain,
+                        runner,
+                        settings,
+                        fmt=formats.for_name(target.name),
+                        on_progress=on_progress,
                     )
                     await asyncio.to_thread(target.write_bytes, result.data)
                     changed = [s.label for s in result.run.steps if s.status == "done"]

@@ -15,8 +15,9 @@ import uvicorn
 
 from service.config.settings import Settings
 from service.errors import ConfigError
-from service.jobs.embedded_redis import EmbeddedRedis
-from service.jobs.services import Services
+from service.logs import report_crash
+from service.runtime.embedded_redis import EmbeddedRedis
+from service.runtime.services import Services
 
 log = logging.getLogger(__name__)
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
@@ -95,7 +96,7 @@ def up(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _up(settings: Settings, redis_url: str) -> int:
-    from service.jobs.worker import make_worker
+    from service.runtime.worker import make_worker
     from service.web.app import create_app
 
     services = await Services.open(settings, redis_url)
@@ -106,6 +107,7 @@ async def _up(settings: Settings, redis_url: str) -> int:
     _stop_on_signals(server)
     try:
         worker_task = asyncio.create_task(worker.main(), name="worker")
+        worker_task.add_done_callback(report_crash)  # the dashboard keeps serving: say so
         serve_task = asyncio.create_task(server.serve(), name="web")
         while not server.started and not serve_task.done():  # noqa: ASYNC110 - uvicorn has no event
             await asyncio.sleep(0.05)
@@ -153,7 +155,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
 
 def worker(settings: Settings, args: argparse.Namespace) -> int:
     """An arq worker (jobs + polling), or its health check with --check."""
-    from service.jobs.worker import make_worker, worker_is_healthy
+    from service.runtime.worker import make_worker, worker_is_healthy
 
     if args.check:
         if not settings.redis_url:

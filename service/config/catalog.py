@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from service import formats
+from service.config.toml_reader import TomlReader
 from service.errors import ConfigError
 
 PROVIDERS = ("fal-ai", "replicate", "wavespeed", "hf-inference", "together")
@@ -150,67 +152,6 @@ class Catalog:
         return self.offline_chain
 
 
-class _Reader:
-    """Typed access to a TOML table that reports mistakes as 'file: key: expected …'."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def fail(self, key: str, expected: str, got: object = None) -> ConfigError:
-        tail = "" if got is None else f", got {got!r}"
-        return ConfigError(f"{self.path}: {key}: expected {expected}{tail}")
-
-    def table(self, data: Mapping[str, Any], key: str, where: str) -> dict[str, Any]:
-        value = data.get(key, {})
-        if not isinstance(value, dict):
-            raise self.fail(f"{where}{key}", "a table", value)
-        return value
-
-    def string(
-        self,
-        data: Mapping[str, Any],
-        key: str,
-        where: str,
-        default: str | None = None,
-        *,
-        required: bool = False,
-        choices: Collection[str] | None = None,
-    ) -> str | None:
-        if key not in data:
-            if required:
-                raise self.fail(f"{where}{key}", "a string (required)")
-            return default
-        value = data[key]
-        if not isinstance(value, str) or not value.strip():
-            raise self.fail(f"{where}{key}", "a non-empty string", value)
-        if choices is not None and value not in choices:
-            raise self.fail(f"{where}{key}", "one of " + ", ".join(choices), value)
-        return value
-
-    def number(
-        self,
-        data: Mapping[str, Any],
-        key: str,
-        where: str,
-        default: float | None,
-        *,
-        minimum: float = 0,
-    ) -> float | None:
-        if key not in data:
-            return default
-        value = data[key]
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
-            raise self.fail(f"{where}{key}", f"a number ≥ {minimum}", value)
-        return float(value)
-
-    def check_keys(self, data: Mapping[str, Any], allowed: Collection[str], where: str) -> None:
-        for key in data:
-            if key not in allowed:
-                raise self.fail(
-                    f"{where}{key}", "one of the keys " + ", ".join(sorted(allowed)), "unknown key"
-                )
-
-
 _MODEL_KEYS = {
     "repo",
     "task",
@@ -231,7 +172,7 @@ _STEP_KEYS = {"kind", "op", "model", "params", "prompt", "title", "fallback", "t
 MAX_TILES = 4  # per side of the grid: 16 calls for one step is plenty
 
 
-def _load_model(r: _Reader, name: str, data: Any) -> ModelSpec:
+def _load_model(r: TomlReader, name: str, data: Any) -> ModelSpec:
     where = f"models.{name}."
     if not isinstance(data, dict):
         raise r.fail(f"models.{name}", "a table", data)
@@ -267,7 +208,7 @@ def _load_model(r: _Reader, name: str, data: Any) -> ModelSpec:
 
 
 def _load_step(
-    r: _Reader,
+    r: TomlReader,
     chain: str,
     index: int,
     data: Any,
@@ -320,7 +261,7 @@ def _load_step(
 
 
 def _load_chain(
-    r: _Reader,
+    r: TomlReader,
     name: str,
     data: Any,
     models: Mapping[str, ModelSpec],
@@ -347,9 +288,9 @@ def _load_chain(
     for level, overrides in fidelity.items():
         if not isinstance(overrides, dict):
             raise r.fail(f"{where}fidelity.{level}", "a table of parameter overrides", overrides)
-    output_format = r.string(
-        data, "output_format", where, choices=("JPEG", "PNG", "TIFF", "WEBP", "MP4", "GIF")
-    )
+    output_format = r.string(data, "output_format", where)
+    if output_format is not None:
+        _check_format(r, f"{where}output_format", output_format, steps[-1].output)
     return Chain(
         name=name,
         title=r.string(data, "title", where, name) or name,
@@ -360,9 +301,26 @@ def _load_chain(
     )
 
 
+def _check_format(r: TomlReader, key: str, value: str, media: str) -> None:
+    """A chain's output_format must be one its last step's media can be written in."""
+    allowed = ", ".join(formats.choices(media)) or "none yet"
+    known = formats.FORMATS.get(value)
+    if known is not None and known.media != media:
+        raise r.fail(
+            key,
+            f"a format for {media}: one of {allowed} ({value} holds {known.media}, "
+            "which no step of this chain produces)",
+            value,
+        )
+    if known is not None and not known.encodable:
+        raise r.fail(key, f"one of {allowed} ({known.why_not})", value)
+    if known is None:
+        raise r.fail(key, f"a format for {media}: one of {allowed}", value)
+
+
 def parse_catalog(text: str, path: Path, *, local_ops: Collection[str] | None = None) -> Catalog:
     """Parse models.toml text; `local_ops` (when given) checks that every op name exists."""
-    r = _Reader(path)
+    r = TomlReader(path)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

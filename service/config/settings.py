@@ -151,7 +151,7 @@ def _discover_hf_token() -> str | None:
         return None
     try:
         return get_token()
-    except Exception:
+    except (OSError, ValueError):  # an unreadable token file means no token, not no start
         return None
 
 

@@ -20,13 +20,20 @@ from typing import Any
 import httpx
 
 from service.config.catalog import ModelSpec
-from service.errors import PhotoRestoreError, ProviderRejected, ProviderUnavailable
+from service.errors import (
+    ModelNotServed,
+    PaymentRequired,
+    PhotoRestoreError,
+    ProviderDown,
+    ProviderRejected,
+    ProviderUnavailable,
+)
 from service.inference.base import Adapter, BuildContext, Route
 from service.inference.fal_ai import FalAIAdapter
 from service.inference.hf_inference import HFInferenceAdapter
 from service.inference.images import ImagePayload
 from service.inference.mapping import DEFAULT_TTL, MappingResolver
-from service.inference.policy import ModelNotServed, PaymentRequired, ProviderDown, RetryPolicy
+from service.inference.policy import PROVIDER_RETRY
 from service.inference.replicate import ReplicateAdapter
 from service.inference.slots import ProviderSlots
 from service.inference.together import TogetherAdapter
@@ -39,6 +46,7 @@ from service.inference.transport import (
     default_sleep,
 )
 from service.inference.wavespeed import WavespeedAdapter
+from service.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +99,7 @@ class InferenceClient:
         )
         self.mapping = MappingResolver(http, hub_url, token, redis=redis, ttl=mapping_ttl)
         self.slots = ProviderSlots(redis, sleep=sleep)
-        self.retry = retry or RetryPolicy()
+        self.retry = retry or PROVIDER_RETRY
         self.poll = poll or PollPolicy()
         self.sleep = sleep
         self.clock = clock
@@ -152,40 +160,11 @@ class InferenceClient:
     ) -> InferenceResult:
         routes = await self.routes(spec)
         failures: list[PhotoRestoreError] = []
-        retries = 0
+        calls: list[Call] = []
         for index, route in enumerate(routes):
-            adapter = ADAPTERS[route.provider]
-            request = adapter.build(self.ctx, route, image, parameters)
-            limit = self.provider_limits.get(route.provider, spec.max_concurrency)
-            submitted = False
-            call: Call | None = None
             try:
-                async with self.slots.lease(
-                    route.provider, limit, ttl=spec.timeout + 30, wait=spec.timeout
-                ):
-                    call = Call(
-                        self.http,
-                        route.provider,
-                        deadline=self.clock() + spec.timeout,
-                        retry=self.retry,
-                        poll=self.poll,
-                        sleep=self.sleep,
-                        clock=self.clock,
-                    )
-                    response = await call.send(
-                        request.method,
-                        request.url,
-                        headers=request.headers,
-                        json=request.json,
-                        content=request.content,
-                    )
-                    submitted = True
-                    data = await adapter.fetch(call, self.ctx, request, response)
+                data = await self._ask(spec, route, image, parameters, calls)
             except (ModelNotServed, PaymentRequired, ProviderDown) as exc:
-                if submitted:  # paid already: never buy the same image twice in one call
-                    raise ProviderUnavailable(
-                        str(exc), retry_after=getattr(exc, "retry_after", None)
-                    ) from exc
                 if isinstance(exc, ModelNotServed):
                     await self.mapping.invalidate(spec.repo)
                 log.warning(
@@ -197,8 +176,7 @@ class InferenceClient:
                 )
                 failures.append(exc)
                 continue
-            finally:
-                retries += call.retries if call is not None else 0
+            retries = sum(c.retries for c in calls)
             log.info(
                 "%s answered by %s (%s) after %d retries",
                 spec.repo,
@@ -211,6 +189,48 @@ class InferenceClient:
                 data, route.provider, route.provider_id, retries=retries + index, note=note
             )
         raise _combined(spec, failures)
+
+    async def _ask(
+        self,
+        spec: ModelSpec,
+        route: Route,
+        image: ImagePayload,
+        parameters: Mapping[str, Any],
+        calls: list[Call],
+    ) -> bytes:
+        """One provider's answer, under its slot and the call's deadline. A failure before the
+        submit got through may go to the next provider; one after it may not (`calls` gets the
+        call, for its retries)."""
+        adapter = ADAPTERS[route.provider]
+        request = adapter.build(self.ctx, route, image, parameters)
+        limit = self.provider_limits.get(route.provider, spec.max_concurrency)
+        async with self.slots.lease(
+            route.provider, limit, ttl=spec.timeout + 30, wait=spec.timeout
+        ):
+            call = Call(
+                self.http,
+                route.provider,
+                deadline=self.clock() + spec.timeout,
+                retry=self.retry,
+                poll=self.poll,
+                sleep=self.sleep,
+                clock=self.clock,
+            )
+            calls.append(call)
+            response = await call.send(
+                request.method,
+                request.url,
+                headers=request.headers,
+                json=request.json,
+                content=request.content,
+            )
+            try:
+                return await adapter.fetch(call, self.ctx, request, response)
+            except (ModelNotServed, PaymentRequired, ProviderDown) as exc:
+                # Paid already: never buy the same image twice in one call; retry the job.
+                raise ProviderUnavailable(
+                    str(exc), retry_after=getattr(exc, "retry_after", None)
+                ) from exc
 
 
 def _combined(spec: ModelSpec, failures: list[PhotoRestoreError]) -> PhotoRestoreError:

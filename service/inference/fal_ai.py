@@ -14,6 +14,7 @@ from urllib.parse import urlparse
 
 import httpx
 
+from service.errors import ProviderDown
 from service.inference.base import (
     BuildContext,
     Request,
@@ -24,7 +25,6 @@ from service.inference.base import (
     poll_headers,
 )
 from service.inference.images import ImagePayload
-from service.inference.policy import ProviderDown
 from service.inference.transport import Call
 
 PROVIDER = "fal-ai"
@@ -74,7 +74,7 @@ class FalAIAdapter:
             body = await call.json("GET", status_url, headers=get_headers)
             status = body.get("status")
             if status == "COMPLETED":
-                return status
+                return str(status)
             if status in _PENDING:
                 return None
             raise ProviderDown(f"fal-ai: unexpected queue status {status!r}")

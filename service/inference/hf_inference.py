@@ -14,9 +14,9 @@ from typing import Any
 
 import httpx
 
+from service.errors import ProviderDown
 from service.inference.base import BuildContext, Request, Route, drop_none, headers
 from service.inference.images import ImagePayload, decode_data_url
-from service.inference.policy import ProviderDown
 from service.inference.transport import Call
 
 PROVIDER = "hf-inference"

@@ -1,13 +1,11 @@
 """The error policy of remote calls: what a status code means, and how long to wait.
 
-Decided here, where the answer is born (see `service.errors`):
+Decided here, where the answer is born (the classes are drawn in `service.errors`):
 
-    ProviderUnavailable (transient, the job is retried later)
-    └── ProviderDown          5xx / timeouts still failing after our retries: try the next provider
-    ProviderRejected (permanent, explained)
-    ├── PaymentRequired       402: credits exhausted or PAYG refused: try the next provider
-    └── ModelNotServed        no live mapping, or "Model not supported by provider": the mapping
-                              is dropped; when no provider is left, the step's fallback runs
+    ProviderDown          5xx / timeouts still failing after our retries: try the next provider
+    PaymentRequired       402: credits exhausted or PAYG refused: try the next provider
+    ModelNotServed        no live mapping, or "Model not supported by provider": the mapping
+                          is dropped; when no provider is left, the step's fallback runs
 
 429 and 5xx are retried with backoff honouring Retry-After; 400/401/403/404/422 fail at once
 with the provider's own message and the router's request id, so a person can act on it.
@@ -15,75 +13,30 @@ with the provider's own message and the router's request id, so a person can act
 
 from __future__ import annotations
 
-import email.utils
-import random
 import re
-import time
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from service import metrics
-from service.errors import ProviderRejected, ProviderUnavailable
+from service.errors import ModelNotServed, PaymentRequired, ProviderDown, ProviderRejected
+from service.retry import RetryPolicy, parse_retry_after
 
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529})
 _NOT_SUPPORTED = re.compile(r"not supported by provider", re.IGNORECASE)
 _RATELIMIT_T = re.compile(r"\bt=(\d+(?:\.\d+)?)")
 
 
-class ProviderDown(ProviderUnavailable):
-    """A provider kept failing (5xx, timeouts) after our retries; another may serve the model."""
-
-    def __init__(
-        self, message: str, *, retry_after: float | None = None, status: int | None = None
-    ) -> None:
-        super().__init__(message, retry_after=retry_after)
-        self.status = status
-
-
-class PaymentRequired(ProviderRejected):
-    """402: this provider will not bill this call (credits exhausted, PAYG not enabled)."""
-
-
-class ModelNotServed(ProviderRejected):
-    """No live provider serves the model for this task; the step's local fallback may run."""
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Bounded retries with exponential backoff and jitter.
-
-    Four attempts over roughly 1 + 2 + 4 s is long enough to ride out a provider's brief
-    overload, short enough that a worker is not parked: beyond it the job is retried later.
-    A server hint (Retry-After) longer than `max_wait` ends the call at once for the same reason.
-    """
-
-    attempts: int = 4
-    base: float = 1.0
-    factor: float = 2.0
-    max_delay: float = 20.0
-    max_wait: float = 60.0
-    jitter: float = 0.1
-
-    def delay(self, attempt: int, retry_after: float | None) -> float:
-        """Seconds to wait before attempt `attempt + 1` (attempt counts from 1)."""
-        backoff = min(self.max_delay, self.base * self.factor ** (attempt - 1))
-        backoff *= 1 + random.uniform(0, self.jitter)
-        return max(backoff, retry_after or 0.0)
+# Four tries over roughly 1 + 2 + 4 s ride out a provider's brief overload without parking a
+# worker; a hint beyond a minute ends the call, and the job is retried later instead.
+PROVIDER_RETRY = RetryPolicy(attempts=4, base=1.0, max_delay=20.0, max_wait=60.0, jitter=0.1)
 
 
 def retry_after(response: httpx.Response) -> float | None:
     """The server's wait hint in seconds: Retry-After (seconds or HTTP date) or RateLimit t=."""
-    value = response.headers.get("retry-after")
-    if value:
-        value = value.strip()
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            parsed = email.utils.parsedate_to_datetime(value) if "," in value else None
-            if parsed is not None:
-                return max(0.0, parsed.timestamp() - time.time())
+    hint = parse_retry_after(response.headers.get("retry-after"))
+    if hint is not None:
+        return hint
     limit = response.headers.get("ratelimit")
     if limit and (m := _RATELIMIT_T.search(limit)):
         return float(m.group(1))
@@ -92,7 +45,10 @@ def retry_after(response: httpx.Response) -> float | None:
 
 def request_id(response: httpx.Response) -> str | None:
     """The router's id for this request, what HF support asks for."""
-    return response.headers.get("x-request-id") or response.headers.get("x-amzn-trace-id")
+    found: str | None = response.headers.get("x-request-id") or response.headers.get(
+        "x-amzn-trace-id"
+    )
+    return found
 
 
 def server_message(response: httpx.Response) -> str:

@@ -17,16 +17,10 @@ from typing import Any, TypeVar
 
 import httpx
 
-from service.errors import ProviderUnavailable
+from service.errors import ProviderDown, ProviderUnavailable
 from service.inference.images import decode_data_url
-from service.inference.policy import (
-    ProviderDown,
-    RetryPolicy,
-    is_retryable,
-    rejection,
-    retry_after,
-    unavailable,
-)
+from service.inference.policy import is_retryable, rejection, retry_after, unavailable
+from service.retry import Attempt, RetryPolicy, attempts
 
 T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
@@ -96,9 +90,7 @@ class Call:
         content: bytes | None = None,
     ) -> httpx.Response:
         """Send with retries on 429/5xx/timeouts; raise the classified error otherwise."""
-        attempt = 0
-        while True:
-            attempt += 1
+        for attempt in attempts(self.retry, sleep=self.sleep):
             left = self.remaining()
             if left <= 0:
                 raise self.expired(f"no answer to {method} {_path(url)}")
@@ -121,22 +113,31 @@ class Call:
                 if not is_retryable(response.status_code):
                     raise rejection(response, self.provider)
             hint = retry_after(response) if response is not None else None
-            if attempt >= self.retry.attempts:
-                if response is not None:
-                    raise unavailable(response, self.provider, attempt)
-                if self.remaining() <= 0:
-                    raise self.expired(f"no answer to {method} {_path(url)}")
-                raise ProviderDown(
-                    f"{self.provider}: {type(failure).__name__} on {method} "
-                    f"{_path(url)} after {attempt} attempt(s)"
-                )
-            delay = self.retry.delay(attempt, hint)
-            if delay > self.retry.max_wait or delay >= self.remaining():
-                if response is not None:
-                    raise unavailable(response, self.provider, attempt)
-                raise self.expired(f"no answer to {method} {_path(url)}")
-            self.retries += 1
-            await self.sleep(delay)
+            if not await attempt.again(hint, budget=self.remaining(), announce=self._count):
+                raise self._given_up(attempt, method, url, response, failure)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _count(self, _wait: float) -> None:
+        self.retries += 1
+
+    def _given_up(
+        self,
+        attempt: Attempt,
+        method: str,
+        url: str,
+        response: httpx.Response | None,
+        failure: Exception | None,
+    ) -> ProviderUnavailable:
+        """The error once retrying stops: the last answer's, else the deadline's or the
+        connection's."""
+        if response is not None:
+            return unavailable(response, self.provider, attempt.number)
+        if not attempt.last or self.remaining() <= 0:
+            return self.expired(f"no answer to {method} {_path(url)}")
+        return ProviderDown(
+            f"{self.provider}: {type(failure).__name__} on {method} "
+            f"{_path(url)} after {attempt.number} attempt(s)"
+        )
 
     async def json(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
         """`send`, then the body as a JSON object (a garbled answer counts as a provider fault)."""

@@ -13,10 +13,9 @@ from urllib.parse import urlparse
 
 import httpx
 
-from service.errors import ProviderRejected
+from service.errors import ProviderDown, ProviderRejected
 from service.inference.base import BuildContext, Request, Route, drop_none, headers, poll_headers
 from service.inference.images import ImagePayload
-from service.inference.policy import ProviderDown
 from service.inference.transport import Call
 
 PROVIDER = "wavespeed"

@@ -1,1 +1,1 @@
-"""The queue, the restore task, the worker and the job records."""
+"""The arq side of the queue: the restore task, job records in Redis, previews, `ArqJobQueue`."""

@@ -12,10 +12,8 @@ import io
 from PIL import Image
 from redis.asyncio import Redis
 
-from service.constants import PREFIX
+from service.constants import PREVIEW_KEY, PREVIEW_TTL
 
-PREVIEW_KEY = f"{PREFIX}:preview:"
-PREVIEW_TTL = 30 * 24 * 3600
 PREVIEW_EDGE = 1280
 
 

@@ -11,10 +11,9 @@ import builtins
 import functools
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from typing import Any
 
-import orjson
 from redis.asyncio import Redis
 
 from service import metrics
@@ -26,62 +25,7 @@ from service.constants import (
     JOBS_BY_STATUS,
     JOBS_TO_REVIEW,
 )
-
-STATUSES = ("queued", "running", "done", "failed")
-
-
-@dataclass
-class JobRecord:
-    """One restoration of one file with one chain (and, for re-runs, one set of overrides)."""
-
-    id: str
-    source: str
-    output: str
-    chain: str
-    status: str = "queued"
-    identity: str = ""
-    version: str = ""
-    origin: str = "watcher"  # watcher, webhook, api, upload, rerun
-    created: float = field(default_factory=time.time)
-    updated: float = field(default_factory=time.time)
-    started: float | None = None
-    finished: float | None = None
-    attempts: int = 0
-    error: str | None = None
-    note: str | None = None  # e.g. "retrying in 20 s: 503 from fal-ai"
-    steps: list[dict[str, Any]] = field(default_factory=list)
-    edits: list[dict[str, Any]] = field(default_factory=list)
-    prompt: str | None = None
-    params: dict[str, Any] = field(default_factory=dict)
-    fidelity: str | None = None
-    decision: str | None = None
-    parent: str | None = None
-    cost_usd: float = 0.0
-    result_etag: str | None = None
-    size: tuple[int, int] | None = None
-
-    @property
-    def name(self) -> str:
-        """The file name, for display and search."""
-        return self.source.rsplit("/", 1)[-1]
-
-    @property
-    def to_review(self) -> bool:
-        """Done and not yet approved or rejected."""
-        return self.status == "done" and self.decision is None
-
-    @classmethod
-    def from_json(cls, raw: str | bytes) -> JobRecord:
-        """Rebuild from stored JSON, ignoring unknown fields from newer versions."""
-        data = orjson.loads(raw)
-        known = _FIELDS
-        data = {k: v for k, v in data.items() if k in known}
-        if data.get("size") is not None:
-            data["size"] = tuple(data["size"])
-        return cls(**data)
-
-
-_FIELDS = frozenset(JobRecord.__dataclass_fields__)
+from service.queue import STATUSES, JobRecord
 
 
 @functools.lru_cache(maxsize=4096)

@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image
 
 from service.pipeline import grain, merge
-from service.pipeline.ops._common import ordered_map
+from service.pipeline.parallel import ordered_map
 
 # Rows per strip: OpenCV's per-call cost favours tall strips; a separate result (a second
 # full-size image) leaves little memory, so there they are short.

@@ -19,9 +19,9 @@ from typing import Any
 
 from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError
 
+from service import formats
 from service.errors import InvalidImage
 
-FORMATS = {"JPEG": ".jpg", "PNG": ".png", "TIFF": ".tif", "WEBP": ".webp"}
 PROVENANCE_KEY = "photo-restore"
 _EXIF_ORIENTATION = 0x0112
 _EXIF_SOFTWARE = 0x0131
@@ -54,8 +54,9 @@ _PILLOW_BLOCK_SIZE = 40 * 1024 * 1024
 
 def _configure_pillow_memory() -> None:
     """Large image blocks, unless the deployment chose a size (PILLOW_BLOCK_SIZE)."""
-    if "PILLOW_BLOCK_SIZE" not in os.environ and Image.core.get_block_size() < _PILLOW_BLOCK_SIZE:
-        Image.core.set_block_size(_PILLOW_BLOCK_SIZE)
+    core = Image.core  # type: ignore[attr-defined]  # Pillow's C core: public, not re-exported
+    if "PILLOW_BLOCK_SIZE" not in os.environ and core.get_block_size() < _PILLOW_BLOCK_SIZE:
+        core.set_block_size(_PILLOW_BLOCK_SIZE)
 
 
 _configure_pillow_memory()
@@ -243,10 +244,11 @@ def encode(
     provenance: dict[str, Any] | None = None,
     quality: int = 92,
 ) -> bytes:
-    """Encode the result in `fmt` (default: the input's), carrying EXIF, ICC and provenance."""
-    fmt = (fmt or decoded.format).upper()
-    if fmt not in FORMATS:
-        fmt = "PNG"
+    """Encode the result in `fmt` (default: the input's), carrying EXIF, ICC and provenance.
+
+    A format the table of `service.formats` does not list as writable becomes PNG.
+    """
+    fmt = formats.writable(fmt or decoded.format)
     out_im = _output_image(image, fmt, decoded.original_mode)
     exif = Image.Exif()
     if decoded.exif is not None:

@@ -19,9 +19,9 @@ from typing import Any
 import httpx
 from PIL import Image
 
-from service.config.catalog import Catalog, Chain, ModelSpec, Step, load_catalog
-from service.errors import ConfigError, ProviderUnavailable
-from service.inference import InferenceClient, ModelNotServed, build_client, prepare_image_async
+from service.config.catalog import Catalog, Chain, ModelSpec, Step
+from service.errors import ConfigError, ModelNotServed, ProviderUnavailable
+from service.inference import InferenceClient, build_client, prepare_image_async
 from service.pipeline import handoff, registry, tiling
 from service.pipeline.cache import StepCache, cache_key
 from service.pipeline.runner import RunContext, StepOutcome
@@ -218,15 +218,13 @@ async def _decode(data: bytes, spec: ModelSpec) -> Image.Image:
 
 
 def build_remote_executor(
-    settings: Any, http: httpx.AsyncClient, redis: Any = None, *, catalog: Catalog | None = None
+    settings: Any, http: httpx.AsyncClient, catalog: Catalog, *, redis: Any = None
 ) -> RemoteExecutor:
-    """The worker's and CLI's RemoteExecutor: catalog from MODELS_FILE, cache, shared client.
+    """The worker's and CLI's RemoteExecutor: the process's catalog, the cache, the shared client.
 
     `redis` (a `redis.asyncio.Redis` with decode_responses=False, as arq's) shares the step
     cache, the provider mapping cache and the provider slots between workers.
     """
-    if catalog is None:
-        catalog = load_catalog(settings.models_file)  # op names are checked by the caller
     client = build_client(settings, http, redis)
     cache = StepCache(settings.state_dir / "cache", settings.cache_max_mb * 1024 * 1024, redis)
     return RemoteExecutor(catalog, client, cache)

@@ -18,6 +18,8 @@ from typing import Any
 
 from PIL import Image
 
+from service.pipeline.resample import rotate_crop
+
 _LOG: ContextVar[list[Transform] | None] = ContextVar("geometry_log", default=None)
 
 
@@ -86,8 +88,6 @@ def _warp(
 
 def replay(image: Image.Image, transforms: Sequence[Transform]) -> Image.Image:
     """Apply recorded transforms to `image` (which has the frame the chain started from)."""
-    from service.pipeline.ops.framing import rotate_crop  # the very same resampling as deskew
-
     for t in _collapse(transforms):
         p = t.params
         if t.kind == "crop":

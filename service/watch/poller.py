@@ -20,7 +20,7 @@ from service.config.catalog import Catalog
 from service.config.settings import Settings
 from service.constants import FULL_RESCAN_EVERY
 from service.errors import NotFound, PhotoRestoreError
-from service.jobs.queue import JobQueue, JobRequest
+from service.queue import JobQueue, JobRequest
 from service.storage.base import Entry, Storage
 from service.storage.paths import is_within, name, nfc, normalize, parent
 from service.watch.ledger import Ledger

@@ -11,6 +11,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from service.constants import FAILED_SUFFIX, TEMP_PREFIX
+from service.formats import result_name
 from service.storage.paths import nfc, normalize
 
 # Names never taken: partial uploads, lock files, OS droppings, our own temp files.
@@ -31,23 +32,6 @@ JUNK_PATTERNS = (
     f"*{FAILED_SUFFIX}",
     "*.ocTransferId*",
 )
-
-FORMAT_EXTENSIONS = {
-    "JPEG": ".jpg",
-    "PNG": ".png",
-    "TIFF": ".tif",
-    "WEBP": ".webp",
-    "MP4": ".mp4",
-    "GIF": ".gif",
-}
-
-
-def result_name(name: str, fmt: str | None) -> str:
-    """The result's file name: the input's, with the extension of `fmt` when a chain sets one."""
-    if not fmt:
-        return name
-    stem, _, _ext = name.rpartition(".")
-    return (stem or name) + FORMAT_EXTENSIONS.get(fmt, "." + fmt.lower())
 
 
 def is_junk(name: str) -> bool:
@@ -71,7 +55,12 @@ class Placement:
     @property
     def failed_note(self) -> str:
         """The `<output>.failed.txt` that explains a failure next to where the result would be."""
-        return self.output + FAILED_SUFFIX
+        return failed_note_for(self.output)
+
+
+def failed_note_for(output: str) -> str:
+    """Where the note explaining why `output` could not be made goes (`<output>.failed.txt`)."""
+    return output + FAILED_SUFFIX
 
 
 def find_inbox(path: str, inbox_name: str, watch_root: str = "/") -> tuple[str, list[str]] | None:

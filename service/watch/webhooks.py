@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from service.errors import UnsafePath
+from service.errors import UnsafePath, WebhookRejected
 from service.storage.paths import normalize
 
 SECRET_HEADER = "X-Webhook-Secret"  # noqa: S105 - a header name, not a secret
@@ -50,10 +50,6 @@ GENERIC_EVENTS = frozenset(
         "touched",
     }
 )
-
-
-class WebhookRejected(ValueError):
-    """The body is not a webhook we understand; the route answers 400."""
 
 
 @dataclass(frozen=True)

@@ -11,17 +11,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from service.errors import UnsafePath
-from service.jobs.services import Services
+from service.errors import OutsideInboxes, UnsafePath
+from service.runtime.services import Services
 from service.storage.paths import is_within, normalize
 from service.watch.poller import find_inboxes
 from service.watch.rules import find_inbox, is_junk
 
 INBOX_CACHE_SECONDS = 10.0
-
-
-class OutsideInboxes(UnsafePath):
-    """The path is well-formed but not inside an inbox or its output folder."""
 
 
 @dataclass(frozen=True)

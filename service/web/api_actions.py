@@ -1,8 +1,8 @@
 """The JSON API's write side for jobs: approve, reject, re-run, bulk retry, pause and resume.
 
 Every route here is a POST behind the session and CSRF checks of `service.web.guard`.
-A decision is remembered twice: on the job record (for the dashboard) and in the watcher's
-ledger and decisions hash, so a rejected result is never redone by the next poll.
+A decision is kept on the job record (for the dashboard), and the file's version is marked as
+handled in the watcher's ledger, so a rejected result is never redone by the next poll.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import time
 from typing import Any
 
 from PIL import Image
@@ -18,76 +17,33 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from service.constants import DECISIONS_KEY
-from service.errors import ConfigError
-from service.jobs.queue import JobRequest
-from service.jobs.records import JobRecord
-from service.jobs.services import Services
+from service.config.catalog import Chain
+from service.errors import Conflict, InvalidEdit, InvalidRequest
 from service.pipeline import registry
 from service.pipeline.registry import OpContext
+from service.queue import JobRecord, JobRequest
+from service.runtime.services import Services
 from service.watch.rules import place
 from service.web.api_jobs import get_job_or_404, job_json, services_of
-
-MAX_EDITS = 20
-MAX_PROMPT = 4000
+from service.web.bodies import Edit, QueueBody, RerunBody, RetryBody, json_body
 
 
-class BadRequest(ConfigError):
-    """The request body is malformed or asks for something impossible (→ 400)."""
-
-
-class Conflict(ConfigError):
-    """The job is not in a state where this action makes sense (→ 409)."""
-
-
-async def read_json(request: Request) -> dict[str, Any]:
-    """The body as a JSON object ({} when empty)."""
-    raw = await request.body()
-    if not raw.strip():
-        return {}
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        raise BadRequest("the body is not JSON") from None
-    if not isinstance(data, dict):
-        raise BadRequest("the body must be a JSON object")
-    return data
-
-
-def check_edits(edits: Any) -> list[dict[str, Any]]:
-    """Hand edits: known manual ops with parameters they accept (tried on a tiny image)."""
-    if edits is None:
-        return []
-    if not isinstance(edits, list) or len(edits) > MAX_EDITS:
-        raise BadRequest(f"edits must be a list of at most {MAX_EDITS} operations")
-    manual = {op.name for op in registry.all_ops() if op.manual}
+def check_edits(edits: list[Edit]) -> list[dict[str, Any]]:
+    """Hand edits with parameters their operation accepts, tried on a tiny image (blocking)."""
     tiny = Image.new("RGB", (16, 16))
     out = []
     for i, edit in enumerate(edits):
-        if not isinstance(edit, dict) or edit.get("op") not in manual:
-            raise BadRequest(f"edits[{i}]: op must be one of {', '.join(sorted(manual))}")
-        params = edit.get("params") or {}
-        if not isinstance(params, dict):
-            raise BadRequest(f"edits[{i}].params must be an object")
         try:
-            registry.get(edit["op"]).func(tiny, OpContext(original_size=(16, 16)), **params)
-        except ConfigError as exc:
-            raise BadRequest(f"edits[{i}]: {exc}") from None
-        except TypeError as exc:
-            raise BadRequest(f"edits[{i}]: {exc}") from None
-        out.append({"op": edit["op"], "params": params})
+            registry.get(edit.op).func(tiny, OpContext(original_size=(16, 16)), **edit.params)
+        except (InvalidEdit, TypeError) as exc:
+            raise InvalidEdit(f"edits[{i}]: {exc}") from None
+        out.append({"op": edit.op, "params": edit.params})
     return out
 
 
-async def _remember(services: Services, record: JobRecord, decision: str) -> None:
-    """Tell the watcher this version of the file is settled for good."""
-    await services.redis.hset(
-        DECISIONS_KEY,
-        record.source,
-        json.dumps(
-            {"decision": decision, "version": record.version, "job": record.id, "at": time.time()}
-        ),
-    )
+async def _settle(services: Services, record: JobRecord) -> None:
+    """Tell the watcher this version of the file is handled for good: a decided result is
+    never redone by the next poll (the decision itself is on the job record)."""
     await services.ledger.mark_taken(record.identity or record.source, record.version)
 
 
@@ -98,7 +54,7 @@ async def approve(request: Request) -> Response:
     if record.status != "done":
         raise Conflict("only a finished job can be approved")
     record = await services.store.update(record.id, decision="approved") or record
-    await _remember(services, record, "approved")
+    await _settle(services, record)
     return JSONResponse(job_json(record, services))
 
 
@@ -121,38 +77,38 @@ async def reject(request: Request) -> Response:
         )
         or record
     )
-    await _remember(services, record, "rejected")
+    await _settle(services, record)
     return JSONResponse({**job_json(record, services), "deleted": deleted})
 
 
-async def rerun(request: Request) -> Response:
-    """Queue the same original again with another chain, prompt, parameters, fidelity or edits.
-
-    Body: {"chain"?, "prompt"?, "params"?: {...}, "fidelity"?, "edits"?: [{"op", "params"}]}.
-    The new job is a child of this one; asking twice for the same thing re-runs that child.
-    """
-    services = services_of(request)
-    record = await get_job_or_404(request)
-    body = await read_json(request)
-    chain_name = body.get("chain") or record.chain
-    if chain_name not in services.catalog.chains:
-        raise BadRequest(f"unknown chain {chain_name!r}")
-    chain = services.catalog.chains[chain_name]
+def _runnable_chain(services: Services, name: str, fidelity: str | None) -> Chain:
+    """The chain a re-run asks for, when it exists and can run with the present settings."""
+    chain = services.catalog.chains.get(name)
+    if chain is None:
+        raise InvalidRequest(f"unknown chain {name!r}")
     missing = services.catalog.missing_for(
         chain, has_token=services.settings.hf_token_value is not None
     )
     if missing:
-        raise Conflict(f"chain {chain_name} cannot run now: " + "; ".join(missing))
-    prompt = body.get("prompt") or None
-    if prompt is not None and (not isinstance(prompt, str) or len(prompt) > MAX_PROMPT):
-        raise BadRequest(f"prompt must be text of at most {MAX_PROMPT} characters")
-    params = body.get("params") or {}
-    if not isinstance(params, dict):
-        raise BadRequest("params must be an object")
-    fidelity = body.get("fidelity") or None
+        raise Conflict(f"chain {name} cannot run now: " + "; ".join(missing))
     if fidelity is not None and fidelity not in chain.fidelity:
-        raise BadRequest(f"chain {chain_name} has no fidelity {fidelity!r}")
-    edits = await asyncio.to_thread(check_edits, body.get("edits"))
+        raise InvalidRequest(f"chain {name} has no fidelity {fidelity!r}")
+    return chain
+
+
+def _variant(edits: list[dict[str, Any]], body: RerunBody) -> str:
+    """What tells this re-run from a plain one of the same chain ('' when nothing does)."""
+    overrides = [edits, body.prompt, body.params, body.fidelity]
+    if overrides == [[], None, {}, None]:
+        return ""
+    return hashlib.sha256(json.dumps(overrides, sort_keys=True).encode()).hexdigest()[:16]
+
+
+async def _rerun_request(
+    services: Services, record: JobRecord, chain: Chain, body: RerunBody
+) -> JobRequest:
+    """The job a re-run queues: the same original, now, with the body's overrides."""
+    edits = await asyncio.to_thread(check_edits, body.edits)
     entry = await services.storage.stat(record.source)
     if entry is None:
         raise Conflict("the original is gone from the inbox")
@@ -163,30 +119,35 @@ async def rerun(request: Request) -> Response:
         output_name=settings.output_name,
         watch_root=settings.watch_root,
         chains=(),
-        default_chain=chain_name,
-        output_format={chain_name: chain.output_format},
+        default_chain=chain.name,
+        output_format={chain.name: chain.output_format},
     )
-    output = placement.output if placement else record.output
-    overrides = [edits, prompt, params, fidelity]
-    variant = (
-        ""
-        if overrides == [[], None, {}, None]
-        else hashlib.sha256(json.dumps(overrides, sort_keys=True).encode()).hexdigest()[:16]
-    )
-    job = JobRequest(
+    return JobRequest(
         source=record.source,
-        output=output,
-        chain=chain_name,
+        output=placement.output if placement else record.output,
+        chain=chain.name,
         identity=entry.identity,
         version=entry.version,
         origin="rerun",
-        variant=variant,
+        variant=_variant(edits, body),
         edits=edits,
-        prompt=prompt,
-        params=params,
-        fidelity=fidelity,
+        prompt=body.prompt,
+        params=body.params,
+        fidelity=body.fidelity,
         parent=record.id,
     )
+
+
+@json_body(RerunBody)
+async def rerun(request: Request, body: RerunBody) -> Response:
+    """Queue the same original again with another chain, prompt, parameters, fidelity or edits.
+
+    The new job is a child of this one; asking twice for the same thing re-runs that child.
+    """
+    services = services_of(request)
+    record = await get_job_or_404(request)
+    chain = _runnable_chain(services, body.chain or record.chain, body.fidelity)
+    job = await _rerun_request(services, record, chain, body)
     created = await services.queue.submit(job)
     if created is None:  # the very same re-run exists: run it again
         existing = await services.store.get(job.job_id)
@@ -199,15 +160,11 @@ async def rerun(request: Request) -> Response:
     return JSONResponse(job_json(created, services), status_code=201)
 
 
-async def retry_failed(request: Request) -> Response:
-    """Bulk retry: body {"ids": [...]} or, without ids, every failed job."""
+@json_body(RetryBody)
+async def retry_failed(request: Request, body: RetryBody) -> Response:
+    """Bulk retry: the jobs named in `ids` or, without ids, every failed job."""
     services = services_of(request)
-    body = await read_json(request)
-    ids = body.get("ids")
-    if ids is None:
-        ids = await services.store.ids_with_status("failed")
-    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-        raise BadRequest("ids must be a list of job ids")
+    ids = body.ids if body.ids is not None else await services.store.ids_with_status("failed")
     retried = [i for i in ids if await services.queue.requeue(i)]
     return JSONResponse({"retried": retried, "count": len(retried)})
 
@@ -220,13 +177,10 @@ async def queue_state(request: Request) -> Response:
     )
 
 
-async def set_queue(request: Request) -> Response:
-    """Pause or resume: body {"paused": true|false}; running jobs finish either way."""
-    services = services_of(request)
-    body = await read_json(request)
-    if not isinstance(body.get("paused"), bool):
-        raise BadRequest('body must be {"paused": true} or {"paused": false}')
-    await services.queue.set_paused(body["paused"])
+@json_body(QueueBody)
+async def set_queue(request: Request, body: QueueBody) -> Response:
+    """Pause or resume; running jobs finish either way."""
+    await services_of(request).queue.set_paused(body.paused)
     return await queue_state(request)
 
 

@@ -11,8 +11,8 @@ from starlette.routing import Route
 
 from service.config.catalog import Step
 from service.errors import ConfigError
-from service.jobs.services import Services
 from service.pipeline import registry
+from service.runtime.services import Services
 from service.web.api_jobs import services_of
 
 

@@ -20,28 +20,28 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from service.jobs.queue import JobRequest
-from service.jobs.services import Services
+from service.errors import InvalidRequest
+from service.queue import JobRequest
+from service.runtime.services import Services
 from service.storage.base import Entry
 from service.storage.paths import join, parent
 from service.watch.rules import is_junk, place
 from service.web import images
 from service.web.access import Inboxes, check_upload_name
-from service.web.api_actions import BadRequest, read_json
 from service.web.api_jobs import services_of
-
-MAX_FILES_PER_REQUEST = 200
+from service.web.bodies import EnqueueBody, UploadForm, form_body, json_body
 
 
 def inboxes_of(request: Request) -> Inboxes:
     """The cached inbox discovery of this process."""
-    return request.app.state.inboxes
+    inboxes: Inboxes = request.app.state.inboxes
+    return inboxes
 
 
 def _param(request: Request, name: str = "path") -> str:
     value = request.query_params.get(name)
     if not value:
-        raise BadRequest(f"query parameter {name!r} is required")
+        raise InvalidRequest(f"query parameter {name!r} is required")
     return value
 
 
@@ -132,25 +132,21 @@ async def _queue_file(
     return {"path": entry.path, "job": request.job_id, "new": record is not None}
 
 
-async def enqueue(request: Request) -> Response:
-    """Queue picked files: body {"paths": [...], "chain"?: name}."""
+@json_body(EnqueueBody)
+async def enqueue(request: Request, body: EnqueueBody) -> Response:
+    """Queue picked files as the watcher would, with the chain named or the folder's."""
     services = services_of(request)
-    body = await read_json(request)
-    paths = body.get("paths")
-    if not isinstance(paths, list) or not paths or len(paths) > MAX_FILES_PER_REQUEST:
-        raise BadRequest(f"paths must be a list of 1..{MAX_FILES_PER_REQUEST} file paths")
-    chain = body.get("chain") or None
-    if chain is not None and chain not in services.catalog.chains:
-        raise BadRequest(f"unknown chain {chain!r}")
+    if body.chain is not None and body.chain not in services.catalog.chains:
+        raise InvalidRequest(f"unknown chain {body.chain!r}")
     inboxes = inboxes_of(request)
-    checked = [await inboxes.resolve(str(p)) for p in paths]
+    checked = [await inboxes.resolve(p) for p in body.paths]
     results = []
     for path, _area, in_inbox in checked:
         entry = await services.storage.stat(path)
         if not in_inbox or entry is None or entry.is_dir:
             results.append({"path": path, "error": "not a file in an inbox"})
             continue
-        results.append(await _queue_file(services, entry, "api", chain))
+        results.append(await _queue_file(services, entry, "api", body.chain))
     return JSONResponse({"results": results})
 
 
@@ -161,7 +157,7 @@ def _spool(upload: UploadFile, dest: Path, limit: int) -> int:
         shutil.copyfileobj(upload.file, out, 1 << 20)
     size = dest.stat().st_size
     if size > limit:
-        raise BadRequest(f"{upload.filename}: larger than MAX_FILE_MB")
+        raise InvalidRequest(f"{upload.filename}: larger than MAX_FILE_MB")
     return size
 
 
@@ -177,36 +173,32 @@ async def _free_name(services: Services, folder: str, name: str) -> str:
     return candidate
 
 
-async def upload(request: Request) -> Response:
+def _upload_limit(request: Request) -> int:
+    """Bytes a whole upload request may announce: four files at MAX_FILE_MB."""
+    return int(services_of(request).settings.max_file_mb * 1024 * 1024 * 4)
+
+
+@form_body(UploadForm, max_bytes=_upload_limit)
+async def upload(request: Request, body: UploadForm) -> Response:
     """Multipart upload into an inbox folder: fields `folder` and one or more `file`s.
 
     Each file is written atomically, then queued at once (origin "upload").
     """
     services = services_of(request)
     limit = services.settings.max_file_mb * 1024 * 1024
-    length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > limit * 4:
-        return JSONResponse({"error": "upload too large"}, status_code=413)
-    async with request.form(max_files=MAX_FILES_PER_REQUEST) as form:
-        folder_raw = form.get("folder")
-        if not isinstance(folder_raw, str) or not folder_raw:
-            raise BadRequest("field 'folder' is required")
-        folder, _area, in_inbox = await inboxes_of(request).resolve(folder_raw)
-        if not in_inbox:
-            raise BadRequest("uploads go into an inbox, not into its output folder")
-        files = [f for f in form.getlist("file") if isinstance(f, UploadFile)]
-        if not files:
-            raise BadRequest("no file in field 'file'")
-        names = [check_upload_name(f.filename or "") for f in files]
-        results = []
-        with tempfile.TemporaryDirectory(prefix="photo-restore-upload-") as tmp:
-            for i, (file, name) in enumerate(zip(files, names, strict=True)):
-                local = Path(tmp) / str(i)
-                await asyncio.to_thread(_spool, file, local, limit)
-                await services.storage.makedirs(folder)
-                target = join(folder, await _free_name(services, folder, name))
-                entry = await services.storage.write_atomic(target, local, overwrite=False)
-                results.append(await _queue_file(services, entry, "upload"))
+    folder, _area, in_inbox = await inboxes_of(request).resolve(body.folder)
+    if not in_inbox:
+        raise InvalidRequest("uploads go into an inbox, not into its output folder")
+    names = [check_upload_name(f.filename or "") for f in body.file]
+    results = []
+    with tempfile.TemporaryDirectory(prefix="photo-restore-upload-") as tmp:
+        for i, (file, name) in enumerate(zip(body.file, names, strict=True)):
+            local = Path(tmp) / str(i)
+            await asyncio.to_thread(_spool, file, local, limit)
+            await services.storage.makedirs(folder)
+            target = join(folder, await _free_name(services, folder, name))
+            entry = await services.storage.write_atomic(target, local, overwrite=False)
+            results.append(await _queue_file(services, entry, "upload"))
     return JSONResponse({"results": results}, status_code=201)
 
 

@@ -11,8 +11,8 @@ from starlette.routing import Route
 
 from service.errors import NotFound
 from service.jobs.previews import load_preview
-from service.jobs.records import STATUSES, JobRecord
-from service.jobs.services import Services
+from service.queue import STATUSES, JobRecord
+from service.runtime.services import Services
 from service.web import images
 
 MAX_LIMIT = 200
@@ -35,7 +35,8 @@ class FastJSONResponse(JSONResponse):
 
 def services_of(request: Request) -> Services:
     """The process's shared clients."""
-    return request.app.state.services
+    services: Services = request.app.state.services
+    return services
 
 
 # What a row of the list shows; the full record (steps, edits, params) is one click away.

@@ -19,8 +19,18 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from service.config.settings import Settings
-from service.errors import ConfigError, InvalidImage, NotFound, PhotoRestoreError, UnsafePath
-from service.jobs.services import Services
+from service.errors import (
+    ConfigError,
+    Conflict,
+    InvalidEdit,
+    InvalidImage,
+    InvalidRequest,
+    NotFound,
+    OutsideInboxes,
+    PhotoRestoreError,
+    UnsafePath,
+)
+from service.runtime.services import Services
 from service.web import (
     api_actions,
     api_chains,
@@ -33,19 +43,22 @@ from service.web import (
     pages,
     webhooks,
 )
-from service.web.access import Inboxes, OutsideInboxes
+from service.web.access import Inboxes
 from service.web.guard import GuardMiddleware
 from service.web.templating import static_dir
 
-# Most specific first: the first matching class decides the status.
+# Most specific first: the first matching class decides the status. A ConfigError that reaches
+# a request is the server's own misconfiguration, never the caller's mistake.
 ERROR_STATUS: list[tuple[type[Exception], int]] = [
     (OutsideInboxes, 403),
     (UnsafePath, 400),
     (NotFound, 404),
     (InvalidImage, 422),
-    (api_actions.Conflict, 409),
+    (InvalidRequest, 400),
+    (InvalidEdit, 400),
+    (Conflict, 409),
     (FileExistsError, 409),
-    (ConfigError, 400),
+    (ConfigError, 500),
     (PhotoRestoreError, 502),
 ]
 

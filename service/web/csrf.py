@@ -34,8 +34,9 @@ def csrf_token(conn: HTTPConnection) -> str:
 
 def rotate_csrf(conn: HTTPConnection) -> str:
     """A fresh token (after login or logout)."""
-    conn.scope.setdefault("session", {})["csrf"] = secrets.token_urlsafe(32)
-    return conn.scope["session"]["csrf"]
+    token = secrets.token_urlsafe(32)
+    conn.scope.setdefault("session", {})["csrf"] = token
+    return token
 
 
 def token_matches(conn: HTTPConnection, given: str | None) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse, Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.web.auth import current_user, is_public, login_redirect
 from service.web.csrf import (
@@ -61,7 +61,7 @@ class GuardMiddleware:
 
     @staticmethod
     def _with_headers(send: Send) -> Send:
-        async def wrapped(message: dict) -> None:
+        async def wrapped(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = message.setdefault("headers", [])
                 names = {h[0].lower() for h in headers}
@@ -70,7 +70,7 @@ class GuardMiddleware:
                         headers.append((name, value))
             await send(message)
 
-        return wrapped  # type: ignore[return-value]
+        return wrapped
 
 
 # Our pages use only our own scripts and styles; nothing may frame them.

@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+
+from service.errors import PhotoRestoreError
 
 log = logging.getLogger(__name__)
 
@@ -24,12 +27,12 @@ async def readyz(request: Request) -> Response:
     try:
         await asyncio.wait_for(services.redis.ping(), timeout=3)
         checks["redis"] = "ok"
-    except Exception as exc:
+    except (RedisError, OSError, TimeoutError) as exc:
         ok, checks["redis"] = False, f"error: {type(exc).__name__}"
     try:
         await asyncio.wait_for(services.storage.stat(services.settings.watch_root), timeout=5)
         checks["storage"] = "ok"
-    except Exception as exc:
+    except (PhotoRestoreError, OSError, TimeoutError) as exc:
         ok, checks["storage"] = False, f"error: {type(exc).__name__}"
     return JSONResponse(
         {"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503
@@ -44,7 +47,7 @@ async def metrics(request: Request) -> Response:
     try:
         m.set_queue_depth(await services.queue.depth())
         m.set_job_counts(await services.store.counts())
-    except Exception as exc:  # metrics must answer even when Redis is away
+    except (RedisError, OSError) as exc:  # metrics must answer even when Redis is away
         log.debug("metrics without queue figures: %s", exc)
     body, content_type = m.render_metrics()
     return Response(body, media_type=content_type)

@@ -18,14 +18,12 @@ from urllib.parse import quote
 from PIL import Image
 from starlette.responses import Response, StreamingResponse
 
-from service.constants import PREFIX
+from service.constants import THUMB_KEY, THUMB_TTL
 from service.errors import InvalidImage, NotFound
 from service.jobs.previews import make_preview
-from service.jobs.services import Services
+from service.runtime.services import Services
 from service.storage.paths import name as path_name
 
-THUMB_KEY = f"{PREFIX}:thumb:"
-THUMB_TTL = 24 * 3600
 THUMB_EDGE = 320
 BROWSER_TYPES = {
     ".jpg": "image/jpeg",

@@ -1,8 +1,9 @@
 """`GET /api/openapi.json`: the dashboard's JSON API described from the routes themselves.
 
-Paths, methods and texts come from the mounted routes and their handlers' docstrings, so the
-description cannot drift from the code; query parameters and bodies, which a docstring does
-not type, are listed here once.
+Paths, methods and texts come from the mounted routes and their handlers' docstrings, and
+request bodies from the pydantic models the handlers are given (`service.web.bodies`), so the
+description cannot drift from the code; query parameters, which are read by hand, are listed
+here once.
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from service.web.auth import SESSION_COOKIE
+from service.web.bodies import declared
 from service.web.csrf import CSRF_HEADER_NAME
+
+REF = "#/components/schemas/{model}"
 
 _Q = {"in": "query", "required": False}
 QUERY: dict[str, list[dict[str, Any]]] = {
@@ -46,53 +50,6 @@ QUERY: dict[str, list[dict[str, Any]]] = {
     "GET /api/jobs/{job_id}/file/{which}": [
         {**_Q, "name": "download", "schema": {"type": "string", "enum": ["1"]}}
     ],
-}
-_EDIT = {
-    "type": "object",
-    "required": ["op"],
-    "properties": {
-        "op": {"type": "string", "enum": ["crop", "rotate", "straighten", "adjust"]},
-        "params": {"type": "object"},
-    },
-}
-BODIES: dict[str, dict[str, Any]] = {
-    "POST /api/jobs/{job_id}/rerun": {
-        "type": "object",
-        "properties": {
-            "chain": {"type": "string"},
-            "prompt": {"type": "string"},
-            "params": {"type": "object"},
-            "fidelity": {"type": "string"},
-            "edits": {"type": "array", "items": _EDIT},
-        },
-    },
-    "POST /api/jobs/retry": {
-        "type": "object",
-        "properties": {"ids": {"type": "array", "items": {"type": "string"}}},
-    },
-    "POST /api/queue": {
-        "type": "object",
-        "required": ["paused"],
-        "properties": {"paused": {"type": "boolean"}},
-    },
-    "POST /api/files/enqueue": {
-        "type": "object",
-        "required": ["paths"],
-        "properties": {
-            "paths": {"type": "array", "items": {"type": "string"}},
-            "chain": {"type": "string"},
-        },
-    },
-}
-MULTIPART = {
-    "POST /api/files/upload": {
-        "type": "object",
-        "required": ["folder", "file"],
-        "properties": {
-            "folder": {"type": "string"},
-            "file": {"type": "array", "items": {"type": "string", "format": "binary"}},
-        },
-    }
 }
 ERRORS = {
     "400": "bad request (message in `error`)",
@@ -124,10 +81,12 @@ def _operation(route: Route, method: str) -> dict[str, Any]:
     params += QUERY.get(key, [])
     if params:
         op["parameters"] = params
-    if key in BODIES:
-        op["requestBody"] = {"content": {"application/json": {"schema": BODIES[key]}}}
-    if key in MULTIPART:
-        op["requestBody"] = {"content": {"multipart/form-data": {"schema": MULTIPART[key]}}}
+    body = declared(route.endpoint)
+    if body is not None:
+        media, model = body
+        ref = {"$ref": REF.format(model=model.__name__)}
+        required = any(field.is_required() for field in model.model_fields.values())
+        op["requestBody"] = {"required": required, "content": {media: {"schema": ref}}}
     if method != "GET":
         op["security"] = [{"session": [], "csrf": []}, {"forwardAuth": [], "csrf": []}]
     return op
@@ -137,12 +96,24 @@ def _template(path: str) -> str:
     return re.sub(r"{(\w+):\w+}", r"{\1}", path)
 
 
+def _schemas(routes: list[Route]) -> dict[str, Any]:
+    """JSON Schemas of every body model the routes accept, nested models included."""
+    out: dict[str, Any] = {}
+    for route in routes:
+        body = declared(route.endpoint)
+        if body is None:
+            continue
+        schema = body[1].model_json_schema(ref_template=REF)
+        out.update(schema.pop("$defs", {}))
+        out[body[1].__name__] = schema
+    return dict(sorted(out.items()))
+
+
 def build_schema(routes: list[BaseRoute]) -> dict[str, Any]:
     """The OpenAPI 3.1 document of every `/api/` route."""
     paths: dict[str, dict[str, Any]] = {}
-    for route in routes:
-        if not isinstance(route, Route) or not route.path.startswith("/api/"):
-            continue
+    api = [r for r in routes if isinstance(r, Route) and r.path.startswith("/api/")]
+    for route in api:
         for method in sorted((route.methods or set()) - {"HEAD"}):
             paths.setdefault(_template(route.path), {})[method.lower()] = _operation(route, method)
     return {
@@ -156,6 +127,7 @@ def build_schema(routes: list[BaseRoute]) -> dict[str, Any]:
         },
         "paths": dict(sorted(paths.items())),
         "components": {
+            "schemas": _schemas(api),
             "securitySchemes": {
                 "session": {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE},
                 "csrf": {"type": "apiKey", "in": "header", "name": CSRF_HEADER_NAME},
@@ -164,7 +136,7 @@ def build_schema(routes: list[BaseRoute]) -> dict[str, Any]:
                     "in": "header",
                     "name": "AUTH_HEADER (set by the ingress)",
                 },
-            }
+            },
         },
     }
 

@@ -17,12 +17,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from service.constants import WATCH_TRIGGER_KEY
-from service.errors import UnsafePath
+from service.errors import UnsafePath, WebhookRejected
 from service.storage.paths import parent
 from service.watch.rules import find_inbox
 from service.watch.webhooks import (
     FileEvent,
-    WebhookRejected,
     parse_generic,
     parse_nextcloud,
     secret_ok,

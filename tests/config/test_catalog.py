@@ -32,7 +32,8 @@ def test_shipped_catalog_loads_with_every_op_registered() -> None:
     c = load_catalog(REPO / "models.toml", local_ops=registry.names())
     for name in ("classic", "restore", "restore-color", "faces", "upscale"):
         assert name in c.chains
-    assert c.offline_chain == "classic" and not c.chains["classic"].remote_models()
+    assert c.offline_chain == "classic"
+    assert not c.chains["classic"].remote_models()
 
 
 def test_default_is_classic_without_token_and_restore_with_one() -> None:
@@ -62,7 +63,9 @@ def test_mistakes_name_file_key_and_expectation(snippet: str, key: str, expected
     with pytest.raises(ConfigError) as err:
         parse(BASE + snippet)
     msg = str(err.value)
-    assert msg.startswith("models.toml: ") and key in msg and expected in msg
+    assert msg.startswith("models.toml: ")
+    assert key in msg
+    assert expected in msg
 
 
 def test_invalid_toml_is_reported_with_the_file() -> None:
@@ -86,10 +89,48 @@ def test_a_new_step_kind_is_an_addition(monkeypatch: pytest.MonkeyPatch) -> None
         'op = "auto_orient"\n[[chains.alive.steps]]\nmotion = "wan-i2v"\n'
     )
     chain = c.chains["alive"]
-    assert chain.steps[-1].kind == "animate" and chain.output == "video"
+    assert chain.steps[-1].kind == "animate"
+    assert chain.output == "video"
     # …and only as the last step: a clip cannot feed an image step.
     with pytest.raises(ConfigError, match="only the last step"):
         parse(BASE + '[[chains.bad.steps]]\nmotion = "wan"\n[[chains.bad.steps]]\nop = "denoise"\n')
+
+
+def test_a_gif_output_is_refused_with_the_formats_that_can_be_written() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse(
+            BASE.replace(
+                "[[chains.classic.steps]]", 'output_format = "GIF"\n[[chains.classic.steps]]'
+            )
+        )
+    message = str(info.value)
+    assert "models.toml: chains.classic.output_format: expected one of JPEG, PNG" in message
+    assert "256 colours" in message
+    assert "got 'GIF'" in message
+
+
+def test_a_clip_format_for_a_chain_of_images_is_refused() -> None:
+    text = BASE.replace(
+        "[[chains.classic.steps]]", 'output_format = "MP4"\n[[chains.classic.steps]]'
+    )
+    with pytest.raises(ConfigError, match="no step of this chain produces"):
+        parse(text)
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "TIFF", "WEBP"])
+def test_an_image_chain_may_name_an_image_format(fmt: str) -> None:
+    text = BASE.replace(
+        "[[chains.classic.steps]]", f'output_format = "{fmt}"\n[[chains.classic.steps]]'
+    )
+    assert parse(text).chains["classic"].output_format == fmt
+
+
+def test_an_unknown_format_is_refused() -> None:
+    text = BASE.replace(
+        "[[chains.classic.steps]]", 'output_format = "png"\n[[chains.classic.steps]]'
+    )
+    with pytest.raises(ConfigError, match="expected a format for image: one of JPEG, PNG"):
+        parse(text)
 
 
 def test_remote_chain_needs_token_unless_it_has_a_fallback() -> None:

@@ -13,10 +13,13 @@ from service.errors import ConfigError
 
 def test_defaults_match_the_contract(chdir_tmp: Path) -> None:
     s = load_settings()
-    assert s.owncloud_url is None and not s.uses_owncloud
+    assert s.owncloud_url is None
+    assert not s.uses_owncloud
     assert (s.watch_root, s.inbox_name, s.output_name) == ("/", "to-restore", "restored")
-    assert s.poll_interval == 30 and s.data_dir == Path("./data")
-    assert s.redis_url is None and s.hf_token is None
+    assert s.poll_interval == 30
+    assert s.data_dir == Path("./data")
+    assert s.redis_url is None
+    assert s.hf_token is None
     assert s.hf_router_url == "https://router.huggingface.co"
     assert s.hf_endpoint == "https://huggingface.co"
     assert (s.host, s.port) == ("127.0.0.1", 8000)
@@ -25,7 +28,8 @@ def test_defaults_match_the_contract(chdir_tmp: Path) -> None:
 def test_dot_env_in_the_working_folder_is_read(chdir_tmp: Path) -> None:
     (chdir_tmp / ".env").write_text("POLL_INTERVAL=7\nINBOX_NAME=scans-in\n")
     s = load_settings()
-    assert s.poll_interval == 7 and s.inbox_name == "scans-in"
+    assert s.poll_interval == 7
+    assert s.inbox_name == "scans-in"
 
 
 @pytest.mark.parametrize(
@@ -45,7 +49,8 @@ def test_a_bad_value_names_the_setting(
     monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError) as err:
         load_settings()
-    assert name in str(err.value) and expected in str(err.value)
+    assert name in str(err.value)
+    assert expected in str(err.value)
     assert "\n" not in str(err.value)
 
 
@@ -55,7 +60,8 @@ def test_bad_setting_exits_2_with_one_line(
     monkeypatch.setenv("PORT", "99999")
     assert main(["chains"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.count("\n") == 0 and "PORT" in err
+    assert err.count("\n") == 0
+    assert "PORT" in err
 
 
 def test_secrets_never_print(monkeypatch: pytest.MonkeyPatch, chdir_tmp: Path) -> None:
@@ -63,7 +69,8 @@ def test_secrets_never_print(monkeypatch: pytest.MonkeyPatch, chdir_tmp: Path) -
     monkeypatch.setenv("OWNCLOUD_PASSWORD", "app-pass-xyz")
     s = load_settings()
     text = repr(s) + str(s) + s.model_dump_json()
-    assert "hf_supersecret123" not in text and "app-pass-xyz" not in text
+    assert "hf_supersecret123" not in text
+    assert "app-pass-xyz" not in text
     assert s.hf_token_value == "hf_supersecret123"
 
 
@@ -77,7 +84,8 @@ def test_empty_password_never_opens_the_dashboard_to_the_network(
     # What a `.env` line `DASHBOARD_PASSWORD=` gives, with the Docker image's default host.
     (chdir_tmp / ".env").write_text(f"DASHBOARD_PASSWORD={blank}\nAUTH_HEADER=\nHOST=0.0.0.0\n")
     s = load_settings()
-    assert s.dashboard_password is None and s.auth_header is None
+    assert s.dashboard_password is None
+    assert s.auth_header is None
     assert not s.dashboard_protected
     assert listen_host(s) == "127.0.0.1"
     assert AuthConfig.from_settings(s).mode == "open"

@@ -202,11 +202,13 @@ def test_every_pod_is_hardened(report: dict[str, Any], case: str) -> None:
     for spec in pod_specs(report, case):
         pod = spec["securityContext"]
         assert pod["runAsNonRoot"] is True
-        assert isinstance(pod["runAsUser"], int) and pod["runAsUser"] > 0
+        assert isinstance(pod["runAsUser"], int)
+        assert pod["runAsUser"] > 0
         assert pod["seccompProfile"]["type"] == "RuntimeDefault"
         assert spec["automountServiceAccountToken"] is False
         tmp = [v for v in spec["volumes"] if v["name"] == "tmp"]
-        assert tmp and "emptyDir" in tmp[0]
+        assert tmp
+        assert "emptyDir" in tmp[0]
         for container in spec["containers"]:
             sc = container["securityContext"]
             assert sc["readOnlyRootFilesystem"] is True
@@ -337,7 +339,8 @@ def test_wrong_values_are_refused_with_a_clear_message(
     report: dict[str, Any], case: str, expected: str
 ) -> None:
     error = report["cases"][case]["error"]
-    assert error is not None and expected in error, error
+    assert error is not None
+    assert expected in error, error
 
 
 def test_notes_tell_the_webhook_urls_to_register(report: dict[str, Any]) -> None:

@@ -72,13 +72,16 @@ def test_dependencies_are_installed_before_the_source_is_copied() -> None:
 def test_image_runs_as_numeric_non_root_user_with_entrypoint_and_healthcheck() -> None:
     final = stages(DOCKERFILE.read_text())[-1]
     user = [line for line in final if line.startswith("USER ")]
-    assert user and re.fullmatch(r"USER [1-9]\d*(:\d+)?", user[-1])
+    assert user
+    assert re.fullmatch(r"USER [1-9]\d*(:\d+)?", user[-1])
     entrypoint = json.loads(next(line for line in final if line.startswith("ENTRYPOINT"))[10:])
     assert entrypoint[-1] == "photo-restore"
     cmd = json.loads(next(line for line in final if line.startswith("CMD"))[3:])
     assert cmd == ["serve"]
     healthcheck = next(line for line in final if line.startswith("HEALTHCHECK"))
-    assert "/healthz" in healthcheck and "worker" in healthcheck and "--check" in healthcheck
+    assert "/healthz" in healthcheck
+    assert "worker" in healthcheck
+    assert "--check" in healthcheck
     assert "HOST=0.0.0.0" in "\n".join(final)
 
 

@@ -7,21 +7,18 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from service.jobs.services import Services
-from service.jobs.worker import make_worker
+from service.runtime.services import Services
+from service.runtime.worker import make_worker
 from service.watch.poller import Watcher
-from tests.redis_test import redis_url
+from tests.redis_test import flushed, redis_url
 
 REDIS = redis_url(6)
 
 
 @pytest.fixture
 async def redis() -> AsyncIterator[Redis]:
-    r = Redis.from_url(REDIS)
-    await r.flushdb()
-    yield r
-    await r.flushdb()
-    await r.aclose()
+    async with flushed(6) as r:
+        yield r
 
 
 def watcher_for(services: Services) -> Watcher:

@@ -17,7 +17,7 @@ from PIL import Image
 from redis.asyncio import Redis
 
 from service.config.settings import Settings
-from service.jobs.services import Services
+from service.runtime.services import Services
 from tests.e2e.conftest import REDIS, poll_and_work
 from tests.fakerouter import FakeRouter
 from tests.images import DATE_TAKEN, jpeg_with_exif
@@ -74,18 +74,22 @@ async def test_restore_chain_runs_over_fal_and_keeps_the_scans_size(
         jobs, _ = await services.store.list()
         assert jobs[0].status == "done", jobs[0].error
         remote = [s for s in jobs[0].steps if s["kind"] == "remote"]
-        assert remote[0]["provider"] == "fal-ai" and remote[0]["model"]
-        assert router.submits("fal-ai") == 1 and router.submits("replicate") == 0
+        assert remote[0]["provider"] == "fal-ai"
+        assert remote[0]["model"]
+        assert router.submits("fal-ai") == 1
+        assert router.submits("replicate") == 0
         # Nothing that left the machine carried the scan's EXIF (date, camera).
         sent = [c for c in router.calls if c.provider == "fal-ai" and c.method == "POST"]
-        assert sent and b"Epson" not in repr(sent[0].json).encode()
+        assert sent
+        assert b"Epson" not in repr(sent[0].json).encode()
 
         # Re-running the same job pays nothing: the step cache answers.
         before = len(router.calls)
         assert await services.queue.requeue(jobs[0].id)
         await poll_and_work(services)
         again = await services.store.get(jobs[0].id)
-        assert again is not None and again.status == "done"
+        assert again is not None
+        assert again.status == "done"
         assert [s["status"] for s in again.steps if s["kind"] == "remote"] == ["cached"]
         assert len(router.calls) == before
     finally:
@@ -103,7 +107,8 @@ async def test_payment_required_on_fal_is_answered_by_the_next_provider(
         assert jobs[0].status == "done", jobs[0].error
         remote = [s for s in jobs[0].steps if s["kind"] == "remote"]
         assert remote[0]["provider"] == "replicate"
-        assert failing_router.submits("fal-ai") == 1 and failing_router.submits("replicate") == 1
+        assert failing_router.submits("fal-ai") == 1
+        assert failing_router.submits("replicate") == 1
         assert (services.settings.data_dir / "F/restored/x.jpg").is_file()
     finally:
         await services.aclose()

@@ -15,7 +15,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -77,10 +76,10 @@ class Up:
 
 
 @pytest.fixture
-def data(tmp_path: Path) -> Iterator[Path]:
+def data(tmp_path: Path) -> Path:
     d = tmp_path / "data"
     d.mkdir()
-    yield d
+    return d
 
 
 def wait_for(predicate: object, timeout: float = 60) -> None:
@@ -122,7 +121,8 @@ def test_up_restores_scans_fails_bad_ones_and_redoes_nothing(data: Path) -> None
         jobs = up.jobs()
         by_name = {j["name"]: j for j in jobs["jobs"]}
         for name, reason in BAD.items():
-            assert by_name[name]["status"] == "failed" and reason in by_name[name]["error"]
+            assert by_name[name]["status"] == "failed"
+            assert reason in by_name[name]["error"]
             assert reason in (out / f"{name}.failed.txt").read_text()
         assert "half-uploaded.jpg.part" not in by_name
         assert jobs["total"] == len(NAMES) + len(BAD)

@@ -17,7 +17,7 @@ import pytest
 from redis.asyncio import Redis
 
 from service.config.settings import Settings
-from service.jobs.services import Services
+from service.runtime.services import Services
 from tests.e2e.conftest import REDIS, poll_and_work, watcher_for
 from tests.images import DATE_TAKEN, jpeg_with_exif
 from tests.servers import DavServer, FaultProxy, start_apache, start_wsgidav
@@ -44,13 +44,6 @@ def server(
     )
     yield srv
     srv.stop()
-
-
-@pytest.fixture
-def proxy(server: DavServer) -> Iterator[FaultProxy]:
-    p = FaultProxy(server.url)
-    yield p
-    p.stop()
 
 
 @pytest.fixture
@@ -111,9 +104,11 @@ async def test_new_scans_come_back_restored_with_their_names_and_folders(
         assert hashlib.sha256((top / "Family/to-restore" / rel).read_bytes()).hexdigest() == digest
     assert not [p for p in top.rglob("*") if p.name.startswith(".restore-")]
     jobs, total = await services.store.list(limit=100)
-    assert total == len(digests) and {j.status for j in jobs} == {"done"}
+    assert total == len(digests)
+    assert {j.status for j in jobs} == {"done"}
     chains = {j.source.rsplit("/", 1)[-1]: j.chain for j in jobs}
-    assert chains["oma.jpg"] == "upscale" and chains["plain.jpg"] == "classic"
+    assert chains["oma.jpg"] == "upscale"
+    assert chains["plain.jpg"] == "classic"
     from PIL import Image
 
     with Image.open(out / "plain.jpg") as im:
@@ -133,7 +128,8 @@ async def test_a_growing_file_is_not_taken(services: Services) -> None:
         with path.open("ab") as fh:
             fh.write(b"2" * (100 * (i + 1)))
         report = await watcher.poll_once(full=True)
-        assert report.pending == 1 and not report.queued
+        assert report.pending == 1
+        assert not report.queued
     report = await watcher.poll_once(full=True)
     assert len(report.queued) == 1
 
@@ -158,7 +154,8 @@ async def test_transient_faults_are_retried_and_nothing_is_duplicated(
     assert sorted(p.name for p in (top / "F/restored").iterdir()) == ["a.jpg"]
     assert hashlib.sha256((top / "F/to-restore/a.jpg").read_bytes()).hexdigest() == digest
     jobs, total = await services.store.list()
-    assert total == 1 and jobs[0].status == "done"
+    assert total == 1
+    assert jobs[0].status == "done"
     assert any(status >= 400 or status == 0 for m, _, status in proxy.log if m == method)
 
 
@@ -170,7 +167,8 @@ async def test_quota_exceeded_fails_the_job_with_a_clear_reason(
     proxy.fail("PUT", 1, status=507)
     await poll_and_work(services)
     jobs, _ = await services.store.list()
-    assert jobs[0].status == "failed" and "quota" in (jobs[0].error or "").lower()
+    assert jobs[0].status == "failed"
+    assert "quota" in (jobs[0].error or "").lower()
     assert not (top / "F/restored/q.jpg").exists()
     assert "quota" in (top / "F/restored/q.jpg.failed.txt").read_text().lower()
     assert hashlib.sha256((top / "F/to-restore/q.jpg").read_bytes()).hexdigest() == digest
@@ -201,6 +199,8 @@ def test_check_reports_the_server_its_root_and_the_inboxes(server: DavServer) ->
     )
     out = done.stdout
     assert done.returncode == 0, out + done.stderr
-    assert "server" in out and "files at" in out
-    assert f"/{top}/Family/to-restore" in out and "writable" in out
+    assert "server" in out
+    assert "files at" in out
+    assert f"/{top}/Family/to-restore" in out
+    assert "writable" in out
     assert "/webhooks/nextcloud" in out

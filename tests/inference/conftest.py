@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -13,11 +14,13 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # for `tests.fakerouter`
 
-from inference_support import HUB, REDIS_URL, ROUTER, TOKEN, FakeClock
+from inference_support import HUB, ROUTER, TOKEN, FakeClock
 
-from service.inference import ImagePayload, InferenceClient, PollPolicy, RetryPolicy
+from service.inference import ImagePayload, InferenceClient, PollPolicy
 from service.inference.images import prepare_image
+from service.inference.policy import PROVIDER_RETRY
 from tests.fakerouter import FakeRouter
+from tests.redis_test import flushed
 
 
 @pytest.fixture
@@ -47,7 +50,7 @@ def make_client(http: httpx.AsyncClient, clock: FakeClock) -> Callable[..., Infe
             "token": TOKEN,
             "sleep": clock.sleep,
             "clock": clock,
-            "retry": RetryPolicy(attempts=4, base=1.0, jitter=0.0),
+            "retry": dataclasses.replace(PROVIDER_RETRY, jitter=0.0),
             "poll": PollPolicy(interval=0.5),
         }
         defaults.update(options)
@@ -59,13 +62,8 @@ def make_client(http: httpx.AsyncClient, clock: FakeClock) -> Callable[..., Infe
 @pytest.fixture
 async def redis_db() -> AsyncIterator[aioredis.Redis]:
     """The real Redis, DB 3 (ours), flushed before and after."""
-    client = aioredis.Redis.from_url(REDIS_URL)
-    await client.flushdb()
-    try:
-        yield client
-    finally:
-        await client.flushdb()
-        await client.aclose()
+    async with flushed(3) as r:
+        yield r
 
 
 @pytest.fixture

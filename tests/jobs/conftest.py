@@ -9,19 +9,16 @@ import pytest
 from redis.asyncio import Redis
 
 from service.config.settings import Settings
-from service.jobs.services import Services
-from tests.redis_test import redis_url
+from service.runtime.services import Services
+from tests.redis_test import flushed, redis_url
 
 TEST_REDIS = redis_url(1)
 
 
 @pytest.fixture
 async def redis() -> AsyncIterator[Redis]:
-    r = Redis.from_url(TEST_REDIS)
-    await r.flushdb()
-    yield r
-    await r.flushdb()
-    await r.aclose()
+    async with flushed(1) as r:
+        yield r
 
 
 @pytest.fixture

@@ -45,7 +45,9 @@ def _exif(orientation: int | None = None) -> Image.Exif:
 def test_cmyk_jpeg_without_icc_decodes_to_rgb_and_reencodes(tmp_path: Path) -> None:
     path = _save(tmp_path, _gradient("CMYK"), "cmyk.jpg", quality=95)
     d = decode(path, max_pixels=LIMIT)
-    assert d.image.mode == "RGB" and d.format == "JPEG" and d.original_mode == "CMYK"
+    assert d.image.mode == "RGB"
+    assert d.format == "JPEG"
+    assert d.original_mode == "CMYK"
     assert Image.open(io.BytesIO(encode(d.image, d))).format == "JPEG"
 
 
@@ -65,7 +67,8 @@ def test_sixteen_bit_grey_decodes_and_keeps_its_depth(tmp_path: Path, fmt: str, 
     assert d.image.mode == "L"
     assert abs(int(np.asarray(d.image)[-1, -1]) - 255) <= 1
     out = Image.open(io.BytesIO(encode(d.image, d)))
-    assert out.format == fmt and out.mode.startswith("I")
+    assert out.format == fmt
+    assert out.mode.startswith("I")
 
 
 def test_png_with_alpha_keeps_alpha(tmp_path: Path) -> None:
@@ -115,7 +118,8 @@ def _icc() -> bytes:
 
 def _assert_tiff_keeps_date_and_icc(data: bytes, mode_prefix: str) -> Image.Image:
     out = Image.open(io.BytesIO(data))
-    assert out.format == "TIFF" and out.mode.startswith(mode_prefix)
+    assert out.format == "TIFF"
+    assert out.mode.startswith(mode_prefix)
     exif = out.getexif()
     assert exif[0x9003] == DATE  # DateTimeOriginal, in IFD0: libtiff cannot write the Exif IFD
     assert out.tag_v2[36867] == DATE

@@ -13,11 +13,11 @@ from PIL import Image, ImageDraw
 
 from service.config.catalog import Chain, Step
 from service.config.settings import Settings
-from service.errors import ConfigError
-from service.jobs.restore import restore_image
+from service.errors import InvalidEdit
 from service.pipeline import transforms
 from service.pipeline.ops.keep import decode_mask
 from service.pipeline.registry import OpContext
+from service.pipeline.restore import restore_image
 from service.pipeline.runner import ChainRunner, LocalExecutor, RunContext
 from tests.images import photo
 
@@ -93,7 +93,8 @@ async def test_the_original_comes_back_inside_the_mask_only(tmp_path: Path) -> N
     }
     kept = await restore_image(src, CHAIN, runner, settings, edits=[left_half])
     assert kept.run.image.size == size
-    assert kept.run.steps[-1].name == "keep_original" and kept.run.steps[-1].status == "done"
+    assert kept.run.steps[-1].name == "keep_original"
+    assert kept.run.steps[-1].status == "done"
     a, b = arr(plain.run.image), arr(kept.run.image)
     w = size[0]
     right = slice(w // 2 + 4, w)
@@ -123,5 +124,5 @@ async def test_the_original_comes_back_inside_the_mask_only(tmp_path: Path) -> N
     ],
 )
 def test_a_bad_mask_is_refused_with_a_reason(mask: object) -> None:
-    with pytest.raises(ConfigError, match="keep_original"):
+    with pytest.raises(InvalidEdit, match="keep_original"):
         decode_mask(mask)

@@ -38,11 +38,13 @@ def test_a_perfect_small_answer_comes_back_sharper_than_a_resize(
     answer = perfect(clean, 5)
     resized = answer.resize(scan.size, Image.Resampling.LANCZOS)  # what match_size did
     out, found, _ = merged(answer, scan)
-    assert out.size == scan.size and out.mode == "RGB"
+    assert out.size == scan.size
+    assert out.mode == "RGB"
     assert detail(out, clean) > 1.5 * detail(resized, clean)
     # The ageing's grain is heavy and white; cored, it costs no structural similarity.
     assert ssim(out, clean) > ssim(resized, clean) - 0.01
-    assert found.review == [] and found.measurements["drift"]["kind"] == "small"
+    assert found.review == []
+    assert found.measurements["drift"]["kind"] == "small"
 
 
 def test_the_damage_the_model_removed_does_not_come_back(
@@ -85,7 +87,8 @@ def test_a_black_and_white_scan_stays_black_and_white(clean: Image.Image) -> Non
     grey = clean.convert("L")
     scan = aged(grey)
     out, _, _ = merged(perfect(grey, 4), scan)
-    assert out.mode == "L" and out.size == scan.size
+    assert out.mode == "L"
+    assert out.size == scan.size
     assert detail(out, grey) > detail(perfect(grey, 4).resize(scan.size), grey)
 
 

@@ -45,7 +45,8 @@ def test_an_answer_shifted_by_a_few_pixels_is_realigned(
     straight, _, _ = merged(answer, scan)
     out, found, log = merged(moved(answer, 3, -2), scan)
     drift = found.measurements["drift"]
-    assert drift["kind"] == "small" and found.review == []
+    assert drift["kind"] == "small"
+    assert found.review == []
     assert drift["dx_px"] == pytest.approx(3, abs=0.3)
     assert drift["dy_px"] == pytest.approx(-2, abs=0.3)
     # Corrected, not ghosted: as good as the merge of an answer that never moved.
@@ -100,5 +101,6 @@ def test_a_warp_in_unit_coordinates_holds_at_any_size() -> None:
 def test_a_blank_picture_has_nothing_to_line_up_and_is_merged_without_review() -> None:
     scan = Image.new("RGB", (400, 300), (100, 90, 80))
     out, found, _ = merged(Image.new("RGB", (100, 75), (120, 110, 100)), scan)
-    assert found.review == [] and found.measurements["drift"]["kind"] == "featureless"
+    assert found.review == []
+    assert found.measurements["drift"]["kind"] == "featureless"
     assert np.abs(np.asarray(out, np.float32) - (120, 110, 100)).max() <= 2  # the model's tone

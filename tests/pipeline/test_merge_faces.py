@@ -46,7 +46,8 @@ def test_an_untouched_face_is_measured_and_not_flagged(
     for model in (perfect, realistic):  # a slight blur and smoothed skin are not a new face
         _, found, _ = merged(model(clean, 2), scan)
         faces = found.measurements["faces"]
-        assert len(faces) == 1 and faces[0]["score"] < faces[0]["limit"]
+        assert len(faces) == 1
+        assert faces[0]["score"] < faces[0]["limit"]
         x, y, w, h = faces[0]["box"]  # in the scan's pixels
         assert abs(x + w / 2 - (FACE[0] + FACE[2] / 2)) < FACE[2] / 3
         assert abs(y + h / 2 - (FACE[1] + FACE[3] / 2)) < FACE[3] / 3
@@ -61,7 +62,8 @@ def test_a_face_the_model_replaced_is_flagged_with_its_box_and_score(
     _, found, _ = merged(answer, scan)
     (face,) = found.measurements["faces"]
     assert face["score"] > face["limit"]
-    assert len(found.review) == 1 and found.review[0].startswith("a face changed")
+    assert len(found.review) == 1
+    assert found.review[0].startswith("a face changed")
     assert f"score {face['score']:.2f}" in found.review[0]
 
 

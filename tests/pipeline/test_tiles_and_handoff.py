@@ -81,8 +81,9 @@ def test_the_grid_covers_the_picture_with_overlapping_tiles() -> None:
     for t in tiles:
         x0, y0, x1, y1 = t.box
         cover[y0:y1, x0:x1] += 1
-    assert cover.min() == 1 and cover.max() == 4  # every pixel, corners in four tiles
-    with pytest.raises(ValueError):
+    assert cover.min() == 1
+    assert cover.max() == 4
+    with pytest.raises(ValueError, match="tiles must be between"):
         tiling.grid((100, 100), 5)
 
 
@@ -94,7 +95,8 @@ async def test_a_tiled_step_makes_one_call_per_tile_and_blends_without_seams(
     ctx = RunContext(op_context=OpContext(original_size=scan.size))
     with findings.collecting():
         outcome = await remote.run(scan, catalog.chains["tiled"].steps[0], ctx)
-    assert model.calls == 4 and outcome.cost_usd == pytest.approx(0.08)
+    assert model.calls == 4
+    assert outcome.cost_usd == pytest.approx(0.08)
     assert outcome.image.width > 300  # four calls of 200 px each: twice one call's resolution
     # The tiles came back 6, 12, 18, 24 levels brighter; blended, the offset varies smoothly.
     small = scan.resize(outcome.image.size, Image.Resampling.LANCZOS)
@@ -119,7 +121,8 @@ async def test_a_tiled_step_makes_one_call_per_tile_and_blends_without_seams(
     assert abs(float(np.median(err)) - 15) < 4  # the calls' mean tone, kept
     # The scan as the model got it is left for the merge.
     left = ctx.op_context.extra[handoff.BEFORE_MODEL]
-    assert left.scan is scan and left.calls == 4
+    assert left.scan is scan
+    assert left.calls == 4
 
 
 async def test_a_tiled_chain_runs_to_the_scans_size_and_records_the_tiles(
@@ -149,7 +152,8 @@ def test_tiles_are_checked_in_models_toml() -> None:
 
 def test_a_chain_knows_its_calls_and_cost(catalog: Any) -> None:
     chain = catalog.chains["tiled"]
-    assert costs.calls(chain) == 4 and costs.cost_usd(catalog, chain) == pytest.approx(0.08)
+    assert costs.calls(chain) == 4
+    assert costs.cost_usd(catalog, chain) == pytest.approx(0.08)
     assert costs.cost_usd(catalog, catalog.chains["classic"]) is None
 
 
@@ -169,7 +173,8 @@ async def test_what_a_step_reports_lands_in_its_record_and_the_scan_is_dropped(
     handoff.leave(ctx.op_context, Image.new("RGB", (8, 8)), "m")
     run = await ChainRunner({"local": LocalExecutor()}).run(Image.new("RGB", (8, 8)), chain, ctx)
     (rec,) = run.steps
-    assert rec.review == ["something to look at"] and rec.measurements == {"answer": 42}
+    assert rec.review == ["something to look at"]
+    assert rec.measurements == {"answer": 42}
     assert rec.to_dict()["review"] == ["something to look at"]
     assert run.review == ["local:reporting: something to look at"]
     assert handoff.BEFORE_MODEL not in ctx.op_context.extra  # no full-size copy outlives a run

@@ -10,8 +10,8 @@ import pytest
 
 from service.config.catalog import load_catalog
 from service.config.settings import Settings
-from service.jobs.queue import MemoryJobQueue
 from service.pipeline import registry
+from service.queue import MemoryJobQueue
 from service.storage.base import Entry
 from service.storage.local import LocalStorage
 from service.watch.ledger import MemoryLedger
@@ -69,7 +69,8 @@ async def test_a_fresh_file_waits_for_a_second_look(tmp_path: Path) -> None:
     put(tmp_path, "F/to-restore/new.jpg")
     clock.now = time.time()  # the file arrived just now (ctime), so it is not settled yet
     report = await w.poll_once()
-    assert report.pending == 1 and not q.submitted
+    assert report.pending == 1
+    assert not q.submitted
     report = await w.poll_once()  # unchanged on the second look: taken
     assert [r.source for r in q.submitted] == ["/F/to-restore/new.jpg"]
     assert q.submitted[0].output == "/F/restored/new.jpg"
@@ -138,7 +139,8 @@ async def test_a_result_newer_than_the_original_means_done(tmp_path: Path) -> No
     w, q, clock = make(tmp_path)
     clock.now = time.time() + 10
     report = await w.poll_once()
-    assert report.skipped_done == 2 and not q.submitted
+    assert report.skipped_done == 2
+    assert not q.submitted
 
 
 async def test_chain_sub_folder_selects_the_chain(tmp_path: Path) -> None:
@@ -155,7 +157,8 @@ async def test_webhook_hint_outside_inboxes_does_nothing(tmp_path: Path) -> None
     put(tmp_path, "F/photos/a.jpg")
     clock.now = time.time() + 10
     report = await w.poll_path("/F/photos/a.jpg")
-    assert report.candidates == 0 and not q.submitted
+    assert report.candidates == 0
+    assert not q.submitted
 
 
 class EtagStorage(LocalStorage):
@@ -201,7 +204,8 @@ async def test_idle_poll_costs_one_request_per_inbox_when_folders_have_etags(
     storage.requests = 0
     report = await w.poll_once()
     # root look + one Depth-0 per inbox; the walk itself is skipped by the root etag
-    assert report.inboxes == 5 and storage.requests == 1 + 5
+    assert report.inboxes == 5
+    assert storage.requests == 1 + 5
     put(tmp_path, "A3/to-restore/sub1/new.jpg")
     storage.requests = 0
     await w.poll_once()

@@ -51,7 +51,8 @@ def test_real_scans_are_not_junk(name: str) -> None:
 def test_output_is_the_sibling_restored_folder_keeping_sub_folders() -> None:
     p = where("/Family/to-restore/1950s/beach/x.jpg")
     assert p.output == "/Family/restored/1950s/beach/x.jpg"  # type: ignore[attr-defined]
-    assert p.chain == "restore" and p.inbox == "/Family/to-restore"  # type: ignore[attr-defined]
+    assert p.chain == "restore"
+    assert p.inbox == "/Family/to-restore"
     assert p.failed_note == "/Family/restored/1950s/beach/x.jpg.failed.txt"  # type: ignore[attr-defined]
 
 
@@ -90,9 +91,6 @@ def test_nfd_inbox_names_match() -> None:
     assert find_inbox(nfd, "to-r\u00e9store") is not None
 
 
-def test_result_name_follows_the_chains_output_format() -> None:
-    from service.watch.rules import result_name
-
-    assert result_name("scan 1.tif", None) == "scan 1.tif"
-    assert result_name("scan 1.tif", "JPEG") == "scan 1.jpg"
-    assert result_name("noext", "PNG") == "noext.png"
+def test_a_scan_in_a_format_we_do_not_write_gets_a_png_name() -> None:
+    p = where("/F/to-restore/sub/old.gif")
+    assert p.output == "/F/restored/sub/old.png"  # type: ignore[attr-defined]

@@ -61,7 +61,8 @@ async def test_activity_feed_names_inbox_folders_once() -> None:
         assert await feed.folders() == ["/Family/to-restore", "/G/to-restore/sub"]
         assert feed.since == 14
         assert await feed.folders() == []  # 304: nothing new
-    assert seen[1]["sort"] == "asc" and seen[1]["since"] == "10"
+    assert seen[1]["sort"] == "asc"
+    assert seen[1]["since"] == "10"
 
 
 async def test_a_missing_activity_app_switches_the_feed_off() -> None:
@@ -72,7 +73,8 @@ async def test_a_missing_activity_app_switches_the_feed_off() -> None:
         feed = ActivityFeed(
             http, "http://oc", None, nextcloud=True, inbox_name="to-restore", watch_root="/"
         )
-        assert await feed.folders() == [] and not feed.enabled
+        assert await feed.folders() == []
+        assert not feed.enabled
 
 
 def sse_app() -> Starlette:

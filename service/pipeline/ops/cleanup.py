@@ -24,7 +24,8 @@ STEP = 2  # sample spacing of the median: 3×3 samples spanning 5×5 pixels
 
 
 def _med3(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
-    return np.maximum(np.minimum(a, b), np.minimum(np.maximum(a, b), c))
+    median: np.ndarray = np.maximum(np.minimum(a, b), np.minimum(np.maximum(a, b), c))
+    return median
 
 
 def dilated_median(a: np.ndarray) -> np.ndarray:

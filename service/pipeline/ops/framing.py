@@ -13,8 +13,9 @@ import numpy as np
 from PIL import Image
 
 from service.pipeline import transforms
-from service.pipeline.ops._common import STRIP_ROWS, grey_array, ordered_map, strips, thumbnail
+from service.pipeline.ops._common import grey_array, thumbnail
 from service.pipeline.registry import OpContext, register
+from service.pipeline.resample import inscribed_size, rotate_crop
 
 BORDER_TOL = 14.0  # grey levels: a flatbed lid is flat, JPEG noise on it stays well inside this
 BORDER_LINE_MATCH = 0.9  # a row/column is background when this share of it matches
@@ -58,8 +59,11 @@ def find_border_box(g: np.ndarray, value: float | None = None) -> tuple[int, int
     # is far more likely a sky or a wall in the photo itself.
     if sides < 2:
         return None
+
     # One extra thumbnail pixel: the soft transition from lid to print edge is not photo.
-    pad = lambda n: n + 1 if n >= 2 else 0  # noqa: E731
+    def pad(n: int) -> int:
+        return n + 1 if n >= 2 else 0
+
     return pad(left), pad(top), w - pad(right), h - pad(bottom)
 
 
@@ -88,70 +92,6 @@ def remove_border(image: Image.Image, ctx: OpContext, /, **_: Any) -> Image.Imag
     frame = _scale_box(box, sx, sy, image.size)
     transforms.record("crop", box=frame)
     return image.crop(frame)
-
-
-def inscribed_size(w: float, h: float, degrees: float) -> tuple[float, float]:
-    """The largest axis-aligned rectangle inside a w×h rectangle rotated by `degrees`."""
-    a = math.radians(degrees)
-    sin_a, cos_a = abs(math.sin(a)), abs(math.cos(a))
-    if sin_a < 1e-12:
-        return w, h
-    long_side, short_side = max(w, h), min(w, h)
-    if short_side <= 2 * sin_a * cos_a * long_side or abs(sin_a - cos_a) < 1e-10:
-        x = 0.5 * short_side
-        return (x / sin_a, x / cos_a) if w >= h else (x / cos_a, x / sin_a)
-    cos_2a = cos_a * cos_a - sin_a * sin_a
-    return (w * cos_a - h * sin_a) / cos_2a, (h * cos_a - w * sin_a) / cos_2a
-
-
-def rotate_crop(
-    image: Image.Image,
-    degrees: float,
-    box: tuple[float, float, float, float] | None = None,
-    *,
-    fill: float | tuple[int, ...] | None = None,
-    resample: Image.Resampling = Image.Resampling.BICUBIC,
-) -> Image.Image:
-    """Rotate counter-clockwise by `degrees` and keep `box` of the rotated frame (default: the
-    inscribed rectangle), in one resampling pass done strip by strip."""
-    w, h = image.size
-    if box is None:
-        iw, ih = inscribed_size(w, h, degrees)
-        ox, oy = (w - iw) / 2 + 1, (h - ih) / 2 + 1  # one pixel in: no fill colour shows
-        box = (ox, oy, w - ox, h - oy)
-    left, top, right, bottom = box
-    out_w, out_h = max(1, int(right - left)), max(1, int(bottom - top))
-    a = -math.radians(degrees)
-    ca, sa = math.cos(a), math.sin(a)
-    cx, cy = w / 2, h / 2
-    out = Image.new(image.mode, (out_w, out_h), fill)
-
-    def data(y0: int) -> tuple[float, ...]:
-        dx, dy = left - cx, top + y0 - cy
-        return (ca, sa, ca * dx + sa * dy + cx, -sa, ca, -sa * dx + ca * dy + cy)
-
-    # Resample straight into the output's rows: no strip copies and no paste. Pillow's public
-    # transform does exactly this into a fresh image; alpha modes need its premultiplication.
-    direct = image.mode not in ("RGBA", "LA") and hasattr(out.im, "transform")
-    affine = Image.Transform.AFFINE
-    if direct:
-        image.load()
-        out.load()
-
-    def part(span: tuple[int, int]) -> None:
-        y0, y1 = span
-        if direct:
-            out.im.transform((0, y0, out_w, y1), image.im, affine, data(y0), resample, fill is None)
-        else:
-            size = (out_w, y1 - y0)
-            strip = image.transform(size, affine, data(y0), resample, fillcolor=fill)
-            out.paste(strip, (0, y0))
-
-    # Pillow's transform releases the GIL: two strips at once use both cores; each strip writes
-    # only its own rows.
-    for _ in ordered_map(part, strips(out_h, STRIP_ROWS)):
-        pass
-    return out
 
 
 def _edge_points(g: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -195,7 +135,8 @@ def estimate_skew(g: np.ndarray) -> float:
 
     def score(angles: np.ndarray) -> np.ndarray:
         # Rows of a counter-clockwise rotated print go up to the right: y = y0 - x·tan(a).
-        return _alignment(hx, hy, -angles, n_bins) + _alignment(vy, vx, angles, n_bins)
+        total: np.ndarray = _alignment(hx, hy, -angles, n_bins) + _alignment(vy, vx, angles, n_bins)
+        return total
 
     coarse = np.arange(-MAX_SKEW, MAX_SKEW + 1e-9, 0.25)
     s = score(coarse)

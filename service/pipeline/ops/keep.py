@@ -14,7 +14,7 @@ from typing import Any
 
 from PIL import Image, ImageFilter, UnidentifiedImageError
 
-from service.errors import ConfigError
+from service.errors import InvalidEdit
 from service.pipeline.registry import OpContext, register
 
 MAX_MASK_BYTES = 2 * 1024 * 1024
@@ -24,19 +24,19 @@ ALIGNED_ORIGINAL = "aligned_original"  # OpContext.extra key the restore task fi
 
 
 def decode_mask(mask: Any) -> Image.Image:
-    """The mask as an 'L' image (alpha if it has one, else luminance), or a ConfigError."""
+    """The mask as an 'L' image (alpha if it has one, else luminance), or an InvalidEdit."""
     if not isinstance(mask, str) or not mask.startswith(PREFIX):
-        raise ConfigError("keep_original: mask must be a PNG data URL (data:image/png;base64,…)")
+        raise InvalidEdit("keep_original: mask must be a PNG data URL (data:image/png;base64,…)")
     if len(mask) > MAX_MASK_BYTES * 4 // 3 + len(PREFIX) + 4:
-        raise ConfigError(f"keep_original: mask larger than {MAX_MASK_BYTES // 1024 // 1024} MB")
+        raise InvalidEdit(f"keep_original: mask larger than {MAX_MASK_BYTES // 1024 // 1024} MB")
     try:
         raw = base64.b64decode(mask[len(PREFIX) :], validate=True)
         im = Image.open(io.BytesIO(raw))
         if im.format != "PNG" or max(im.size) > MAX_MASK_EDGE:
-            raise ConfigError(f"keep_original: mask must be a PNG up to {MAX_MASK_EDGE} px")
+            raise InvalidEdit(f"keep_original: mask must be a PNG up to {MAX_MASK_EDGE} px")
         im.load()
     except (binascii.Error, UnidentifiedImageError, OSError, ValueError):
-        raise ConfigError("keep_original: mask is not a readable PNG") from None
+        raise InvalidEdit("keep_original: mask is not a readable PNG") from None
     if "A" in im.getbands():
         return im.getchannel("A")
     return im.convert("L")
@@ -55,7 +55,7 @@ def keep_original(
     try:
         radius = max(0.0, min(50.0, float(feather)))
     except (TypeError, ValueError):
-        raise ConfigError(f"keep_original: feather must be a number, got {feather!r}") from None
+        raise InvalidEdit(f"keep_original: feather must be a number, got {feather!r}") from None
     original = ctx.extra.get(ALIGNED_ORIGINAL)
     if original is None or alpha.getextrema() == (0, 0):
         return image  # validation only, or nothing painted

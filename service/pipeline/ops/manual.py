@@ -1,7 +1,7 @@
 """Hand edits from the dashboard: crop, quarter turns, straighten, brightness/contrast/saturation.
 
 They run before the chain's steps and always do what they are told; parameters that make no
-sense are refused with a ConfigError naming the parameter, and a no-op request returns the
+sense are refused with an InvalidEdit naming the parameter, and a no-op request returns the
 same image so the timeline shows it as skipped.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageEnhance
 
-from service.errors import ConfigError
+from service.errors import InvalidEdit
 from service.pipeline import transforms
 from service.pipeline.ops._common import (
     apply_luts,
@@ -22,8 +22,8 @@ from service.pipeline.ops._common import (
     thumbnail,
     with_alpha,
 )
-from service.pipeline.ops.framing import rotate_crop
 from service.pipeline.registry import OpContext, register
+from service.pipeline.resample import rotate_crop
 
 MAX_STRAIGHTEN = 45.0
 FACTOR_RANGE = (0.0, 4.0)
@@ -38,7 +38,7 @@ def _number(op: str, name: str, value: Any) -> float:
     try:
         return float(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"{op}: {name} must be a number, got {value!r}") from None
+        raise InvalidEdit(f"{op}: {name} must be a number, got {value!r}") from None
 
 
 @register("crop", "Crop to a box given as fractions (0..1) of the image", manual=True)
@@ -60,7 +60,7 @@ def crop(
     ]
     x0, y0, x1, y1 = box
     if not (0.0 <= x0 < x1 <= 1.0 and 0.0 <= y0 < y1 <= 1.0):
-        raise ConfigError(f"crop: need 0 <= left < right <= 1, 0 <= top < bottom <= 1; got {box}")
+        raise InvalidEdit(f"crop: need 0 <= left < right <= 1, 0 <= top < bottom <= 1; got {box}")
     w, h = image.size
     px = (
         round(x0 * w),
@@ -79,7 +79,7 @@ def rotate(image: Image.Image, ctx: OpContext, /, *, degrees: int = 90, **_: Any
     """Lossless quarter turns; 0 (or 360) returns the same image."""
     d = _number("rotate", "degrees", degrees)
     if d % 90:
-        raise ConfigError(f"rotate: degrees must be a multiple of 90, got {degrees!r}")
+        raise InvalidEdit(f"rotate: degrees must be a multiple of 90, got {degrees!r}")
     turn = int(d) % 360
     if turn == 0:
         return image
@@ -94,7 +94,7 @@ def straighten(
     """Counter-clockwise by `angle` degrees; no fill colour is ever visible in the result."""
     a = _number("straighten", "angle", angle)
     if abs(a) > MAX_STRAIGHTEN:
-        raise ConfigError(f"straighten: angle must be within ±{MAX_STRAIGHTEN:g}°, got {a:g}")
+        raise InvalidEdit(f"straighten: angle must be within ±{MAX_STRAIGHTEN:g}°, got {a:g}")
     if a == 0:
         return image
     transforms.record("rotate_crop", degrees=a, box=None)
@@ -119,7 +119,7 @@ def adjust(
     }
     for name, value in factors.items():
         if not FACTOR_RANGE[0] <= value <= FACTOR_RANGE[1]:
-            raise ConfigError(
+            raise InvalidEdit(
                 f"adjust: {name} must be between {FACTOR_RANGE[0]:g} and "
                 f"{FACTOR_RANGE[1]:g}, got {value:g}"
             )

@@ -26,8 +26,8 @@ from PIL import Image
 
 from service.errors import ConfigError
 from service.pipeline import align, compose, faces, findings, handoff, merge, transforms, views
-from service.pipeline.ops._common import in_background
 from service.pipeline.ops.geometry import match_size
+from service.pipeline.parallel import in_background
 from service.pipeline.registry import OpContext, register
 
 MAX_PLAN_PIXELS = 4_000_000  # answers larger than this are planned at this size (tone, repairs)

@@ -5,8 +5,7 @@ status → error), `detect` (which server, where the files root is), `upload` (c
 protocols), `storage` (the Storage protocol itself).
 """
 
-from service.storage.webdav.client import RetryPolicy
 from service.storage.webdav.detect import ServerInfo
 from service.storage.webdav.storage import WebDAVStorage
 
-__all__ = ["RetryPolicy", "ServerInfo", "WebDAVStorage"]
+__all__ = ["ServerInfo", "WebDAVStorage"]

@@ -14,20 +14,16 @@ The client is the one shared `httpx.AsyncClient` of the process; we never close 
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
-from time import time
 from urllib.parse import quote, urlsplit
 
 import httpx
 
 from service import metrics
 from service.errors import NotFound, StorageError, StorageUnavailable
+from service.retry import Attempt, RetryPolicy, attempts, parse_retry_after
 
 log = logging.getLogger(__name__)
 
@@ -35,39 +31,9 @@ RETRY_STATUSES = frozenset({423, 425, 429, 500, 502, 503, 504})
 NETWORK_ERRORS = (httpx.TransportError,)  # timeouts, refused, reset, incomplete bodies
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How hard to try before giving the job back to the queue.
-
-    Four tries over ~7 s covers a lock held by a sync client or a proxy restart; anything
-    longer is better handled by the job queue's own backoff than by holding a worker. A
-    Retry-After above `max_wait` is not slept on here but passed on as `retry_after`.
-    """
-
-    attempts: int = 4
-    base_delay: float = 1.0
-    max_delay: float = 8.0
-    max_wait: float = 30.0
-
-    def delay(self, attempt: int, retry_after: float | None) -> float:
-        """Seconds to wait before try number `attempt + 1`."""
-        if retry_after is not None:
-            return retry_after
-        backoff = min(self.max_delay, self.base_delay * (2**attempt))
-        return backoff * (0.75 + random.random() / 2)  # jitter: workers don't retry in step
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """Retry-After as seconds: delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time())
-    except (TypeError, ValueError):
-        return None
+# Four tries over ~7 s cover a lock held by a sync client or a proxy restart; anything longer
+# is better handled by the job queue's own backoff than by holding a worker.
+STORAGE_RETRY = RetryPolicy(attempts=4, base=1.0, max_delay=8.0, max_wait=30.0, jitter=0.25)
 
 
 def quote_path(path: str) -> str:
@@ -103,7 +69,7 @@ def error_for(resp: httpx.Response, what: str) -> Exception:
     if code == 507:
         return StorageError(f"{what}: 507 Insufficient Storage — the account's quota is full")
     if code in RETRY_STATUSES:
-        hint = retry_after_seconds(resp.headers.get("Retry-After"))
+        hint = parse_retry_after(resp.headers.get("Retry-After"))
         return StorageUnavailable(f"{what}: {_reason(resp)}", retry_after=hint)
     return StorageError(f"{what}: {_reason(resp)}")
 
@@ -123,21 +89,22 @@ class DavClient:
         split = urlsplit(self.base_url)
         self.origin = f"{split.scheme}://{split.netloc}"
         self.auth = auth
-        self.retry = retry or RetryPolicy()
+        self.retry = retry or STORAGE_RETRY
         self.requests = 0  # sent, for `check` and the bench
 
     def url(self, server_path: str) -> str:
         """Absolute URL of an already-quoted server path ('/remote.php/...')."""
         return self.origin + server_path
 
-    async def _wait_or_raise(self, attempt: int, exc: StorageUnavailable, what: str) -> None:
-        if attempt + 1 >= self.retry.attempts:
+    async def _again(self, attempt: Attempt, exc: StorageUnavailable, what: str) -> None:
+        """Wait for another try, or raise `exc` now (tries spent, or the server asks for a
+        longer wait than a worker should idle)."""
+
+        def announce(wait: float) -> None:
+            log.info("%s: %s; retry %d in %.1fs", what, exc, attempt.number, wait)
+
+        if not await attempt.again(exc.retry_after, announce=announce):
             raise exc
-        delay = self.retry.delay(attempt, exc.retry_after)
-        if delay > self.retry.max_wait:
-            raise exc  # the server asks for longer than a worker should idle
-        log.info("%s: %s; retry %d in %.1fs", what, exc, attempt + 1, delay)
-        await asyncio.sleep(delay)
 
     async def call(
         self,
@@ -156,23 +123,10 @@ class DavClient:
         upload sends the whole body again. `ok` says which answers are not errors (so a
         caller can accept 404 or 405 and look at them itself).
         """
-        for attempt in range(self.retry.attempts):
-            req = self._request(method, url, headers, content, http_timeout)
-            try:
-                # Not streamed: the body is read inside this try, so an answer that breaks off
-                # half-way is retried like a refused connection.
-                resp = await self.http.send(req, auth=self.auth)
-            except NETWORK_ERRORS as exc:
-                err = StorageUnavailable(f"{what}: {type(exc).__name__} {exc}".strip())
-                await self._wait_or_raise(attempt, err, what)
-                continue
-            if ok(resp):
-                return resp
-            err2 = error_for(resp, what)
-            if not isinstance(err2, StorageUnavailable):
-                raise err2
-            await self._wait_or_raise(attempt, err2, what)
-        raise AssertionError("unreachable")  # pragma: no cover
+        async with self._exchange(
+            method, url, what, ok, headers, content, http_timeout, stream=False
+        ) as resp:
+            return resp
 
     def _request(
         self,
@@ -209,33 +163,64 @@ class DavClient:
         Only getting the headers is retried here; a body that breaks off later is the
         caller's to retry (see `retrying`), because only it knows where to resume.
         """
-        for attempt in range(self.retry.attempts):
+        async with self._exchange(
+            method, url, what, ok, headers, content, http_timeout, stream=True
+        ) as resp:
+            yield resp
+
+    @asynccontextmanager
+    async def _exchange(
+        self,
+        method: str,
+        url: str,
+        what: str,
+        ok: Callable[[httpx.Response], bool],
+        headers: Mapping[str, str] | None,
+        content: bytes | Callable[[], AsyncIterator[bytes]] | None,
+        http_timeout: httpx.Timeout | None,
+        *,
+        stream: bool,
+    ) -> AsyncIterator[httpx.Response]:
+        """The retry loop of `call` and `stream`: the first answer `ok` accepts, or the error.
+
+        Unless streaming, the body is read inside the try, so an answer that breaks off
+        half-way is retried like a refused connection.
+        """
+        for attempt in attempts(self.retry):
             req = self._request(method, url, headers, content, http_timeout)
             try:
-                resp = await self.http.send(req, auth=self.auth, stream=True)
+                resp = await self.http.send(req, auth=self.auth, stream=stream)
             except NETWORK_ERRORS as exc:
-                err = StorageUnavailable(f"{what}: {type(exc).__name__} {exc}".strip())
-                await self._wait_or_raise(attempt, err, what)
+                await self._again(attempt, _unreachable(what, exc), what)
                 continue
             try:
                 if ok(resp):
                     yield resp
                     return
                 await resp.aread()
-                err2 = error_for(resp, what)
             finally:
                 await resp.aclose()
-            if not isinstance(err2, StorageUnavailable):
-                raise err2
-            await self._wait_or_raise(attempt, err2, what)
+            await self._again(attempt, _transient_or_raise(resp, what), what)
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def retrying(self, what: str, attempt_fn: Callable[[], Awaitable[object]]) -> object:
         """Run a whole exchange again when its body broke off (dropped connection)."""
-        for attempt in range(self.retry.attempts):
+        for attempt in attempts(self.retry):
             try:
                 return await attempt_fn()
             except NETWORK_ERRORS as exc:
-                err = StorageUnavailable(f"{what}: {type(exc).__name__} {exc}".strip())
-                await self._wait_or_raise(attempt, err, what)
+                await self._again(attempt, _unreachable(what, exc), what)
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _unreachable(what: str, exc: Exception) -> StorageUnavailable:
+    """A timeout, a refused or dropped connection, as the transient error it is."""
+    return StorageUnavailable(f"{what}: {type(exc).__name__} {exc}".strip())
+
+
+def _transient_or_raise(resp: httpx.Response, what: str) -> StorageUnavailable:
+    """The error of a final answer: returned when worth another try, raised when not."""
+    err = error_for(resp, what)
+    if not isinstance(err, StorageUnavailable):
+        raise err
+    return err

@@ -18,7 +18,6 @@ import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -27,10 +26,12 @@ import httpx
 
 from service.constants import TEMP_PREFIX, TEMP_SUFFIX
 from service.errors import NotFound, StorageError
+from service.httpdate import parse_http_date
+from service.retry import RetryPolicy
 from service.storage.base import Entry
 from service.storage.paths import nfc, normalize, parent
 from service.storage.webdav import upload
-from service.storage.webdav.client import DavClient, RetryPolicy, quote_path
+from service.storage.webdav.client import DavClient, error_for, quote_path
 from service.storage.webdav.detect import ServerInfo, detect
 from service.storage.webdav.xml import PROPFIND_BODY, DavResponse, parse_multistatus
 
@@ -48,6 +49,12 @@ class WebDAVStorage:
         self.server_info = info
         self.chunk_threshold = chunk_threshold
         self._root_segments = [nfc(unquote(s)) for s in info.files_root.split("/") if s]
+
+    @property
+    def auth(self) -> httpx.Auth | None:
+        """The credentials this storage signs in with, for other calls to the same server
+        (the change feeds of `service.watch.hosting`)."""
+        return self.dav.auth
 
     @classmethod
     async def connect(
@@ -208,7 +215,7 @@ class WebDAVStorage:
             path=normalize(path),
             is_dir=False,
             size=state["written"],
-            mtime=_http_date(headers.get("Last-Modified")),
+            mtime=parse_http_date(headers.get("Last-Modified")) or 0.0,
             etag=(headers.get("ETag") or "").removeprefix("W/").strip('"') or None,
             file_id=headers.get("OC-FileId"),
             content_type=headers.get("Content-Type"),
@@ -342,20 +349,29 @@ class WebDAVStorage:
         path = normalize(path)
         if path == "/":
             return
+        if await self._mkcol(path, parent_may_miss=True) == 409:
+            await self.makedirs(parent(path))
+            await self._mkcol(path, parent_may_miss=False)
+
+    async def _mkcol(self, path: str, *, parent_may_miss: bool) -> int:
+        """One MKCOL; 405 (it exists) is success, 409 (no parent) is returned when allowed.
+
+        Two workers creating the same folder at once race: Apache answers the loser 403, so a
+        403 for a folder that exists by now is success too.
+        """
+        what = f"MKCOL {path}"
+        accepted = (403, 405, 409) if parent_may_miss else (403, 405)
         resp = await self.dav.call(
             "MKCOL",
             self._url(path, folder=True),
-            what=f"MKCOL {path}",
-            ok=lambda r: r.is_success or r.status_code in (405, 409),
+            what=what,
+            ok=lambda r: r.is_success or r.status_code in accepted,
         )
-        if resp.status_code == 409:
-            await self.makedirs(parent(path))
-            await self.dav.call(
-                "MKCOL",
-                self._url(path, folder=True),
-                what=f"MKCOL {path}",
-                ok=lambda r: r.is_success or r.status_code == 405,
-            )
+        if resp.status_code == 403:
+            entry = await self.stat(path)
+            if entry is None or not entry.is_dir:
+                raise error_for(resp, what)
+        return resp.status_code
 
     async def delete(self, path: str) -> None:
         """DELETE a file; a missing one is fine (on OC/NC/oCIS it goes to the trash bin)."""
@@ -381,12 +397,3 @@ def _body(source: Path | bytes) -> bytes | Callable[[], AsyncIterator[bytes]]:
     if isinstance(source, bytes):
         return source
     return lambda: upload.file_chunks(source, 0, None)
-
-
-def _http_date(value: str | None) -> float:
-    if not value:
-        return 0.0
-    try:
-        return parsedate_to_datetime(value).timestamp()
-    except (TypeError, ValueError):
-        return 0.0

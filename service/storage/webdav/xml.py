@@ -11,11 +11,11 @@ the server lacks, a 425 block (oCIS) marks an upload still being processed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 
 from lxml import etree
 
-from service.errors import StorageError
+from service.errors import UnsafeXML
+from service.httpdate import parse_http_date
 
 DAV = "{DAV:}"
 OC = "{http://owncloud.org/ns}"
@@ -34,10 +34,6 @@ PROPFIND_BODY = b"""<?xml version="1.0" encoding="utf-8"?>
 """
 
 
-class UnsafeXML(StorageError):
-    """The server's XML is hostile or broken (DOCTYPE, entities, not a multistatus)."""
-
-
 @dataclass
 class DavResponse:
     """One `<d:response>`: its decoded-later href and the props of each status."""
@@ -52,7 +48,7 @@ class DavResponse:
         el = self.props.get(name)
         if el is None or el.text is None:
             return None
-        return el.text.strip()
+        return str(el.text).strip()
 
     @property
     def is_collection(self) -> bool:
@@ -82,13 +78,7 @@ class DavResponse:
     @property
     def mtime(self) -> float:
         """`getlastmodified` (RFC 1123) as a POSIX timestamp, 0.0 when unreadable."""
-        raw = self.text(f"{DAV}getlastmodified")
-        if not raw:
-            return 0.0
-        try:
-            return parsedate_to_datetime(raw).timestamp()
-        except (TypeError, ValueError):
-            return 0.0
+        return parse_http_date(self.text(f"{DAV}getlastmodified")) or 0.0
 
 
 def _parser() -> etree.XMLParser:

@@ -1,0 +1,245 @@
+"""The arq task: one queued job run to its end, a restored file or one explained failure.
+
+download (streamed to a temp file) → `pipeline.restore.restore_image` → atomic write beside
+the inbox → record. Transient errors go back to the queue with backoff; permanent ones leave
+`<name>.<ext>.failed.txt` where the result would be.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+from arq import Retry
+from PIL import Image
+from redis.asyncio import Redis
+
+from service import formats
+from service.config.catalog import Catalog
+from service.config.settings import Settings
+from service.constants import JOB_MAX_TRIES
+from service.errors import (
+    ConfigError,
+    NotFound,
+    PermanentError,
+    PhotoRestoreError,
+    TransientError,
+)
+from service.jobs.previews import make_preview, save_preview
+from service.jobs.records import JobStore
+from service.logs import job_context
+from service.pipeline.restore import Restored, restore_image
+from service.pipeline.runner import ChainRunner, StepRecord
+from service.queue import JobQueue, JobRecord
+from service.retry import RetryPolicy
+from service.storage.base import Storage
+from service.storage.paths import parent
+from service.watch.rules import failed_note_for
+
+log = logging.getLogger(__name__)
+
+
+class TaskServices(Protocol):
+    """What the task needs of its process; `service.runtime.Services` is one."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def catalog(self) -> Catalog: ...
+    @property
+    def redis(self) -> Redis: ...
+    @property
+    def store(self) -> JobStore: ...
+    @property
+    def queue(self) -> JobQueue: ...
+    @property
+    def storage(self) -> Storage: ...
+    @property
+    def runner(self) -> ChainRunner: ...
+
+
+def job_retry(base: float) -> RetryPolicy:
+    """How the queue retries a job: base, 2×base, 4×base… at most 10 min apart (a server's
+    hint up to an hour), JOB_MAX_TRIES runs in all. No jitter: arq spreads jobs already."""
+    return RetryPolicy(
+        attempts=JOB_MAX_TRIES, base=base, max_delay=600.0, max_wait=math.inf, jitter=0.0
+    )
+
+
+def backoff_seconds(attempt: int, hint: float | None, base: float = 10.0) -> float:
+    """Seconds before run `attempt + 1` of a job, the server's hint included."""
+    return job_retry(base).delay(attempt, hint)
+
+
+async def _write_failure_note(services: TaskServices, record: JobRecord, reason: str) -> None:
+    note = (
+        f"photo-restore could not restore {record.name}\n\nReason: {reason}\n\n"
+        f"Chain: {record.chain}\nJob: {record.id}\nWhen: "
+        f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}\n\nThe original was not changed. "
+        "This note disappears when a later run succeeds.\n"
+    )
+    try:
+        await services.storage.makedirs(parent(record.output))
+        await services.storage.write_atomic(failed_note_for(record.output), note.encode())
+    except (PhotoRestoreError, OSError) as exc:  # the failure is recorded in the job anyway
+        log.warning("could not write failure note for %s: %s", record.source, exc)
+
+
+class _Progress:
+    """What a running job shows on the dashboard: its steps, and previews of the source, each
+    changed step and the result."""
+
+    def __init__(self, services: TaskServices, job_id: str) -> None:
+        self.services = services
+        self.job_id = job_id
+
+    async def steps(self, steps: list[StepRecord]) -> None:
+        await self.services.store.update(self.job_id, steps=[s.to_dict() for s in steps])
+
+    async def preview(self, slot: str, image: Image.Image) -> None:
+        data = await asyncio.to_thread(make_preview, image)
+        await save_preview(self.services.redis, self.job_id, slot, data)
+
+    async def source(self, image: Image.Image) -> None:
+        await self.preview("source", image)
+
+    async def step(self, index: int, image: Image.Image) -> None:
+        await self.preview(str(index), image)
+
+
+async def _restore(services: TaskServices, record: JobRecord) -> Restored:
+    """Download the original and restore it; the unit of work is the pipeline's."""
+    if record.chain not in services.catalog.chains:
+        raise PermanentError(f"chain {record.chain!r} is not in models.toml any more")
+    progress = _Progress(services, record.id)
+    with tempfile.TemporaryDirectory(prefix="photo-restore-") as tmp:
+        local = Path(tmp) / "original"
+        try:
+            await services.storage.download(record.source, local)
+        except NotFound:
+            raise PermanentError("the original is gone from the inbox") from None
+        restored = await restore_image(
+            local,
+            services.catalog.chain(record.chain),
+            services.runner,
+            services.settings,
+            fmt=formats.for_name(record.output),
+            job_id=record.id,
+            edits=record.edits,
+            prompt=record.prompt,
+            params=record.params,
+            fidelity=record.fidelity,
+            on_progress=progress.steps,
+            intermediate=progress.step,
+            on_decoded=progress.source,
+        )
+    await progress.preview("result", restored.run.image)
+    return restored
+
+
+async def _deliver(services: TaskServices, record: JobRecord, restored: Restored) -> JobRecord:
+    """Write the result beside the inbox, drop an old failure note, record the job done."""
+    await services.storage.makedirs(parent(record.output))
+    entry = await services.storage.write_atomic(record.output, restored.data)
+    await services.storage.delete(failed_note_for(record.output))
+    changed = [s.name for s in restored.run.steps if s.status not in ("skipped", "pending")]
+    log.info(
+        "restored %s → %s (%s)",
+        record.source,
+        record.output,
+        ", ".join(changed) or "nothing needed fixing",
+    )
+    done = await services.store.update(
+        record.id,
+        status="done",
+        finished=time.time(),
+        error=None,
+        note=None,
+        steps=[s.to_dict() for s in restored.run.steps],
+        cost_usd=restored.run.cost_usd,
+        result_etag=entry.etag,
+        size=restored.run.image.size,
+    )
+    return done or record
+
+
+async def _fail(services: TaskServices, record: JobRecord, reason: str) -> JobRecord | None:
+    """The explained end of a job: the reason on the record and in a note beside the inbox."""
+    log.warning("failed %s: %s", record.source, reason)
+    await _write_failure_note(services, record, reason)
+    return await services.store.update(
+        record.id, status="failed", finished=time.time(), error=reason
+    )
+
+
+async def _retry_later(
+    services: TaskServices, record: JobRecord, exc: TransientError, attempt: int
+) -> JobRecord | None:
+    """Queue the job again with backoff (the caller re-raises), or give up after the last try."""
+    current = await services.store.get(record.id)
+    attempts = current.attempts if current else attempt
+    wait = job_retry(services.settings.retry_base_seconds).next_wait(attempts, exc.retry_after)
+    if wait is None:
+        return await _fail(services, record, f"gave up after {attempts} attempts: {exc}")
+    await services.store.update(record.id, status="queued", note=f"retrying in {wait:.0f} s: {exc}")
+    raise exc
+
+
+async def run_restore(services: TaskServices, job_id: str, *, attempt: int = 1) -> JobRecord | None:
+    """Run one job to its end state; raises TransientError to ask for a retry."""
+    record = await services.store.get(job_id)
+    if record is None:
+        log.warning("job %s has no record; dropping it", job_id)
+        return None
+    if record.status == "done":
+        return record  # the same job twice gives one result
+    started = await services.store.update(
+        job_id,
+        status="running",
+        started=time.time(),
+        attempts=record.attempts + 1,
+        error=None,
+        note=None,
+    )
+    record = started or record
+    try:
+        return await _deliver(services, record, await _restore(services, record))
+    except TransientError as exc:
+        return await _retry_later(services, record, exc, attempt)
+    except (PermanentError, ConfigError) as exc:
+        return await _fail(services, record, str(exc))
+    except asyncio.CancelledError:
+        # Shutdown: hand the job back; arq re-queues a cancelled job for another worker.
+        await asyncio.shield(
+            services.store.update(job_id, status="queued", note="handed back: worker shutting down")
+        )
+        raise
+    except Exception as exc:
+        log.exception("job %s failed unexpectedly", job_id)
+        return await _fail(services, record, f"internal error: {type(exc).__name__}: {exc}")
+
+
+async def restore_job(ctx: dict[str, Any], job_id: str) -> str:
+    """The arq task: waits while the queue is paused, maps transient errors to arq's Retry."""
+    services: TaskServices = ctx["services"]
+    if await services.queue.is_paused():
+        raise Retry(defer=5)
+    with job_context(job_id):
+        try:
+            record = await run_restore(services, job_id, attempt=ctx.get("job_try", 1))
+        except TransientError as exc:
+            current = await services.store.get(job_id)
+            log.warning("transient failure, will retry: %s", exc)
+            raise Retry(
+                defer=backoff_seconds(
+                    current.attempts if current else 1,
+                    exc.retry_after,
+                    services.settings.retry_base_seconds,
+                )
+            ) from exc
+    return record.status if record else "missing"

@@ -1,0 +1,163 @@
+"""One scan restored in memory: decode & validate → hand edits and the chain → encode.
+
+The unit of work both the worker's task and `photo-restore restore` run; it knows nothing of
+queues, job records or where the file came from. EXIF, ICC and a provenance note travel into
+the result, and "keep the original here" masks are applied last, to the original replayed
+through the same crops and turns as the result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from service.config.catalog import Chain, Step
+from service.config.settings import Settings
+from service.pipeline import imageio, registry, transforms
+from service.pipeline.imageio import Decoded
+from service.pipeline.ops.keep import ALIGNED_ORIGINAL
+from service.pipeline.registry import OpContext
+from service.pipeline.runner import (
+    ChainRunner,
+    ProgressCallback,
+    RunContext,
+    RunResult,
+    StepRecord,
+)
+
+_PLACEHOLDER = Image.new("L", (1, 1))
+KEEP_OP = "keep_original"
+
+
+@dataclass
+class Restored:
+    """The encoded result and how it was made."""
+
+    data: bytes
+    run: RunResult
+    decoded: Decoded
+
+
+def edit_steps(edits: Sequence[dict[str, Any]]) -> list[Step]:
+    """Hand edits from the dashboard as local steps run before the chain."""
+    steps = []
+    for edit in edits:
+        op = str(edit.get("op", ""))
+        steps.append(
+            Step(kind="local", name=op, params=dict(edit.get("params") or {}), title=f"edit: {op}")
+        )
+    return steps
+
+
+def provenance(chain: Chain, run: RunResult, job_id: str | None) -> dict[str, Any]:
+    """What made this file, stored inside it."""
+    return {
+        "software": "photo-restore",
+        "chain": chain.name,
+        "job": job_id,
+        "steps": [
+            {
+                "step": s.label,
+                "status": s.status,
+                **({"provider": s.provider} if s.provider else {}),
+                **({"model": s.model} if s.model else {}),
+            }
+            for s in run.steps
+        ],
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+async def restore_image(
+    path: Path,
+    chain: Chain,
+    runner: ChainRunner,
+    settings: Settings,
+    *,
+    fmt: str | None = None,
+    job_id: str | None = None,
+    edits: Sequence[dict[str, Any]] = (),
+    prompt: str | None = None,
+    params: dict[str, Any] | None = None,
+    fidelity: str | None = None,
+    on_progress: ProgressCallback | None = None,
+    intermediate: Any = None,
+    on_decoded: Callable[[Image.Image], Awaitable[None]] | None = None,
+) -> Restored:
+    """Decode, run the chain and encode; shared by the worker and `photo-restore restore`.
+
+    `fmt` is the format to write, the one the result's name says (`formats.for_name`); None
+    keeps the scan's own format where it can be written (else PNG, see `formats.writable`).
+    """
+    decoded = await asyncio.to_thread(imageio.decode, path, max_pixels=settings.max_pixels)
+    if on_decoded is not None:
+        await on_decoded(decoded.image)
+    # Hand the pixels to the runner and keep only the metadata: holding the decoded scan for
+    # the whole chain would keep a second full-size copy alive (135 MB for a 600-dpi print).
+    size = decoded.size
+    image, decoded.image = decoded.image, _PLACEHOLDER
+    ctx = RunContext(
+        op_context=OpContext(
+            original_size=size, source_format=decoded.format, extra={"chain": chain.name}
+        ),
+        job_id=job_id or "",
+        prompt=prompt,
+        params=dict(params or {}),
+        fidelity=fidelity,
+        intermediate=intermediate,
+    )
+    # "Keep the original here" masks apply after the chain, to the original replayed through
+    # the same crops and turns; only then is the original kept alive during the run.
+    before = [e for e in edits if e.get("op") != KEEP_OP]
+    keeps = [e for e in edits if e.get("op") == KEEP_OP]
+    original = image if keeps else None
+    with transforms.recording() as frame_log:
+        run = await runner.run(image, chain, ctx, edits=edit_steps(before), on_progress=on_progress)
+    del image
+    if original is not None:
+        await _keep_original(run, original, frame_log, keeps, intermediate)
+        del original
+    data = await asyncio.to_thread(
+        imageio.encode,
+        run.image,
+        decoded,
+        fmt=fmt or chain.output_format,
+        provenance=provenance(chain, run, job_id),
+    )
+    return Restored(data=data, run=run, decoded=decoded)
+
+
+async def _keep_original(
+    run: RunResult,
+    original: Image.Image,
+    frame_log: list[transforms.Transform],
+    keeps: Sequence[dict[str, Any]],
+    intermediate: Any = None,
+) -> None:
+    """Put the aligned original back inside each painted mask; one timeline step each."""
+    aligned = await asyncio.to_thread(transforms.replay, original, frame_log)
+    op = registry.get(KEEP_OP)
+    for edit in keeps:
+        started = time.perf_counter()
+        ctx = OpContext(original_size=aligned.size, extra={ALIGNED_ORIGINAL: aligned})
+        out = await asyncio.to_thread(op.func, run.image, ctx, **dict(edit.get("params") or {}))
+        run.steps.append(
+            StepRecord(
+                index=len(run.steps),
+                name=KEEP_OP,
+                kind="local",
+                label="edit: keep the original here",
+                status="skipped" if out is run.image else "done",
+                started_at=time.time(),
+                duration=time.perf_counter() - started,
+            )
+        )
+        run.image = out
+        if intermediate is not None and run.steps[-1].status == "done":
+            await intermediate(run.steps[-1].index, out)
