@@ -1,6 +1,9 @@
 """The cost half of `bench_fullres.py`: `merge_detail` on a 600-dpi-sized scan against Pillow's
 decode + encode of the same JPEG, each run in its own subprocess (the fastest of five, the runs
 taking turns), peak RSS (VmHWM) minus an import-only baseline, as bench_classic.py does.
+Then the same scan through the service's unit of work, `restore_image` (fullres_service.py),
+with and without a keep-original mask: whether the merge wrote into the scan's own memory
+there, its time and the whole restore's peak.
 
     .venv/bin/python bench/bench_fullres.py cost
 """
@@ -30,6 +33,8 @@ from service.pipeline import handoff
 from service.pipeline.ops.merge import merge_detail
 from service.pipeline.registry import OpContext
 import service.pipeline.ops  # noqa: F401 - same imports in every mode, so the baseline matches
+sys.path.insert(0, "bench")
+import fullres_service
 
 def peak_kib():
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -58,8 +63,19 @@ elif mode in ("merge", "merge-shared"):
     merge_s = time.perf_counter() - t1
     buf = io.BytesIO()
     out.save(buf, "JPEG", quality=92)
-print(json.dumps({"seconds": time.perf_counter() - t0, "merge": merge_s, "peak_kib": peak_kib()}))
+in_place = None
+if mode in ("service", "service-keep"):
+    import tempfile
+    keep = mode == "service-keep"
+    with tempfile.TemporaryDirectory() as tmp:
+        r = fullres_service.restore_once(path, answer_path, keep=keep, tmp=Path(tmp))
+    merge_s, in_place = r["merge"], r["in_place"]
+print(json.dumps({"seconds": time.perf_counter() - t0, "merge": merge_s, "peak_kib": peak_kib(),
+                  "in_place": in_place}))
 """
+
+
+MODES = ("baseline", "floor", "merge", "merge-shared", "service", "service-keep")
 
 
 def make_scan(path: Path, answer_path: Path) -> int:
@@ -108,7 +124,7 @@ def cost() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path, answer = Path(tmp) / "scan.jpg", Path(tmp) / "answer.png"
         decoded = make_scan(path, answer)
-        runs = best_of(("baseline", "floor", "merge", "merge-shared"), path, answer)
+        runs = best_of(MODES, path, answer)
     base, floor, ours, shared = (runs[m] for m in ("baseline", "floor", "merge", "merge-shared"))
     base_b = base["peak_kib"] * 1024
     floor_mem = floor["peak_kib"] * 1024 - base_b
@@ -136,3 +152,18 @@ def cost() -> None:
         f"merge {shared['merge'] / floor['seconds']:.2f}× the floor, peak "
         f"{shared_mem / decoded:.2f}×"
     )
+    print_service(runs, decoded)
+
+
+def print_service(runs: dict[str, dict[str, float]], decoded: int) -> None:
+    """The merge inside a whole restore as the worker runs it (fullres_service.py)."""
+    base_b, floor_s = runs["baseline"]["peak_kib"] * 1024, runs["floor"]["seconds"]
+    print("\nthe same scan through pipeline.restore.restore_image (decode → stand-in model step →")
+    print("merge_detail → encode, aligned before-preview made), as the worker runs it:")
+    for mode, what in (("service", "no mask"), ("service-keep", "a keep-original mask")):
+        r = runs[mode]
+        print(
+            f"  {what:22s} merge {'in place' if r['in_place'] else 'into a copy':11s} "
+            f"merge {r['merge']:.2f} s = {r['merge'] / floor_s:.2f}× the floor, whole restore "
+            f"{r['seconds']:.2f} s, peak {(r['peak_kib'] * 1024 - base_b) / decoded:.2f}× decoded"
+        )

@@ -3,7 +3,8 @@
 The unit of work both the worker's task and `photo-restore restore` run; it knows nothing of
 queues, job records or where the file came from. EXIF, ICC and a provenance note travel into
 the result, and "keep the original here" masks are applied last, to the original replayed
-through the same crops and turns as the result.
+through the same crops and turns as the result. On request, a small "before" in the result's
+frame comes back too (`aligned`), for a slider that compares like with like.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from PIL import Image
 
 from service.config.catalog import Chain, Step
 from service.config.settings import Settings
-from service.pipeline import imageio, registry, transforms
+from service.pipeline import aligned, imageio, registry, transforms
 from service.pipeline.imageio import Decoded
 from service.pipeline.ops.keep import ALIGNED_ORIGINAL
 from service.pipeline.registry import OpContext
@@ -42,6 +43,7 @@ class Restored:
     data: bytes
     run: RunResult
     decoded: Decoded
+    aligned_before: Image.Image | None = None  # the original in the result's frame, small
 
 
 def edit_steps(edits: Sequence[dict[str, Any]]) -> list[Step]:
@@ -89,23 +91,25 @@ async def restore_image(
     on_progress: ProgressCallback | None = None,
     intermediate: Any = None,
     on_decoded: Callable[[Image.Image], Awaitable[None]] | None = None,
+    before_edge: int | None = None,
 ) -> Restored:
     """Decode, run the chain and encode; shared by the worker and `photo-restore restore`.
 
     `fmt` is the format to write, the one the result's name says (`formats.for_name`); None
     keeps the scan's own format where it can be written (else PNG, see `formats.writable`).
+    With `before_edge`, `aligned_before` is the original in the result's frame (`aligned`).
     """
     decoded = await asyncio.to_thread(imageio.decode, path, max_pixels=settings.max_pixels)
     if on_decoded is not None:
         await on_decoded(decoded.image)
-    # Hand the pixels to the runner and keep only the metadata: holding the decoded scan for
-    # the whole chain would keep a second full-size copy alive (135 MB for a 600-dpi print).
-    size = decoded.size
-    image, decoded.image = decoded.image, _PLACEHOLDER
+    # Hand the pixels to the runner, keep the metadata: held here, the scan would stay alive
+    # through the chain (135 MB at 600 dpi) and the merge could not write into its memory.
+    pixels, decoded.image = [decoded.image], _PLACEHOLDER
+    small = None
+    if before_edge is not None:
+        small = await asyncio.to_thread(aligned.proxy, pixels[0], 2 * before_edge)
     ctx = RunContext(
-        op_context=OpContext(
-            original_size=size, source_format=decoded.format, extra={"chain": chain.name}
-        ),
+        op_context=_op_context(chain, decoded),
         job_id=job_id or "",
         prompt=prompt,
         params=dict(params or {}),
@@ -114,15 +118,14 @@ async def restore_image(
     )
     # "Keep the original here" masks apply after the chain, to the original replayed through
     # the same crops and turns; only then is the original kept alive during the run.
-    before = [e for e in edits if e.get("op") != KEEP_OP]
     keeps = [e for e in edits if e.get("op") == KEEP_OP]
-    original = image if keeps else None
+    original = [pixels[0]] if keeps else []  # a list, so the masks' step can let go of it
     with transforms.recording() as frame_log:
-        run = await runner.run(image, chain, ctx, edits=edit_steps(before), on_progress=on_progress)
-    del image
-    if original is not None:
+        hand = edit_steps([e for e in edits if e.get("op") != KEEP_OP])
+        run = await runner.run(pixels.pop(), chain, ctx, edits=hand, on_progress=on_progress)
+    before_image = await _aligned_before(small, frame_log, run.image.size, before_edge)
+    if original:
         await _keep_original(run, original, frame_log, keeps, intermediate)
-        del original
     data = await asyncio.to_thread(
         imageio.encode,
         run.image,
@@ -130,22 +133,42 @@ async def restore_image(
         fmt=fmt or chain.output_format,
         provenance=provenance(chain, run, job_id),
     )
-    return Restored(data=data, run=run, decoded=decoded)
+    return Restored(data=data, run=run, decoded=decoded, aligned_before=before_image)
+
+
+def _op_context(chain: Chain, decoded: Decoded) -> OpContext:
+    return OpContext(
+        original_size=decoded.size, source_format=decoded.format, extra={"chain": chain.name}
+    )
+
+
+async def _aligned_before(
+    small: aligned.Proxy | None,
+    frame_log: list[transforms.Transform],
+    size: tuple[int, int],
+    edge: int | None,
+) -> Image.Image | None:
+    """The reduced original through the run's frame changes, the result's frame fitted."""
+    if small is None or edge is None:
+        return None
+    out_size = aligned.preview_size(size, edge)
+    return await asyncio.to_thread(aligned.replay_small, small, frame_log, out_size)
 
 
 async def _keep_original(
     run: RunResult,
-    original: Image.Image,
+    original: list[Image.Image],
     frame_log: list[transforms.Transform],
     keeps: Sequence[dict[str, Any]],
     intermediate: Any = None,
 ) -> None:
-    """Put the aligned original back inside each painted mask; one timeline step each."""
-    aligned = await asyncio.to_thread(transforms.replay, original, frame_log)
+    """Put the original, replayed into the result's frame, back inside each painted mask; one
+    timeline step each. The original itself (taken from `original`) is let go once replayed."""
+    lined_up = await asyncio.to_thread(transforms.replay, original.pop(), frame_log)
     op = registry.get(KEEP_OP)
     for edit in keeps:
         started = time.perf_counter()
-        ctx = OpContext(original_size=aligned.size, extra={ALIGNED_ORIGINAL: aligned})
+        ctx = OpContext(original_size=lined_up.size, extra={ALIGNED_ORIGINAL: lined_up})
         out = await asyncio.to_thread(op.func, run.image, ctx, **dict(edit.get("params") or {}))
         run.steps.append(
             StepRecord(

@@ -166,6 +166,7 @@ def merge_answer(
     answer_u8 = _bands(stretched, channels)
     answer_arr = answer_u8.astype(np.float32)
     drift = _drift(v, answer_arr)
+    findings.measure("frame", list(scan.size))  # what the face boxes and the drift refer to
     findings.measure("drift", drift.summary(size))
     if not drift.ok:
         if not found.cancel():
@@ -183,6 +184,7 @@ def merge_answer(
     )
     findings.measure("repaired_pct", round(100 * check.repaired_fraction(), 2))
     findings.measure("scale", round(scan.width / size[0], 2))
+    findings.measure("in_place", owned)  # the result written into the scan's own memory
     _check_faces(found.result(), check, fidelity, scan.width / size[0])
     del v, check, aligned, answer_u8, stretched  # the full-size pass is the peak
     return compose.compose(scan, p, in_place=owned)
