@@ -10,7 +10,8 @@ It speaks fal-ai's queue (submit → status → result → CDN), replicate (`Pre
 `/v1/predictions/{id}`), wavespeed (`urls.get` polling), hf-inference (raw bytes or JSON
 inputs) and together (base64), plus `GET /api/models/{id}?expand[]=inferenceProviderMapping`.
 Answers arrive after `delay` seconds (async providers: the job completes `delay` after submit)
-and are the input image made a bit brighter, as PNG. `fail` makes a provider's submits fail:
+and are the input image made a bit brighter, as PNG (or what `answer` makes of the input's
+bytes: a stand-in model of the test's choosing). `fail` makes a provider's submits fail:
 an int status for every submit, a list consumed one submit at a time (None = succeed), or
 "failed" for a job that runs and then fails (wavespeed/replicate/fal error).
 A Starlette app served by uvicorn in a background thread on a free port.
@@ -24,7 +25,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import uvicorn
@@ -75,6 +76,7 @@ class FakeRouter(ProviderProtocols):
         replicate_wait: float = 60.0,
         retry_after: float = 1.0,
         transform: bool = True,
+        answer: Callable[[bytes], bytes] | None = None,
     ) -> None:
         self.delay = delay
         self.fail: dict[str, Any] = {
@@ -86,6 +88,7 @@ class FakeRouter(ProviderProtocols):
         self.replicate_wait = replicate_wait
         self.retry_after = retry_after
         self.transform = transform
+        self.answer = answer or brighten  # the "model": input image bytes → answer bytes
         self.calls: list[Seen] = []
         self.jobs: dict[str, _Job] = {}
         self._ids = itertools.count(1)
@@ -228,7 +231,7 @@ class FakeRouter(ProviderProtocols):
             return None, self._error(failure, provider), seen
         try:
             raw = image_of(seen, body)
-            image = await asyncio.to_thread(brighten, raw) if self.transform else raw
+            image = await asyncio.to_thread(self.answer, raw) if self.transform else raw
         except (ValueError, OSError) as exc:
             return (
                 None,

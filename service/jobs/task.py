@@ -30,7 +30,7 @@ from service.errors import (
     PhotoRestoreError,
     TransientError,
 )
-from service.jobs.previews import make_preview, save_preview
+from service.jobs.previews import PREVIEW_EDGE, make_preview, save_preview
 from service.jobs.records import JobStore
 from service.logs import job_context
 from service.pipeline.restore import Restored, restore_image
@@ -137,8 +137,11 @@ async def _restore(services: TaskServices, record: JobRecord) -> Restored:
             on_progress=progress.steps,
             intermediate=progress.step,
             on_decoded=progress.source,
+            before_edge=PREVIEW_EDGE,
         )
     await progress.preview("result", restored.run.image)
+    if restored.aligned_before is not None:  # the slider's "before", in the result's frame
+        await progress.preview("aligned", restored.aligned_before)
     return restored
 
 
@@ -162,6 +165,7 @@ async def _deliver(services: TaskServices, record: JobRecord, restored: Restored
         note=None,
         steps=[s.to_dict() for s in restored.run.steps],
         cost_usd=restored.run.cost_usd,
+        review=restored.run.review,
         result_etag=entry.etag,
         size=restored.run.image.size,
     )
@@ -205,6 +209,7 @@ async def run_restore(services: TaskServices, job_id: str, *, attempt: int = 1) 
         attempts=record.attempts + 1,
         error=None,
         note=None,
+        review=[],
     )
     record = started or record
     try:
