@@ -30,11 +30,12 @@ RUN python -m venv "$VIRTUAL_ENV"
 
 WORKDIR /src
 
-# Dependencies first, in their own layer: it is rebuilt only when pyproject.toml changes,
-# not on every source edit. The list is read from pyproject itself so it cannot drift.
-COPY pyproject.toml ./
+# Dependencies first, in their own layer: it is rebuilt only when pyproject.toml or the lock
+# changes, not on every source edit. The list is read from pyproject itself so it cannot
+# drift; the versions come from constraints.txt (scripts/lock), the ones the tests passed on.
+COPY pyproject.toml constraints.txt ./
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml','rb'))['project']['dependencies']))" > /tmp/requirements.txt \
-    && pip install -r /tmp/requirements.txt
+    && pip install -r /tmp/requirements.txt -c constraints.txt
 
 # Then the project itself, without touching the dependency layer.
 COPY README.md LICENSE ./

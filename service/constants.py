@@ -41,12 +41,28 @@ MAPPING_CACHE_KEY = f"{PREFIX}:mapping:"  # + model id
 STEP_CACHE_KEY = f"{PREFIX}:step-cache:"  # + digest
 STEP_CACHE_INDEX = f"{PREFIX}:step-cache-index"  # zset digest -> last use, for eviction
 STEP_CACHE_BYTES = f"{PREFIX}:step-cache-index:bytes"  # running total, bounded by CACHE_MAX_MB
+# Clips (MBs each) get a cache of their own, so one clip cannot evict a hundred image results.
+CLIP_CACHE_KEY = f"{PREFIX}:clip-cache:"  # + digest
+CLIP_CACHE_INDEX = f"{PREFIX}:clip-cache-index"
+CLIP_CACHE_BYTES = f"{PREFIX}:clip-cache-index:bytes"
+# How long a paid clip request (its ticket) is worth resuming instead of buying again; fal and
+# WaveSpeed keep outputs for days, the margin covers a job that waited out a long outage.
+CLIP_TICKET_TTL = 24 * 3600
+
+# Web sessions and sign-in throttling (service.web.sessions, service.web.throttle).
+SESSION_KEY = f"{PREFIX}:session:"  # + session id -> password fingerprint; deleted on sign-out
+LOGIN_FAILURES_KEY = f"{PREFIX}:login-failures:"  # + client address -> failures in the window
 
 # Defaults that are not user settings.
+STATE_DIR_NAME = ".photo-restore"  # local state under DATA_DIR; never served, never watched
 TEMP_PREFIX = ".restore-"
 TEMP_SUFFIX = ".tmp"
 FAILED_SUFFIX = ".failed.txt"
 DEFAULT_SETTLE_SECONDS = 5.0
 FULL_RESCAN_EVERY = 10  # polls; the safety net behind etag short-cuts
 JOB_MAX_TRIES = 5
-JOB_TIMEOUT_SECONDS = 15 * 60
+JOB_TIMEOUT_SECONDS = 15 * 60  # at least; longer when a chain's model calls may take longer
+JOB_LOCAL_SECONDS = 5 * 60  # a job's allowance for local steps, download and writes
+# The largest clip a provider may hand us: a 10 s 1080p clip is ~20 MB; anything past this is
+# refused from its Content-Length, or while it streams, before it can fill a worker's memory.
+CLIP_MAX_BYTES = 200 * 1024 * 1024

@@ -8,9 +8,12 @@
     │       └── ProviderDown           5xx/429 after bounded retries: another provider may serve
     └── PermanentError         recorded as an explained failure; retrying would not help
         ├── InvalidImage       not an image, empty, truncated, too many pixels
+        ├── InvalidClip        a provider's clip failed the clip check (not an MP4, truncated,
+        │                      too big, too long or short, not the photo it was made from)
         ├── InvalidEdit        a hand edit's parameters make no sense (a crop outside the frame)
         ├── InvalidRequest     an API request or webhook body we cannot act on (HTTP 400)
-        │   └── WebhookRejected    not a webhook body we understand
+        │   ├── WebhookRejected    not a webhook body we understand
+        │   └── RequestTooLarge    a body over its route's limit (HTTP 413), refused mid-stream
         ├── Conflict           the job's state does not allow the action (HTTP 409)
         ├── UnsafePath         `..`, absolute escapes, NUL bytes
         │   └── OutsideInboxes     well-formed, but not inside an inbox or its output folder
@@ -31,6 +34,7 @@ from __future__ import annotations
 __all__ = [
     "ConfigError",
     "Conflict",
+    "InvalidClip",
     "InvalidEdit",
     "InvalidImage",
     "InvalidRequest",
@@ -43,6 +47,7 @@ __all__ = [
     "ProviderDown",
     "ProviderRejected",
     "ProviderUnavailable",
+    "RequestTooLarge",
     "StorageError",
     "StorageUnavailable",
     "TransientError",
@@ -97,6 +102,18 @@ class InvalidImage(PermanentError):
     """The input is not a decodable, safe image."""
 
 
+class InvalidClip(PermanentError):
+    """A clip that must not be kept; `reason` is a short code, the message says the rest.
+
+    Reasons: `too-large`, `not-mp4`, `truncated`, `no-video`, `codec`, `duration`, `frames`,
+    `size`, `not-the-photo`. A clip is paid for once it exists, so retrying would pay again.
+    """
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 class InvalidEdit(PermanentError):
     """A hand edit (crop, turn, straighten, adjust, keep-original mask) cannot be done as asked;
     the message names the edit and the parameter."""
@@ -108,6 +125,10 @@ class InvalidRequest(PermanentError):
 
 class WebhookRejected(InvalidRequest):
     """The body is not a webhook we understand."""
+
+
+class RequestTooLarge(InvalidRequest):
+    """The request's body is over the limit of its route; reading stopped where it passed."""
 
 
 class Conflict(PermanentError):

@@ -3,7 +3,8 @@ result can be written in it.
 
 The catalog refuses a chain's `output_format` that no step of the chain can produce, the
 watcher names results by it (`result_name`), and the encoder writes only what it lists as an
-image format it can write (`writable`). A result is always in the format its name says:
+image format it can write (`writable`). A chain ending in a clip writes the photo by these
+rules and the clip beside it as MP4 (`clip_name`). A result is always in the format its name says:
 a scan whose own format we do not write (GIF, BMP…) comes back as PNG, named `.png`.
 """
 
@@ -39,12 +40,23 @@ FORMATS: dict[str, OutputFormat] = {
             encodable=False,
             why_not="a GIF holds 256 colours, too few for a photo (use PNG for lossless)",
         ),
-        # A clip, written by the step that makes it (a future `animate` kind), not by imageio.
+        # A clip, made by a `video` step and written beside the photo (`clip_name`), not by
+        # imageio; a chain's output_format names the photo's format, never this one.
         OutputFormat("MP4", ".mp4", media="video"),
     )
 }
 # What a result is written in when neither the chain nor the scan's own format can be.
 FALLBACK = "PNG"
+
+
+CLIP = "MP4"  # the one format clips are written in
+
+
+def clip_name(result: str) -> str:
+    """The clip's name beside the photo `result`: `restored/x.jpg` → `restored/x.mp4`."""
+    folder, slash, name = result.rpartition("/")
+    stem, dot, _ext = name.rpartition(".")
+    return folder + slash + (stem if dot and stem else name) + FORMATS[CLIP].extension
 
 
 def choices(media: str) -> list[str]:

@@ -50,6 +50,11 @@ class JobRecord:
     review: list[str] = field(default_factory=list)  # why a person should look ("step: reason")
     result_etag: str | None = None
     size: tuple[int, int] | None = None
+    # Chains ending in a clip: the re-run's choices for it ("model", "prompt", "params"), and
+    # where this job wrote the clip (beside `output`, see `formats.clip_name`) and its etag.
+    clip_options: dict[str, Any] = field(default_factory=dict)
+    clip: str | None = None
+    clip_etag: str | None = None
 
     @property
     def name(self) -> str:
@@ -97,6 +102,7 @@ class JobRequest:
     params: dict[str, Any] = field(default_factory=dict)
     fidelity: str | None = None
     parent: str | None = None
+    clip_options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def job_id(self) -> str:
@@ -118,6 +124,7 @@ class JobRequest:
             params=dict(self.params),
             fidelity=self.fidelity,
             parent=self.parent,
+            clip_options=dict(self.clip_options),
         )
 
 

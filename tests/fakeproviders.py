@@ -2,7 +2,8 @@
 predictions, wavespeed's polling, hf-inference's raw bytes and together's base64 (see
 tests/fakerouter.py for the router that serves them).
 
-A mixin of `FakeRouter`: the handlers use its bookkeeping (`_seen`, `_start`, `jobs`, `delay`).
+A mixin of `FakeRouter`: the handlers use its bookkeeping (`_seen`, `_start`, `jobs`, `delay`)
+and the misbehaviour hook `_page` of tests/fakevideo.py.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class _Job:
     fail: bool = False
     polls: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    media: str = "image/png"
 
 
 def brighten(data: bytes) -> bytes:
@@ -84,7 +86,9 @@ class ProviderProtocols:
     """The provider routes' handlers."""
 
     def _cdn_url(self, rid: str) -> str:
-        return f"{self.url}/cdn/{rid}.png"
+        job = self.jobs.get(rid)
+        suffix = "mp4" if job is not None and job.media.startswith("video/") else "png"
+        return f"{self.url}/cdn/{rid}.{suffix}"
 
     # fal-ai -------------------------------------------------------------------------------
 
@@ -96,6 +100,8 @@ class ProviderProtocols:
             return error or Response(status_code=500)
         rid = self._next_id()
         self.jobs[rid] = job
+        if (page := self._page("submit")) is not None:
+            return page
         owner, app = [*request.path_params["pid"].split("/"), "app"][:2]
         base = f"https://queue.fal.run/{owner}/{app}/requests/{rid}"
         return JSONResponse(
@@ -120,6 +126,8 @@ class ProviderProtocols:
         job = self.jobs.get(request.path_params["rid"])
         if job is None:
             return JSONResponse({"detail": "Request not found"}, status_code=404)
+        if (page := self._page("poll")) is not None:
+            return page
         state = self._fal_state(job)
         job.polls += 1
         return JSONResponse(
@@ -140,6 +148,13 @@ class ProviderProtocols:
                 status_code=422,
                 headers=self._headers(),
             )
+        if job.media.startswith("video/"):
+            video = {
+                "url": self._cdn_url(rid),
+                "content_type": job.media,
+                "file_size": len(job.image),
+            }
+            return JSONResponse({"video": video, "seed": 42}, headers=self._headers())
         return JSONResponse(
             {"images": [{"url": self._cdn_url(rid), "content_type": "image/png"}], "seed": 42},
             headers=self._headers(),
@@ -185,12 +200,16 @@ class ProviderProtocols:
 
     async def _wavespeed_submit(self, request: Request) -> Response:
         job, error, _ = await self._start(
-            request, "wavespeed", lambda s, b: _image_from(s.json.get("images"))
+            request,
+            "wavespeed",
+            lambda s, b: _image_from(s.json.get("images") or s.json.get("image")),
         )
         if error is not None or job is None:
             return error or Response(status_code=500)
         rid = self._next_id()
         self.jobs[rid] = job
+        if (page := self._page("submit")) is not None:
+            return page
         get = f"https://api.wavespeed.ai/api/v3/predictions/{rid}/result"
         return JSONResponse(
             {
@@ -207,6 +226,8 @@ class ProviderProtocols:
         job = self.jobs.get(rid)
         if job is None:
             return JSONResponse({"code": 404, "message": "not found"}, status_code=404)
+        if (page := self._page("poll")) is not None:
+            return page
         data: dict[str, Any] = {"id": rid, "status": "processing", "outputs": []}
         if time.monotonic() >= job.ready_at:
             if job.fail:

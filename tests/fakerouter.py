@@ -13,7 +13,18 @@ Answers arrive after `delay` seconds (async providers: the job completes `delay`
 and are the input image made a bit brighter, as PNG (or what `answer` makes of the input's
 bytes: a stand-in model of the test's choosing). `fail` makes a provider's submits fail:
 an int status for every submit, a list consumed one submit at a time (None = succeed), or
-"failed" for a job that runs and then fails (wavespeed/replicate/fal error).
+"failed" for a job that runs and then fails (wavespeed/replicate/fal/together error).
+
+Clips: models whose task (`tasks`, default `DEFAULT_TASKS`) is image-to-video or
+image-text-to-video are answered with a real small MP4 of the input image (PyAV, H.264; its
+length follows `num_frames`/`frames_per_second`, `duration` or `seconds`/`fps`), through
+fal's queue (`video.url`), wavespeed (`outputs[0]`) and together's `/v2/videos` (poll by id,
+`outputs.video_url`; `input_image` over 61,440 characters is refused as together does).
+Hostile answers, for the clip check: `clip` = "html" (the CDN serves a page), "truncated"
+(the MP4 cut short), "huge" (2 GiB announced in Content-Length), "endless" (no length, bytes
+until the client stops), "other" (a clip of another picture); `clip_audio` adds a sound
+track; `html` = "submit" or "poll" answers that call with an HTML page instead of JSON;
+`cdn_fail` = n: the first n clip downloads answer 503 (a CDN hiccup after the clip was paid).
 A Starlette app served by uvicorn in a background thread on a free port.
 """
 
@@ -35,6 +46,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tests.fakeproviders import _MESSAGES, FailSpec, ProviderProtocols, Seen, _Job, brighten
+from tests.fakevideo import VideoProtocols, clip_of, other_picture
 
 DEFAULT_MAPPINGS: dict[str, dict[str, str]] = {
     "black-forest-labs/FLUX.2-dev": {
@@ -60,10 +72,23 @@ DEFAULT_MAPPINGS: dict[str, dict[str, str]] = {
     "Qwen/Qwen-Image-Edit-2509": {"wavespeed": "wavespeed-ai/qwen-image/edit-plus-lora"},
     "caidas/swin2SR-realworld-sr-x4-64-bsrgan-psnr": {},
     "caidas/swin2SR-classical-sr-x2-64": {},
+    "Wan-AI/Wan2.2-I2V-A14B": {
+        "fal-ai": "fal-ai/wan/v2.2-a14b/image-to-video",
+        "wavespeed": "wavespeed-ai/wan-2.2/i2v-480p",
+        "together": "Wan-AI/Wan2.2-I2V-A14B",
+    },
+    "Wan-AI/Wan2.1-I2V-14B-480P": {"wavespeed": "wavespeed-ai/wan-2.1/i2v-480p"},
+    "MiniMaxAI/MiniMax-H3": {"fal-ai": "minimax/h3/image-to-video"},
+}
+# The Hub task of each model; every other model is image-to-image.
+DEFAULT_TASKS: dict[str, str] = {
+    "Wan-AI/Wan2.2-I2V-A14B": "image-to-video",
+    "Wan-AI/Wan2.1-I2V-14B-480P": "image-to-video",
+    "MiniMaxAI/MiniMax-H3": "image-text-to-video",
 }
 
 
-class FakeRouter(ProviderProtocols):
+class FakeRouter(VideoProtocols, ProviderProtocols):
     """The fake router; a context manager that serves it on a free loopback port."""
 
     def __init__(
@@ -76,6 +101,11 @@ class FakeRouter(ProviderProtocols):
         replicate_wait: float = 60.0,
         retry_after: float = 1.0,
         transform: bool = True,
+        tasks: Mapping[str, str] | None = None,
+        clip: str = "ok",
+        clip_audio: bool = False,
+        html: str | None = None,
+        cdn_fail: int = 0,
         answer: Callable[[bytes], bytes] | None = None,
     ) -> None:
         self.delay = delay
@@ -88,7 +118,12 @@ class FakeRouter(ProviderProtocols):
         self.replicate_wait = replicate_wait
         self.retry_after = retry_after
         self.transform = transform
-        self.answer = answer or brighten  # the "model": input image bytes → answer bytes
+        self.tasks: dict[str, str] = dict(DEFAULT_TASKS if tasks is None else tasks)
+        self.clip = clip
+        self.clip_audio = clip_audio
+        self.html = html
+        self.cdn_fail = cdn_fail
+        self.answer = answer or brighten  # the image "model": input image bytes → answer bytes
         self.calls: list[Seen] = []
         self.jobs: dict[str, _Job] = {}
         self._ids = itertools.count(1)
@@ -170,6 +205,8 @@ class FakeRouter(ProviderProtocols):
             Route("/hf-inference/models/{repo:path}", self._hf_inference, methods=["POST"]),
             Route("/endpoint/{name}", self._hf_inference, methods=["POST"]),
             Route("/together/v1/images/generations", self._together, methods=["POST"]),
+            Route("/together/v2/videos", self._together_video, methods=["POST"]),
+            Route("/together/v2/videos/{vid}", self._together_video_get, methods=["GET"]),
         ]
 
     async def _seen(self, request: Request, provider: str) -> tuple[Seen, bytes]:
@@ -229,9 +266,15 @@ class FakeRouter(ProviderProtocols):
         failure = self._failure(provider)
         if isinstance(failure, int):
             return None, self._error(failure, provider), seen
+        video = self._is_video(request)
         try:
             raw = image_of(seen, body)
-            image = await asyncio.to_thread(self.answer, raw) if self.transform else raw
+            if video:
+                source = other_picture() if self.clip == "other" else raw
+                audio = self.clip_audio
+                image = await asyncio.to_thread(clip_of, source, seen.json or {}, audio=audio)
+            else:
+                image = await asyncio.to_thread(self.answer, raw) if self.transform else raw
         except (ValueError, OSError) as exc:
             return (
                 None,
@@ -241,6 +284,8 @@ class FakeRouter(ProviderProtocols):
                 seen,
             )
         job = _Job(provider, time.monotonic() + self.delay, image, fail=failure == "failed")
+        if video:
+            job.media = "video/mp4"
         return job, None, seen
 
     async def _calls(self, request: Request) -> Response:
@@ -251,7 +296,7 @@ class FakeRouter(ProviderProtocols):
         repo = request.path_params["repo"]
         if repo not in self.mappings:
             return JSONResponse({"error": "Repository not found"}, status_code=404)
-        task = "image-to-image"
+        task = self.tasks.get(repo, "image-to-image")
         mapping = {
             p: {"status": "live", "providerId": pid, "task": task}
             for p, pid in self.mappings[repo].items()
@@ -263,6 +308,8 @@ class FakeRouter(ProviderProtocols):
         job = self.jobs.get(request.path_params["name"].split(".")[0])
         if job is None:
             return JSONResponse({"error": "not found"}, status_code=404)
+        if job.media.startswith("video/"):
+            return self._clip(job)
         return Response(job.image, media_type="image/png")
 
 

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from service.config import costs
-from service.config.catalog import Catalog
+from service.config.catalog import Catalog, ModelSpec, Step
 from service.config.settings import Settings
 from service.errors import PhotoRestoreError
 from service.pipeline import registry
@@ -21,41 +21,52 @@ from service.storage.paths import parent
 from service.watch.poller import find_inboxes
 
 
+def _price(model: ModelSpec) -> str:
+    """A model's price as the usage report reckons it: per call, or per clip."""
+    if model.clip_cost is not None:
+        per_second = f"${model.price_per_second:g}/s × {model.duration:g} s"
+        return f"${model.clip_cost:.2f} per clip ({per_second})"
+    return f"${model.price_usd:.3f} per call" if model.price_usd is not None else ""
+
+
+def _step_name(step: Step) -> str:
+    if step.kind == "video":
+        return f"{step.name} (clip)"
+    return step.name + (f" ({step.tiles}×{step.tiles} tiles)" if step.tiles > 1 else "")
+
+
 def chains(settings: Settings, args: argparse.Namespace) -> int:
-    """Print chains, their steps and whether each can run with the present settings."""
+    """Print chains, their steps (clip steps marked), what one run costs and whether each can
+    run with the present settings."""
     catalog = load_checked_catalog(settings)
     has_token = settings.hf_token_value is not None
     default = catalog.choose_default(settings.default_chain, has_token=has_token)
     console = Console()
     table = Table(title=f"Chains in {catalog.path}")
-    for col in ("chain", "steps", "calls · cost", "can run", "description"):
+    for col in ("chain", "steps", "calls · cost per photo", "can run", "description"):
         table.add_column(col)
     for chain in catalog.chains.values():
         missing = catalog.missing_for(chain, has_token=has_token)
-        steps = " → ".join(
-            s.name + (f" ({s.tiles}×{s.tiles} tiles)" if s.tiles > 1 else "") for s in chain.steps
-        )
-        mark = "default" if chain.name == default else ""
+        steps = " → ".join(_step_name(s) for s in chain.steps)
+        if chain.base is not None:
+            steps = f"chain {chain.base} → " + " → ".join(
+                _step_name(s) for s in chain.steps[chain.base_steps :]
+            )
         cost = costs.cost_usd(catalog, chain)
+        mark = "default" if chain.name == default else ""
         table.add_row(
             f"{chain.name} {mark}".strip(),
             steps,
-            f"{costs.calls(chain)}" + (f" · ${cost:.3f}" if cost is not None else ""),
+            f"{costs.calls(chain)}" + (f" · ≈ ${cost:.2f}" if cost is not None else ""),
             "yes" if not missing else "no: " + "; ".join(missing),
             chain.description,
         )
     console.print(table)
     models = Table(title="Models")
-    for col in ("model", "repo", "provider", "endpoint", "price/call"):
+    for col in ("model", "repo", "task", "provider", "endpoint", "price"):
         models.add_column(col)
     for m in catalog.models.values():
-        models.add_row(
-            m.name,
-            m.repo,
-            m.provider,
-            m.endpoint or "",
-            f"${m.price_usd:.3f}" if m.price_usd is not None else "",
-        )
+        models.add_row(m.name, m.repo, m.task, m.provider, m.endpoint or "", _price(m))
     console.print(models)
     ops = Table(title="Built-in operations")
     ops.add_column("op")

@@ -60,8 +60,9 @@ def _uvicorn(app: Any, settings: Settings, host: str) -> _Server:
         log_config=None,
         access_log=False,
         lifespan="on",
-        proxy_headers=True,
-        forwarded_allow_ips="*" if settings.auth_header else None,
+        # Forwarded headers are the app's to judge, against TRUSTED_PROXIES
+        # (service.web.proxy): uvicorn's own handling would hide the real peer from it.
+        proxy_headers=False,
     )
     return _Server(config)
 

@@ -1,6 +1,6 @@
-"""What one run of a chain costs before it runs: model calls (a tiled step makes N² of them)
-and the estimated spend from the models' `price_usd`, for `photo-restore chains` and the
-dashboard."""
+"""What one run of a chain costs before it runs, for `photo-restore chains` and the dashboard:
+model calls (a tiled step makes N² of them, a clip one) and the estimated spend
+(`Catalog.costs`, which prices a tiled step at its N² calls)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,5 @@ def calls(chain: Chain) -> int:
 
 def cost_usd(catalog: Catalog, chain: Chain) -> float | None:
     """The estimated spend of one run (None when no model it calls has a price)."""
-    remote = [s for s in chain.steps if s.kind == "remote"]
-    prices = [(s.calls, catalog.models[s.name].price_usd) for s in remote]
-    if not any(price is not None for _, price in prices):
-        return None
-    return sum(n * (price or 0.0) for n, price in prices)
+    priced = catalog.costs(chain)
+    return sum(usd for _, usd, _ in priced) if priced else None

@@ -6,13 +6,17 @@ the CLI can exit 2 with it. Secrets are `SecretStr`: they print as '**********'.
 
 from __future__ import annotations
 
+import ipaddress
+import unicodedata
 from pathlib import Path
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from service.constants import DEFAULT_SETTLE_SECONDS
+from service.constants import DEFAULT_SETTLE_SECONDS, STATE_DIR_NAME
 from service.errors import ConfigError
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class Settings(BaseSettings):
@@ -45,6 +49,9 @@ class Settings(BaseSettings):
     default_chain: str | None = None
     webhook_secret: SecretStr | None = None
     dashboard_password: SecretStr | None = None
+    # Addresses (IPs or CIDRs, comma-separated) of the reverse proxies whose forwarded headers
+    # and AUTH_HEADER are believed; from anyone else those headers are dropped.
+    trusted_proxies: str = ""
     auth_header: str | None = None
     session_secret: SecretStr | None = None
     host: str = "127.0.0.1"
@@ -113,6 +120,34 @@ class Settings(BaseSettings):
             raise ValueError("expected a single folder name without '/'")
         return value
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        items = [v for v in value.replace(",", " ").split() if v]
+        try:
+            nets = [ipaddress.ip_network(v, strict=False) for v in items]
+        except ValueError:
+            raise ValueError("expected IP addresses or CIDRs, e.g. 10.0.0.0/8,127.0.0.1") from None
+        return ",".join(str(n) for n in nets)
+
+    @model_validator(mode="after")
+    def _combinations(self) -> Settings:
+        """Rules across settings, each a way the service could harm what it serves."""
+        if _folded(self.inbox_name) == _folded(self.output_name):
+            raise ValueError(
+                f"OUTPUT_NAME: must differ from INBOX_NAME (both {self.output_name!r}): "
+                "results would be written over the originals"
+            )
+        if self.auth_header and not self.trusted_proxies:
+            raise ValueError(
+                "AUTH_HEADER: needs TRUSTED_PROXIES, the address(es) of the proxy that sets it; "
+                "the header is never believed from anyone else"
+            )
+        first = self.watch_root.strip("/").split("/")[0]
+        if not self.owncloud_url and first == STATE_DIR_NAME:
+            raise ValueError(f"WATCH_ROOT: must not be inside the state folder {STATE_DIR_NAME}")
+        return self
+
     @field_validator("log_level")
     @classmethod
     def _level(cls, value: str) -> str:
@@ -132,6 +167,11 @@ class Settings(BaseSettings):
         return self.dashboard_password is not None or self.auth_header is not None
 
     @property
+    def trusted_networks(self) -> tuple[Network, ...]:
+        """TRUSTED_PROXIES as networks (empty: no proxy is trusted)."""
+        return tuple(ipaddress.ip_network(v) for v in self.trusted_proxies.split(",") if v)
+
+    @property
     def hf_token_value(self) -> str | None:
         """HF_TOKEN, else what huggingface_hub's own discovery finds (`hf auth login`)."""
         if self.hf_token is not None and self.hf_token.get_secret_value():
@@ -141,7 +181,12 @@ class Settings(BaseSettings):
     @property
     def state_dir(self) -> Path:
         """Local state (embedded Redis, caches) lives in a hidden folder the watcher never lists."""
-        return self.data_dir / ".photo-restore"
+        return self.data_dir / STATE_DIR_NAME
+
+
+def _folded(name: str) -> str:
+    """A folder name as a case-insensitive, NFC-normalizing server or disk may see it."""
+    return unicodedata.normalize("NFC", name).casefold()
 
 
 def _discover_hf_token() -> str | None:
@@ -161,7 +206,9 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         first = exc.errors()[0]
-        name = str(first["loc"][0]).upper() if first.get("loc") else "settings"
+        if not first.get("loc"):  # a rule across settings: its message names them
+            raise ConfigError("setting " + first["msg"].removeprefix("Value error, ")) from None
+        name = str(first["loc"][0]).upper()
         got = first.get("input")
         if any(word in name for word in ("PASSWORD", "TOKEN", "SECRET")):
             got = "**********"

@@ -75,14 +75,21 @@ class Adapter(Protocol):
 
 
 def headers(
-    ctx: BuildContext, *, content_type: str | None = "application/json", **extra: str
+    ctx: BuildContext,
+    *,
+    content_type: str | None = "application/json",
+    accept: str | None = "image/png",
+    **extra: str,
 ) -> dict[str, str]:
     """Lower-cased headers as huggingface_hub sends them, plus billing when configured.
 
     `accept: image/png` is what huggingface_hub adds for every image task (`_inner_post`);
     we send the same so providers see the same request from us as from the official client.
+    Other tasks (image-to-video) get no `accept`, as from huggingface_hub: pass `accept=None`.
     """
-    out: dict[str, str] = {"user-agent": USER_AGENT, "accept": "image/png"}
+    out: dict[str, str] = {"user-agent": USER_AGENT}
+    if accept:
+        out["accept"] = accept
     if ctx.token:
         out["authorization"] = f"Bearer {ctx.token}"
     if ctx.bill_to:
@@ -91,6 +98,19 @@ def headers(
         out["content-type"] = content_type
     out.update({k.lower(): v for k, v in extra.items()})
     return out
+
+
+async def submit(call: Call, request: Request) -> httpx.Response:
+    """Send the paid request of a call and mark the call as paid for once it got through."""
+    response = await call.send(
+        request.method,
+        request.url,
+        headers=request.headers,
+        json=request.json,
+        content=request.content,
+    )
+    call.submitted = True
+    return response
 
 
 def poll_headers(request: Request) -> dict[str, str]:

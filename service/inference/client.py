@@ -4,6 +4,12 @@
         lease a slot → submit → poll/download (adapter) → image bytes
         402, provider 5xx after retries, "not supported" before paying → next provider
 
+Clips (`image_to_video`, carried out by `clip_calls.ClipCalls`) take the same path with the
+video adapters: routes from mappings of either video task, the adapter answers the clip's URL,
+and the clip is downloaded streamed and capped (`video.download_clip`). Their polls are slower
+(`VIDEO_POLL`), their deadline is the model's timeout, as for images, and a paid request is
+handed to the caller as a ticket, so a retried job resumes it instead of paying again.
+
 Everything goes over ONE injected `httpx.AsyncClient` (its pool is the process's pool to the
 router). After a submit succeeded the call is never sent to another provider: that would pay
 twice; a later failure becomes `ProviderUnavailable` and the job is retried.
@@ -13,13 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
 from service.config.catalog import ModelSpec
+from service.constants import CLIP_MAX_BYTES
 from service.errors import (
     ModelNotServed,
     PaymentRequired,
@@ -28,15 +35,18 @@ from service.errors import (
     ProviderRejected,
     ProviderUnavailable,
 )
-from service.inference.base import Adapter, BuildContext, Route
+from service.inference.base import Adapter, BuildContext, Route, submit
+from service.inference.clip_calls import ClipCalls
 from service.inference.fal_ai import FalAIAdapter
+from service.inference.fal_ai_video import FalAIVideoAdapter
 from service.inference.hf_inference import HFInferenceAdapter
 from service.inference.images import ImagePayload
-from service.inference.mapping import DEFAULT_TTL, MappingResolver
-from service.inference.policy import PROVIDER_RETRY
+from service.inference.mapping import DEFAULT_TTL, MappingResolver, chosen_routes
+from service.inference.policy import PROVIDER_RETRY, combined_failure
 from service.inference.replicate import ReplicateAdapter
 from service.inference.slots import ProviderSlots
 from service.inference.together import TogetherAdapter
+from service.inference.together_video import TogetherVideoAdapter
 from service.inference.transport import (
     Call,
     Clock,
@@ -45,10 +55,20 @@ from service.inference.transport import (
     default_clock,
     default_sleep,
 )
+from service.inference.video import (
+    VIDEO_POLL,
+    VIDEO_TASKS,
+    ClipTicket,
+    Remember,
+    VideoAdapter,
+    VideoResult,
+)
 from service.inference.wavespeed import WavespeedAdapter
+from service.inference.wavespeed_video import WavespeedVideoAdapter
 from service.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 ADAPTERS: dict[str, Adapter] = {
     a.provider: a
@@ -61,6 +81,10 @@ ADAPTERS: dict[str, Adapter] = {
     )
 }
 SUPPORTED = tuple(ADAPTERS)
+VIDEO_ADAPTERS: dict[str, VideoAdapter] = {
+    a.provider: a for a in (FalAIVideoAdapter(), WavespeedVideoAdapter(), TogetherVideoAdapter())
+}
+VIDEO_SUPPORTED = tuple(VIDEO_ADAPTERS)
 
 
 @dataclass(frozen=True)
@@ -92,6 +116,7 @@ class InferenceClient:
         clock: Clock = default_clock,
         mapping_ttl: float = DEFAULT_TTL,
         provider_limits: Mapping[str, int] | None = None,
+        video_poll: PollPolicy | None = None,
     ) -> None:
         self.http = http
         self.ctx = BuildContext(
@@ -101,6 +126,7 @@ class InferenceClient:
         self.slots = ProviderSlots(redis, sleep=sleep)
         self.retry = retry or PROVIDER_RETRY
         self.poll = poll or PollPolicy()
+        self.video_poll = video_poll or VIDEO_POLL
         self.sleep = sleep
         self.clock = clock
         self.provider_limits = dict(provider_limits or {})
@@ -125,45 +151,91 @@ class InferenceClient:
         if spec.provider == "hf-inference":
             return [Route("hf-inference", spec.repo, spec.repo, spec.task)]  # no mapping needed
         routes = await self.mapping.routes(spec.repo, spec.task, SUPPORTED)
-        if spec.provider != "auto":
-            routes = [r for r in routes if r.provider == spec.provider]
-        elif spec.providers:
-            order = {p: i for i, p in enumerate(spec.providers)}
-            routes = sorted(
-                (r for r in routes if r.provider in order), key=lambda r: order[r.provider]
-            )
-        if not routes:
-            wanted = (
-                spec.provider if spec.provider != "auto" else ", ".join(spec.providers) or "any"
-            )
+        return chosen_routes(spec, routes, spec.task)
+
+    async def video_routes(self, spec: ModelSpec) -> list[Route]:
+        """Providers able to make a clip of `spec`: mappings of either video task, in order."""
+        if spec.endpoint or spec.provider == "hf-inference":
             raise ModelNotServed(
-                f"{spec.repo}: no live {spec.task} mapping for provider(s) {wanted}"
+                f"{spec.repo}: clips are made through the router's "
+                f"{', '.join(VIDEO_SUPPORTED)}, not through an endpoint or hf-inference"
             )
-        return routes
+        routes = await self.mapping.routes(spec.repo, VIDEO_TASKS, VIDEO_SUPPORTED)
+        return chosen_routes(spec, routes, " or ".join(VIDEO_TASKS))
+
+    def video_adapter(self, provider: str) -> VideoAdapter:
+        """The clip protocol of `provider` (a ticket may name one this build lacks)."""
+        adapter = VIDEO_ADAPTERS.get(provider)
+        if adapter is None:
+            raise ProviderRejected(f"no clip adapter for provider {provider}")
+        return adapter
 
     async def image_to_image(
         self, spec: ModelSpec, image: ImagePayload, parameters: Mapping[str, Any]
     ) -> InferenceResult:
         """Run `spec` on `image`, failing over between providers; see the module docstring."""
+        return await self._bounded(spec, self._image(spec, image, parameters))
+
+    async def image_to_video(
+        self,
+        spec: ModelSpec,
+        image: ImagePayload,
+        parameters: Mapping[str, Any],
+        *,
+        max_bytes: int = CLIP_MAX_BYTES,
+        ticket: ClipTicket | None = None,
+        remember: Remember | None = None,
+    ) -> VideoResult:
+        """A clip of `image` by `spec`, failing over as for images; refused past `max_bytes`.
+
+        `parameters` (HF-task names: prompt, negative_prompt, num_frames, seed… and the
+        provider's own) are merged over the model's own for the provider that serves the call
+        (`ModelSpec.parameters_for`) and sent verbatim. `remember` hears the `ClipTicket` of a
+        paid request as soon as the provider took it and again once the clip's URL is known;
+        given back as `ticket`, the same request is polled or downloaded again, never paid
+        twice. The clip is not judged here.
+        """
+        clips = ClipCalls(self, spec, image, parameters, max_bytes, remember)
+        work = clips.new() if ticket is None else clips.resumed(ticket)
+        return await self._bounded(spec, work)
+
+    async def _bounded(self, spec: ModelSpec, work: Coroutine[Any, Any, T]) -> T:
         # A hard stop on wall time in case a server trickles bytes past every timeout.
+        limit = 2 * spec.timeout + 30
         try:
-            async with asyncio.timeout(2 * spec.timeout + 30):
-                return await self._run(spec, image, parameters)
+            async with asyncio.timeout(limit):
+                return await work
         except TimeoutError:
             raise ProviderUnavailable(
-                f"{spec.repo}: no result within {2 * spec.timeout + 30:.0f}"
-                " s; the job will be retried later"
+                f"{spec.repo}: no result within {limit:.0f} s; the job will be retried later"
             ) from None
 
-    async def _run(
+    async def _image(
         self, spec: ModelSpec, image: ImagePayload, parameters: Mapping[str, Any]
     ) -> InferenceResult:
+        async def attempt(route: Route, call: Call) -> bytes:
+            adapter = ADAPTERS[route.provider]
+            request = adapter.build(self.ctx, route, image, parameters)
+            response = await submit(call, request)
+            return await adapter.fetch(call, self.ctx, request, response)
+
         routes = await self.routes(spec)
+        data, route, retries, note = await self.failover(spec, routes, attempt, self.poll)
+        return InferenceResult(data, route.provider, route.provider_id, retries=retries, note=note)
+
+    async def failover(
+        self,
+        spec: ModelSpec,
+        routes: list[Route],
+        attempt: Callable[[Route, Call], Awaitable[T]],
+        poll: PollPolicy,
+    ) -> tuple[T, Route, int, str]:
+        """`attempt` on each route in turn, under a slot and a deadline; see the module doc."""
         failures: list[PhotoRestoreError] = []
         calls: list[Call] = []
         for index, route in enumerate(routes):
             try:
-                data = await self._ask(spec, route, image, parameters, calls)
+                value = await self.ask(spec, route, attempt, poll, calls)
             except (ModelNotServed, PaymentRequired, ProviderDown) as exc:
                 if isinstance(exc, ModelNotServed):
                     await self.mapping.invalidate(spec.repo)
@@ -185,24 +257,20 @@ class InferenceClient:
                 retries,
             )
             note = "; ".join(f"{r.provider} failed" for r in routes[:index])
-            return InferenceResult(
-                data, route.provider, route.provider_id, retries=retries + index, note=note
-            )
-        raise _combined(spec, failures)
+            return value, route, retries + index, note
+        raise combined_failure(spec.repo, failures)
 
-    async def _ask(
+    async def ask(
         self,
         spec: ModelSpec,
         route: Route,
-        image: ImagePayload,
-        parameters: Mapping[str, Any],
+        attempt: Callable[[Route, Call], Awaitable[T]],
+        poll: PollPolicy,
         calls: list[Call],
-    ) -> bytes:
+    ) -> T:
         """One provider's answer, under its slot and the call's deadline. A failure before the
         submit got through may go to the next provider; one after it may not (`calls` gets the
         call, for its retries)."""
-        adapter = ADAPTERS[route.provider]
-        request = adapter.build(self.ctx, route, image, parameters)
         limit = self.provider_limits.get(route.provider, spec.max_concurrency)
         async with self.slots.lease(
             route.provider, limit, ttl=spec.timeout + 30, wait=spec.timeout
@@ -212,40 +280,20 @@ class InferenceClient:
                 route.provider,
                 deadline=self.clock() + spec.timeout,
                 retry=self.retry,
-                poll=self.poll,
+                poll=poll,
                 sleep=self.sleep,
                 clock=self.clock,
             )
             calls.append(call)
-            response = await call.send(
-                request.method,
-                request.url,
-                headers=request.headers,
-                json=request.json,
-                content=request.content,
-            )
             try:
-                return await adapter.fetch(call, self.ctx, request, response)
+                return await attempt(route, call)
             except (ModelNotServed, PaymentRequired, ProviderDown) as exc:
-                # Paid already: never buy the same image twice in one call; retry the job.
+                if not call.submitted:
+                    raise
+                # Paid already: never buy the same result twice in one call; retry the job.
                 raise ProviderUnavailable(
                     str(exc), retry_after=getattr(exc, "retry_after", None)
                 ) from exc
-
-
-def _combined(spec: ModelSpec, failures: list[PhotoRestoreError]) -> PhotoRestoreError:
-    """One error for a model no provider would run: transient if any failure may pass."""
-    text = f"{spec.repo}: every provider failed: " + " | ".join(str(f) for f in failures)
-    transient = [f for f in failures if isinstance(f, ProviderUnavailable)]
-    if transient:
-        hints = [f.retry_after for f in transient if f.retry_after is not None]
-        return ProviderUnavailable(text, retry_after=max(hints) if hints else None)
-    if all(isinstance(f, ModelNotServed) for f in failures):
-        return ModelNotServed(text, status=400)
-    paid = [f for f in failures if isinstance(f, PaymentRequired)]
-    first = paid[0] if paid else failures[-1]
-    assert isinstance(first, ProviderRejected)
-    return type(first)(text, status=first.status, request_id=first.request_id)
 
 
 def build_client(

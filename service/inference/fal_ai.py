@@ -25,7 +25,7 @@ from service.inference.base import (
     poll_headers,
 )
 from service.inference.images import ImagePayload
-from service.inference.transport import Call
+from service.inference.transport import Call, json_object
 
 PROVIDER = "fal-ai"
 _PENDING = {"IN_QUEUE", "IN_PROGRESS"}
@@ -58,31 +58,42 @@ class FalAIAdapter:
         self, call: Call, ctx: BuildContext, request: Request, response: httpx.Response
     ) -> bytes:
         """Poll the queue until COMPLETED, fetch the result, download the first image."""
-        submitted = response.json()
-        response_url = submitted.get("response_url")
-        if not isinstance(response_url, str) or not submitted.get("request_id"):
-            raise ProviderDown(
-                f"fal-ai: queue answer without request_id/response_url: {str(submitted)[:200]}"
-            )
-        path = urlparse(response_url).path
-        base = ctx.base(PROVIDER)
-        get_headers = poll_headers(request)
-        status_url = f"{base}{path}/status?_subdomain=queue"
-        result_url = f"{base}{path}?_subdomain=queue"
-
-        async def check() -> str | None:
-            body = await call.json("GET", status_url, headers=get_headers)
-            status = body.get("status")
-            if status == "COMPLETED":
-                return str(status)
-            if status in _PENDING:
-                return None
-            raise ProviderDown(f"fal-ai: unexpected queue status {status!r}")
-
-        if submitted.get("status") != "COMPLETED":
-            await call.poll(check, "fal-ai queue request")
-        result = await call.json("GET", result_url, headers=get_headers)
+        result = await queue_result(call, ctx, request, json_object(response, PROVIDER))
         images = result.get("images") or ([result["image"]] if "image" in result else [])
         if not images or not isinstance(images[0], dict) or "url" not in images[0]:
             raise ProviderDown(f"fal-ai: result without images: {str(result)[:200]}")
         return await call.download(images[0]["url"])
+
+
+async def queue_result(
+    call: Call, ctx: BuildContext, request: Request, submitted: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The result JSON of a queued request (`submitted`: the submit's answer): status polls
+    until COMPLETED, then the result.
+
+    Shared by every fal task (images, clips): only what is read from the result differs. A
+    clip's submit answer is kept, so a retried job can come back here without paying again.
+    """
+    response_url = submitted.get("response_url")
+    if not isinstance(response_url, str) or not submitted.get("request_id"):
+        raise ProviderDown(
+            f"fal-ai: queue answer without request_id/response_url: {str(submitted)[:200]}"
+        )
+    path = urlparse(response_url).path
+    base = ctx.base(PROVIDER)
+    get_headers = poll_headers(request)
+    status_url = f"{base}{path}/status?_subdomain=queue"
+    result_url = f"{base}{path}?_subdomain=queue"
+
+    async def check() -> str | None:
+        body = await call.json("GET", status_url, headers=get_headers)
+        status = body.get("status")
+        if status == "COMPLETED":
+            return "COMPLETED"
+        if status in _PENDING:
+            return None
+        raise ProviderDown(f"fal-ai: unexpected queue status {status!r}")
+
+    if submitted.get("status") != "COMPLETED":
+        await call.poll(check, "fal-ai queue request")
+    return await call.json("GET", result_url, headers=get_headers)

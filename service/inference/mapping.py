@@ -14,13 +14,14 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 import httpx
 
+from service.config.specs import ModelSpec
 from service.constants import MAPPING_CACHE_KEY
-from service.errors import ProviderRejected, ProviderUnavailable
+from service.errors import ModelNotServed, ProviderRejected, ProviderUnavailable
 from service.inference.base import USER_AGENT, Route
 from service.inference.policy import is_retryable, request_id, server_message
 
@@ -40,13 +41,22 @@ def parse_mapping(repo: str, payload: Any) -> list[dict[str, Any]]:
 
 
 def live_routes(
-    repo: str, entries: Iterable[dict[str, Any]], task: str, supported: Sequence[str]
+    repo: str,
+    entries: Iterable[dict[str, Any]],
+    task: str | Collection[str],
+    supported: Sequence[str],
 ) -> list[Route]:
-    """Entries usable now: our task, status live, a provider we have an adapter for."""
+    """Entries usable now: our task (or one of several), status live, a provider we speak.
+
+    Several tasks share one wire format: MiniMax-H3 is mapped as `image-text-to-video` where
+    other clip models say `image-to-video`, so a video step accepts both. Each route keeps
+    the task of its own mapping entry.
+    """
+    tasks = {task} if isinstance(task, str) else set(task)
     routes = []
     for m in entries:
         if (
-            m.get("task") == task
+            m.get("task") in tasks
             and m.get("status") == "live"
             and m.get("provider") in supported
             and m.get("providerId")
@@ -56,7 +66,7 @@ def live_routes(
                     provider=m["provider"],
                     provider_id=m["providerId"],
                     hf_model_id=repo,
-                    task=task,
+                    task=m["task"],
                     adapter_weights_path=m.get("adapterWeightsPath"),
                 )
             )
@@ -101,8 +111,10 @@ class MappingResolver:
             self._local[repo] = (time.monotonic() + self.ttl, entries)
             return entries
 
-    async def routes(self, repo: str, task: str, supported: Sequence[str]) -> list[Route]:
-        """Live routes of `repo` for `task`, in the Hub's order."""
+    async def routes(
+        self, repo: str, task: str | Collection[str], supported: Sequence[str]
+    ) -> list[Route]:
+        """Live routes of `repo` for `task` (or any of several tasks), in the Hub's order."""
         return live_routes(repo, await self.entries(repo), task, supported)
 
     async def invalidate(self, repo: str) -> None:
@@ -157,3 +169,16 @@ class MappingResolver:
             return parse_mapping(repo, response.json())
         except ValueError:
             raise ProviderUnavailable(f"Hub API answered non-JSON for {repo}") from None
+
+
+def chosen_routes(spec: ModelSpec, routes: list[Route], task: str) -> list[Route]:
+    """The routes `spec` allows (one provider, or its list in its order); none is an error."""
+    if spec.provider != "auto":
+        routes = [r for r in routes if r.provider == spec.provider]
+    elif spec.providers:
+        order = {p: i for i, p in enumerate(spec.providers)}
+        routes = sorted((r for r in routes if r.provider in order), key=lambda r: order[r.provider])
+    if not routes:
+        wanted = spec.provider if spec.provider != "auto" else ", ".join(spec.providers) or "any"
+        raise ModelNotServed(f"{spec.repo}: no live {task} mapping for provider(s) {wanted}")
+    return routes

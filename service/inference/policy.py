@@ -19,7 +19,14 @@ from typing import Any
 import httpx
 
 from service import metrics
-from service.errors import ModelNotServed, PaymentRequired, ProviderDown, ProviderRejected
+from service.errors import (
+    ModelNotServed,
+    PaymentRequired,
+    PhotoRestoreError,
+    ProviderDown,
+    ProviderRejected,
+    ProviderUnavailable,
+)
 from service.retry import RetryPolicy, parse_retry_after
 
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529})
@@ -122,3 +129,18 @@ def unavailable(response: httpx.Response, provider: str, attempts: int) -> Provi
     if rid:
         text += f" [request id {rid}]"
     return ProviderDown(text, retry_after=retry_after(response), status=response.status_code)
+
+
+def combined_failure(repo: str, failures: list[PhotoRestoreError]) -> PhotoRestoreError:
+    """One error for a model no provider would run: transient if any failure may pass."""
+    text = f"{repo}: every provider failed: " + " | ".join(str(f) for f in failures)
+    transient = [f for f in failures if isinstance(f, ProviderUnavailable)]
+    if transient:
+        hints = [f.retry_after for f in transient if f.retry_after is not None]
+        return ProviderUnavailable(text, retry_after=max(hints) if hints else None)
+    if all(isinstance(f, ModelNotServed) for f in failures):
+        return ModelNotServed(text, status=400)
+    paid = [f for f in failures if isinstance(f, PaymentRequired)]
+    first = paid[0] if paid else failures[-1]
+    assert isinstance(first, ProviderRejected)
+    return type(first)(text, status=first.status, request_id=first.request_id)

@@ -23,6 +23,7 @@ from service.inference.policy import is_retryable, rejection, retry_after, unava
 from service.retry import Attempt, RetryPolicy, attempts
 
 T = TypeVar("T")
+ERROR_BODY_LIMIT = 64 * 1024  # bytes of an error answer read for its message
 Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
 
@@ -69,6 +70,9 @@ class Call:
         self.sleep = sleep
         self.clock = clock
         self.retries = 0
+        # Set once the provider accepted the submit: from then on the call is paid for, so a
+        # failure must not send it to another provider (see `base.submit`).
+        self.submitted = False
 
     def remaining(self) -> float:
         """Seconds left before the deadline."""
@@ -88,8 +92,14 @@ class Call:
         headers: Mapping[str, str] | None = None,
         json: Any = None,
         content: bytes | None = None,
+        stream: bool = False,
     ) -> httpx.Response:
-        """Send with retries on 429/5xx/timeouts; raise the classified error otherwise."""
+        """Send with retries on 429/5xx/timeouts; raise the classified error otherwise.
+
+        With `stream=True` a successful answer comes back unread (the caller reads it and must
+        close it), so a large result can be refused from its headers; an error answer is read
+        only up to `ERROR_BODY_LIMIT` bytes for its message.
+        """
         for attempt in attempts(self.retry, sleep=self.sleep):
             left = self.remaining()
             if left <= 0:
@@ -97,7 +107,7 @@ class Call:
             response: httpx.Response | None = None
             failure: Exception | None = None
             try:
-                response = await self.http.request(
+                request = self.http.build_request(
                     method,
                     url,
                     headers=dict(headers or {}),
@@ -105,6 +115,9 @@ class Call:
                     content=content,
                     timeout=httpx.Timeout(left, connect=min(left, 10.0)),
                 )
+                response = await self.http.send(request, stream=stream)
+                if stream and response.status_code >= 400:
+                    response = await _bounded_copy(response)
             except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
                 failure = exc
             if response is not None:
@@ -142,15 +155,7 @@ class Call:
     async def json(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
         """`send`, then the body as a JSON object (a garbled answer counts as a provider fault)."""
         response = await self.send(method, url, **kwargs)
-        try:
-            body = response.json()
-        except ValueError:
-            raise ProviderDown(
-                f"{self.provider}: answer to {_path(url)} is not JSON", status=response.status_code
-            ) from None
-        if not isinstance(body, dict):
-            raise ProviderDown(f"{self.provider}: answer to {_path(url)} is not a JSON object")
-        return body
+        return json_object(response, self.provider)
 
     async def download(self, url: str) -> bytes:
         """The bytes behind a result URL (no token: CDNs are third parties) or a data URL."""
@@ -177,6 +182,48 @@ class Call:
             if result is not None:
                 return result
             interval = self.poll_policy.next_interval(interval, self.clock() - started)
+
+
+def json_object(response: httpx.Response, provider: str) -> dict[str, Any]:
+    """The body as a JSON object; a garbled answer (an HTML page…) counts as a provider fault."""
+    try:
+        url = str(response.request.url)
+    except RuntimeError:  # a response built by hand, without its request
+        url = ""
+    try:
+        body = response.json()
+    except (ValueError, UnicodeDecodeError):
+        kind = response.headers.get("content-type", "no content type").split(";")[0]
+        raise ProviderDown(
+            f"{provider}: answer to {_path(url)} is not JSON ({kind})",
+            status=response.status_code,
+        ) from None
+    if not isinstance(body, dict):
+        raise ProviderDown(f"{provider}: answer to {_path(url)} is not a JSON object")
+    return body
+
+
+async def _bounded_copy(response: httpx.Response) -> httpx.Response:
+    """A streamed error answer, read up to `ERROR_BODY_LIMIT` bytes and closed.
+
+    Error bodies only feed messages; a hostile server must not make us read gigabytes for one.
+    """
+    body = bytearray()
+    try:
+        async for chunk in response.aiter_bytes():
+            body += chunk
+            if len(body) >= ERROR_BODY_LIMIT:
+                break
+    finally:
+        await response.aclose()
+    dropped = ("content-encoding", "content-length", "transfer-encoding")
+    headers = {k: v for k, v in response.headers.items() if k.lower() not in dropped}
+    return httpx.Response(
+        response.status_code,
+        headers=headers,
+        content=bytes(body[:ERROR_BODY_LIMIT]),
+        request=response.request,
+    )
 
 
 def _path(url: str) -> str:

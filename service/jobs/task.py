@@ -3,6 +3,12 @@
 download (streamed to a temp file) → `pipeline.restore.restore_image` → atomic write beside
 the inbox → record. Transient errors go back to the queue with backoff; permanent ones leave
 `<name>.<ext>.failed.txt` where the result would be.
+
+A chain ending in a clip writes the photo, then the clip beside it (`x.jpg` → `x.mp4`), each
+atomically. A clip that could not be made does not undo the photo: the job is done, its clip
+step failed with the reason, and `x.mp4.failed.txt` says so to someone who only sees the
+folder (an earlier clip, if any, is left alone). A chain that cannot run with the present
+settings (a clip model without HF_TOKEN) is refused before anything is downloaded.
 """
 
 from __future__ import annotations
@@ -116,6 +122,11 @@ async def _restore(services: TaskServices, record: JobRecord) -> Restored:
     """Download the original and restore it; the unit of work is the pipeline's."""
     if record.chain not in services.catalog.chains:
         raise PermanentError(f"chain {record.chain!r} is not in models.toml any more")
+    chain = services.catalog.chain(record.chain)
+    has_token = services.settings.hf_token_value is not None
+    missing = services.catalog.missing_for(chain, has_token=has_token)
+    if missing and chain.makes_clip:
+        raise ConfigError(f"chain {chain.name} cannot run: " + "; ".join(missing))
     progress = _Progress(services, record.id)
     with tempfile.TemporaryDirectory(prefix="photo-restore-") as tmp:
         local = Path(tmp) / "original"
@@ -125,7 +136,7 @@ async def _restore(services: TaskServices, record: JobRecord) -> Restored:
             raise PermanentError("the original is gone from the inbox") from None
         restored = await restore_image(
             local,
-            services.catalog.chain(record.chain),
+            chain,
             services.runner,
             services.settings,
             fmt=formats.for_name(record.output),
@@ -137,6 +148,8 @@ async def _restore(services: TaskServices, record: JobRecord) -> Restored:
             on_progress=progress.steps,
             intermediate=progress.step,
             on_decoded=progress.source,
+            clip=record.clip_options,
+            last_try=record.attempts >= JOB_MAX_TRIES,
             before_edge=PREVIEW_EDGE,
         )
     await progress.preview("result", restored.run.image)
@@ -150,6 +163,7 @@ async def _deliver(services: TaskServices, record: JobRecord, restored: Restored
     await services.storage.makedirs(parent(record.output))
     entry = await services.storage.write_atomic(record.output, restored.data)
     await services.storage.delete(failed_note_for(record.output))
+    clip = await _deliver_clip(services, record, restored)
     changed = [s.name for s in restored.run.steps if s.status not in ("skipped", "pending")]
     log.info(
         "restored %s → %s (%s)",
@@ -162,14 +176,49 @@ async def _deliver(services: TaskServices, record: JobRecord, restored: Restored
         status="done",
         finished=time.time(),
         error=None,
-        note=None,
         steps=[s.to_dict() for s in restored.run.steps],
         cost_usd=restored.run.cost_usd,
         review=restored.run.review,
         result_etag=entry.etag,
         size=restored.run.image.size,
+        **{"note": None, **clip},
     )
     return done or record
+
+
+async def _deliver_clip(
+    services: TaskServices, record: JobRecord, restored: Restored
+) -> dict[str, Any]:
+    """Write the clip beside the photo, or the note saying why there is none; what the job
+    record says of it (nothing for chains without a clip)."""
+    if not services.catalog.chain(record.chain).makes_clip:
+        return {}
+    target = formats.clip_name(record.output)
+    if restored.clip is not None:
+        entry = await services.storage.write_atomic(target, restored.clip)
+        await services.storage.delete(failed_note_for(target))
+        log.info("clip of %s → %s", record.source, target)
+        return {"clip": target, "clip_etag": entry.etag}
+    failed = [s for s in restored.run.steps if s.kind == "video" and s.status == "failed"]
+    reason = failed[-1].note if failed else "the chain made no clip"
+    await _write_clip_note(services, record, target, reason)
+    return {"clip": None, "clip_etag": None, "note": f"photo restored; no clip: {reason}"}
+
+
+async def _write_clip_note(
+    services: TaskServices, record: JobRecord, target: str, reason: str
+) -> None:
+    note = (
+        f"photo-restore restored {record.name} but could not make its clip\n\n"
+        f"Reason: {reason}\n\nThe restored photo is {record.output.rsplit('/', 1)[-1]}. "
+        f"Chain: {record.chain}\nJob: {record.id}\nWhen: "
+        f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}\n\nAn earlier clip, if there was one, "
+        "was left as it was. This note disappears when a later run makes the clip.\n"
+    )
+    try:
+        await services.storage.write_atomic(failed_note_for(target), note.encode())
+    except (PhotoRestoreError, OSError) as exc:  # the job record says it anyway
+        log.warning("could not write the clip note for %s: %s", record.source, exc)
 
 
 async def _fail(services: TaskServices, record: JobRecord, reason: str) -> JobRecord | None:

@@ -5,7 +5,9 @@ repo, the provider choice (`auto`, a provider, its list or an endpoint), the par
 the prompt: any change that could change the answer changes the key, nothing else does.
 Entries live in a folder under `STATE_DIR/cache` (so `photo-restore restore` works with no
 Redis) or in Redis when one is given (so every worker shares them). Both are bounded by
-`CACHE_MAX_MB` and evict the least recently used entry first.
+`CACHE_MAX_MB` and evict the least recently used entry first. Clips (megabytes each) live in
+a cache of their own (`CLIP_KEYS`, its own folder), so one clip cannot evict a hundred image
+results, nor image results a paid clip.
 """
 
 from __future__ import annotations
@@ -20,7 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from service.constants import STEP_CACHE_BYTES, STEP_CACHE_INDEX, STEP_CACHE_KEY
+from service.constants import (
+    CLIP_CACHE_BYTES,
+    CLIP_CACHE_INDEX,
+    CLIP_CACHE_KEY,
+    STEP_CACHE_BYTES,
+    STEP_CACHE_INDEX,
+    STEP_CACHE_KEY,
+)
 
 # Running total of cached bytes, beside the index it belongs to.
 
@@ -53,6 +62,29 @@ return evicted
 """
 
 
+_DELETE = """
+local size = tonumber(redis.call('HGET', KEYS[1], 'size') or '-1')
+if size < 0 then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+if tonumber(redis.call('DECRBY', KEYS[3], size)) < 0 then redis.call('SET', KEYS[3], 0) end
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class CacheKeys:
+    """The Redis keys of one cache: entries (prefix), the LRU index, the running byte total."""
+
+    entry: str
+    index: str
+    total: str
+
+
+STEP_KEYS = CacheKeys(STEP_CACHE_KEY, STEP_CACHE_INDEX, STEP_CACHE_BYTES)
+CLIP_KEYS = CacheKeys(CLIP_CACHE_KEY, CLIP_CACHE_INDEX, CLIP_CACHE_BYTES)
+
+
 @dataclass(frozen=True)
 class CachedStep:
     """A remembered result: the image bytes and who produced them."""
@@ -80,10 +112,13 @@ def cache_key(
 class StepCache:
     """Bounded LRU store of step results, in a folder or in Redis."""
 
-    def __init__(self, root: Path, max_bytes: int, redis: Any = None) -> None:
+    def __init__(
+        self, root: Path, max_bytes: int, redis: Any = None, *, keys: CacheKeys = STEP_KEYS
+    ) -> None:
         self.root = root
         self.max_bytes = max_bytes
         self.redis = redis
+        self.keys = keys
         self._folder_total: int | None = None
         self._lock = asyncio.Lock()
 
@@ -97,10 +132,10 @@ class StepCache:
         if not self.enabled:
             return None
         if self.redis is not None:
-            data, meta = await self.redis.hmget(STEP_CACHE_KEY + key, ["data", "meta"])
+            data, meta = await self.redis.hmget(self.keys.entry + key, ["data", "meta"])
             if data is None:
                 return None
-            await self.redis.zadd(STEP_CACHE_INDEX, {key: time.time()})
+            await self.redis.zadd(self.keys.index, {key: time.time()})
             return CachedStep(bytes(data), _load_meta(meta))
         return await asyncio.to_thread(self._folder_get, key)
 
@@ -113,9 +148,9 @@ class StepCache:
             await self.redis.eval(
                 _PUT,
                 3,
-                STEP_CACHE_KEY + key,
-                STEP_CACHE_INDEX,
-                STEP_CACHE_BYTES,
+                self.keys.entry + key,
+                self.keys.index,
+                self.keys.total,
                 data,
                 encoded,
                 len(data),
@@ -123,11 +158,23 @@ class StepCache:
                 key,
             )
             await self.redis.eval(
-                _EVICT, 2, STEP_CACHE_INDEX, STEP_CACHE_BYTES, self.max_bytes, STEP_CACHE_KEY
+                _EVICT, 2, self.keys.index, self.keys.total, self.max_bytes, self.keys.entry
             )
             return
         async with self._lock:
             await asyncio.to_thread(self._folder_put, key, data, encoded)
+
+    async def delete(self, key: str) -> None:
+        """Drop the entry for `key` (gone already is fine): a note that has served its turn."""
+        if not self.enabled:
+            return
+        if self.redis is not None:
+            await self.redis.eval(
+                _DELETE, 3, self.keys.entry + key, self.keys.index, self.keys.total, key
+            )
+            return
+        async with self._lock:
+            await asyncio.to_thread(self._folder_delete, key)
 
     # -- folder backend (blocking; called in a thread) ---------------------------------------
 
@@ -163,6 +210,17 @@ class StepCache:
             self._folder_total += len(data)
         if self._folder_total > self.max_bytes:
             self._folder_evict()
+
+    def _folder_delete(self, key: str) -> None:
+        data_path, meta_path = self._paths(key)
+        try:
+            size = data_path.stat().st_size
+        except FileNotFoundError:
+            return
+        data_path.unlink(missing_ok=True)
+        meta_path.unlink(missing_ok=True)
+        if self._folder_total is not None:
+            self._folder_total = max(0, self._folder_total - size)
 
     def _folder_entries(self) -> list[tuple[float, int, Path]]:
         out = []

@@ -1,9 +1,11 @@
 """Decode and encode scans safely, keeping what matters: EXIF (date taken above all) and ICC.
 
-Decoding refuses, with a reason a person understands: empty files, non-images, truncated
-files and decompression bombs (more pixels than `max_pixels`, checked from the header before
-any pixel is decoded). The working image is upright (EXIF orientation applied) and in a mode
-the operations handle (RGB, RGBA, L, LA); encoding maps it back to what the format takes.
+Decoding refuses, with a reason a person understands, what the decode guard
+(`service.pipeline.guard`) refuses: empty files, non-images, truncated files, decompression
+bombs (more pixels than `max_pixels`, checked from the header before any pixel is decoded),
+slivers, animations and multi-page files. The working image is upright (EXIF orientation
+applied) and in a mode the operations handle (RGB, RGBA, L, LA); encoding maps it back to
+what the format takes.
 """
 
 from __future__ import annotations
@@ -11,16 +13,14 @@ from __future__ import annotations
 import io
 import json
 import os
-import struct
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, ImageCms, ImageFile, UnidentifiedImageError
+from PIL import Image, ImageCms
 
 from service import formats
-from service.errors import InvalidImage
+from service.pipeline import guard
 
 PROVENANCE_KEY = "photo-restore"
 _EXIF_ORIENTATION = 0x0112
@@ -111,16 +111,6 @@ def _working_mode(im: Image.Image) -> tuple[Image.Image, bytes | None]:
     return im.convert("RGB"), icc
 
 
-def _check_size(im: Image.Image, max_pixels: int) -> None:
-    """Refuse from the header alone, before a single pixel is allocated."""
-    w, h = im.size
-    if w * h > max_pixels:
-        raise InvalidImage(
-            f"the image is {w}×{h} = {w * h / 1e6:.0f} megapixels, over the limit of "
-            f"{max_pixels / 1e6:.0f} (setting MAX_PIXELS); refusing a possible decompression bomb"
-        )
-
-
 def _upright(im: Image.Image, exif: Image.Exif) -> Image.Image:
     """Apply the EXIF orientation (without copying an already upright scan) and drop the tag."""
     orientation = exif.get(_EXIF_ORIENTATION, 1)
@@ -132,33 +122,11 @@ def _upright(im: Image.Image, exif: Image.Exif) -> Image.Image:
 
 def decode(path: Path, *, max_pixels: int) -> Decoded:
     """Open, validate and fully decode the image at `path`, or raise InvalidImage with a reason."""
-    # A half-uploaded scan must fail loudly, never decode with a grey bottom half.
-    ImageFile.LOAD_TRUNCATED_IMAGES = False
-    size = path.stat().st_size
-    if size == 0:
-        raise InvalidImage("the file is empty (0 bytes)")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            im = Image.open(path)
-            _check_size(im, max_pixels)
-            fmt = im.format or "PNG"
-            im.load()
-            exif = im.getexif()
-            ifds = {tag: dict(exif.get_ifd(tag)) for tag in _EXIF_SUB_IFDS if tag in exif}
-    except InvalidImage:
-        raise
-    except UnidentifiedImageError:
-        raise InvalidImage("not an image file Pillow can read (JPEG, PNG, TIFF, WebP…)") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise InvalidImage(f"refusing a possible decompression bomb: {exc}") from None
-    except OSError as exc:
-        text = str(exc)
-        if "truncated" in text or "broken data stream" in text or "image file is" in text:
-            raise InvalidImage(f"the file is truncated or damaged ({text})") from None
-        raise InvalidImage(f"the image cannot be decoded ({text})") from None
-    except (SyntaxError, ValueError, struct.error, EOFError) as exc:
-        raise InvalidImage(f"the image cannot be decoded ({exc})") from None
+    im = guard.load_checked(guard.open_checked(path, max_pixels=max_pixels))
+    fmt = im.format or "PNG"
+    with guard.pillow_errors():
+        exif = im.getexif()
+        ifds = {tag: dict(exif.get_ifd(tag)) for tag in _EXIF_SUB_IFDS if tag in exif}
     original_mode = im.mode
     info = {k: v for k, v in im.info.items() if k in ("dpi", "compression")}
     icc_in = im.info.get("icc_profile")

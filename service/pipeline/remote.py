@@ -61,7 +61,7 @@ class RemoteExecutor:
     ) -> StepOutcome:
         """One call (or its cached answer) for `image`."""
         sent = await prepare_image_async(image, spec.max_pixels)
-        key = cache_key(sent.data, spec.repo, _provider_choice(spec), parameters, prompt)
+        key = cache_key(sent.data, spec.repo, provider_choice(spec), parameters, prompt)
         hit = await self.cache.get(key)
         if hit is not None:
             out = await _decode(hit.data, spec)
@@ -193,7 +193,7 @@ class RemoteExecutor:
         )
 
 
-def _provider_choice(spec: ModelSpec) -> str:
+def provider_choice(spec: ModelSpec) -> str:
     """Part of the cache key: the same image asked of another provider set is another call."""
     if spec.endpoint:
         return f"endpoint:{spec.endpoint}"

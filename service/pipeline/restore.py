@@ -3,16 +3,18 @@
 The unit of work both the worker's task and `photo-restore restore` run; it knows nothing of
 queues, job records or where the file came from. EXIF, ICC and a provenance note travel into
 the result, and "keep the original here" masks are applied last, to the original replayed
-through the same crops and turns as the result. On request, a small "before" in the result's
-frame comes back too (`aligned`), for a slider that compares like with like.
+through the same crops and turns as the result. A chain ending in a clip step also answers
+the clip (`Restored.clip`, MP4 bytes, or None when its step failed); the clip is made from the
+photo as written, masks included. On request, a small "before" in the result's frame comes back
+too (`aligned`), for a slider that compares like with like.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ from PIL import Image
 
 from service.config.catalog import Chain, Step
 from service.config.settings import Settings
+from service.errors import ConfigError
 from service.pipeline import aligned, imageio, registry, transforms
 from service.pipeline.imageio import Decoded
 from service.pipeline.ops.keep import ALIGNED_ORIGINAL
@@ -44,6 +47,11 @@ class Restored:
     run: RunResult
     decoded: Decoded
     aligned_before: Image.Image | None = None  # the original in the result's frame, small
+
+    @property
+    def clip(self) -> bytes | None:
+        """The clip made beside the photo, when the chain makes one and its step succeeded."""
+        return self.run.clip
 
 
 def edit_steps(edits: Sequence[dict[str, Any]]) -> list[Step]:
@@ -91,14 +99,20 @@ async def restore_image(
     on_progress: ProgressCallback | None = None,
     intermediate: Any = None,
     on_decoded: Callable[[Image.Image], Awaitable[None]] | None = None,
+    clip: Mapping[str, Any] | None = None,
+    last_try: bool = True,
     before_edge: int | None = None,
 ) -> Restored:
     """Decode, run the chain and encode; shared by the worker and `photo-restore restore`.
 
     `fmt` is the format to write, the one the result's name says (`formats.for_name`); None
     keeps the scan's own format where it can be written (else PNG, see `formats.writable`).
-    With `before_edge`, `aligned_before` is the original in the result's frame (`aligned`).
+    `clip` holds a re-run's choices for the clip step (see `RunContext.clip`); `last_try`
+    says whether a transient failure of that step may still ask for a retry. With
+    `before_edge`, `aligned_before` is the original in the result's frame (`aligned`).
     """
+    if chain.unresolved:
+        raise ConfigError(f"chain {chain.name!r} runs {chain.restore_with!r} first: resolve it")
     decoded = await asyncio.to_thread(imageio.decode, path, max_pixels=settings.max_pixels)
     if on_decoded is not None:
         await on_decoded(decoded.image)
@@ -115,17 +129,11 @@ async def restore_image(
         params=dict(params or {}),
         fidelity=fidelity,
         intermediate=intermediate,
+        clip=dict(clip or {}),
+        last_try=last_try,
     )
-    # "Keep the original here" masks apply after the chain, to the original replayed through
-    # the same crops and turns; only then is the original kept alive during the run.
-    keeps = [e for e in edits if e.get("op") == KEEP_OP]
-    original = [pixels[0]] if keeps else []  # a list, so the masks' step can let go of it
-    with transforms.recording() as frame_log:
-        hand = edit_steps([e for e in edits if e.get("op") != KEEP_OP])
-        run = await runner.run(pixels.pop(), chain, ctx, edits=hand, on_progress=on_progress)
+    run, frame_log = await _run(pixels, chain, runner, ctx, edits, on_progress)
     before_image = await _aligned_before(small, frame_log, run.image.size, before_edge)
-    if original:
-        await _keep_original(run, original, frame_log, keeps, intermediate)
     data = await asyncio.to_thread(
         imageio.encode,
         run.image,
@@ -142,6 +150,36 @@ def _op_context(chain: Chain, decoded: Decoded) -> OpContext:
     )
 
 
+async def _run(
+    pixels: list[Image.Image],
+    chain: Chain,
+    runner: ChainRunner,
+    ctx: RunContext,
+    edits: Sequence[dict[str, Any]],
+    on_progress: ProgressCallback | None,
+) -> tuple[RunResult, list[transforms.Transform]]:
+    """Hand edits, the chain, then "keep the original here" masks (to the original replayed
+    through the same crops and turns; only then is the original kept alive during the run).
+    With masks, a clip step waits for them: the clip is of the photo as it will be written.
+
+    The scan is popped from `pixels` into the runner: no variable of ours names it while the
+    chain runs, so the merge after a model step may write its result into the scan's memory.
+    Also answers the frame log of the photo's steps."""
+    before = [e for e in edits if e.get("op") != KEEP_OP]
+    keeps = [e for e in edits if e.get("op") == KEEP_OP]
+    original = [pixels[0]] if keeps else []  # a list, so the masks' step can let go of it
+    clip_last = chain.makes_clip and bool(keeps)
+    photo_chain = replace(chain, steps=chain.steps[:-1]) if clip_last else chain
+    with transforms.recording() as frame_log:
+        hand = edit_steps(before)
+        run = await runner.run(pixels.pop(), photo_chain, ctx, edits=hand, on_progress=on_progress)
+    if original:
+        await _keep_original(run, original, frame_log, keeps, ctx.intermediate)
+    if clip_last:
+        await _clip_after_masks(run, chain, runner, ctx, on_progress)
+    return run, frame_log
+
+
 async def _aligned_before(
     small: aligned.Proxy | None,
     frame_log: list[transforms.Transform],
@@ -153,6 +191,29 @@ async def _aligned_before(
         return None
     out_size = aligned.preview_size(size, edge)
     return await asyncio.to_thread(aligned.replay_small, small, frame_log, out_size)
+
+
+async def _clip_after_masks(
+    run: RunResult,
+    chain: Chain,
+    runner: ChainRunner,
+    ctx: RunContext,
+    on_progress: ProgressCallback | None,
+) -> None:
+    """The chain's clip step, run on the masked photo; its record joins the run's."""
+    done = list(run.steps)
+
+    async def progress(records: list[StepRecord]) -> None:
+        for offset, record in enumerate(records):
+            record.index = len(done) + offset
+        if on_progress is not None:
+            await on_progress(done + records)
+
+    clip_run = await runner.run(
+        run.image, replace(chain, steps=chain.steps[-1:]), ctx, on_progress=progress
+    )
+    run.steps.extend(clip_run.steps)
+    run.clip = clip_run.clip
 
 
 async def _keep_original(

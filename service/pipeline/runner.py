@@ -1,8 +1,9 @@
 """The chain runner: feeds an image through a chain's steps, one executor per step kind.
 
-Executors are looked up by `Step.kind`, so a new kind (say `animate`, producing a clip) is a
-new executor handed to the runner, not a change here. Local work runs in a thread, never on
-the event loop.
+Executors are looked up by `Step.kind`, so a new kind is a new executor handed to the runner,
+not a change here. A `video` step's executor answers the image unchanged and a clip beside it
+(`StepOutcome.clip`), which the run hands back (`RunResult.clip`). Local work runs in a
+thread, never on the event loop.
 """
 
 from __future__ import annotations
@@ -56,6 +57,10 @@ class RunContext:
     params: Mapping[str, Any] = field(default_factory=dict)  # merged into remote step params
     fidelity: str | None = None
     intermediate: Callable[[int, Image.Image], Awaitable[None]] | None = None
+    # A re-run's choices for the clip step: "model" (another clip model), "prompt", "params".
+    clip: Mapping[str, Any] = field(default_factory=dict)
+    # The job's last try: a step that would ask for a retry records its failure instead.
+    last_try: bool = True
 
 
 @dataclass
@@ -71,6 +76,7 @@ class StepOutcome:
     note: str = ""
     review: list[str] = field(default_factory=list)
     measurements: dict[str, Any] = field(default_factory=dict)
+    clip: bytes | None = None  # an MP4 made beside the image (video steps)
 
 
 class StepExecutor(Protocol):
@@ -97,6 +103,7 @@ class RunResult:
 
     image: Image.Image
     steps: list[StepRecord]
+    clip: bytes | None = None
 
     @property
     def cost_usd(self) -> float:
@@ -133,6 +140,7 @@ class ChainRunner:
             StepRecord(index=i, name=s.name, kind=s.kind, label=s.label())
             for i, s in enumerate(steps)
         ]
+        clip: bytes | None = None
         for i, step in enumerate(steps):
             executor = self.executors.get(step.kind)
             if executor is None:
@@ -170,7 +178,8 @@ class ChainRunner:
             if outcome.image is not image and ctx.intermediate is not None:
                 await ctx.intermediate(i, outcome.image)
             image = outcome.image
+            clip = outcome.clip if outcome.clip is not None else clip
             if on_progress:
                 await on_progress(records)
         handoff.drop(ctx.op_context)  # a scan left for a merge that never came
-        return RunResult(image=image, steps=records)
+        return RunResult(image=image, steps=records, clip=clip)

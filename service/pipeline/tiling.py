@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from service.config.catalog import MAX_TILES
+from service.config.specs import MAX_TILES
 from service.pipeline import align, findings
 
 OVERLAP = 0.125  # of a tile's side, on each inner edge

@@ -19,6 +19,9 @@ from service.constants import QUEUE_NAME
 from service.jobs.arq_queue import ArqJobQueue
 from service.jobs.records import JobStore
 from service.pipeline import registry
+from service.pipeline.animate import VideoExecutor
+from service.pipeline.clipmaker import build_clip_maker
+from service.pipeline.guard import PixelBudget
 from service.pipeline.remote import build_remote_executor
 from service.pipeline.runner import ChainRunner, LocalExecutor, StepExecutor
 from service.storage.base import Storage
@@ -29,8 +32,13 @@ log = logging.getLogger(__name__)
 
 
 def load_checked_catalog(settings: Settings) -> Catalog:
-    """models.toml with every op name checked against the registered operations."""
-    return load_catalog(settings.models_file, local_ops=registry.names())
+    """models.toml with every op name checked against the registered operations, resolved for
+    this process: `restore_with = "default"` becomes the chain that restores with (or without)
+    the token and DEFAULT_CHAIN of these settings."""
+    catalog = load_catalog(settings.models_file, local_ops=registry.names())
+    return catalog.resolved(
+        has_token=settings.hf_token_value is not None, requested=settings.default_chain
+    )
 
 
 def make_http_client(*, timeout: float = 60.0) -> httpx.AsyncClient:
@@ -46,13 +54,14 @@ def make_http_client(*, timeout: float = 60.0) -> httpx.AsyncClient:
 def build_executors(
     settings: Settings, http: httpx.AsyncClient, redis: Any | None, catalog: Catalog
 ) -> dict[str, StepExecutor]:
-    """One executor per step kind; a new kind (animation) adds one entry here.
+    """One executor per step kind: local ops, image models, clip models (sharing one client).
 
     `catalog` is the process's one parsed models.toml: the remote executor matches a step to
     its chain by identity, which only works on the very objects the chains were run from.
     """
     remote = build_remote_executor(settings, http, catalog, redis=redis)
-    return {"local": LocalExecutor(), "remote": remote}
+    clips = build_clip_maker(settings, remote.client, redis)
+    return {"local": LocalExecutor(), "remote": remote, "video": VideoExecutor(catalog, clips)}
 
 
 async def open_storage(settings: Settings, http: httpx.AsyncClient) -> Storage:
@@ -81,11 +90,14 @@ class Services:
     storage: Storage
     http: httpx.AsyncClient
     runner: ChainRunner
+    decode_budget: PixelBudget  # pixels the dashboard's views decode at once (MAX_PIXELS)
 
     @classmethod
-    async def open(cls, settings: Settings, redis_url: str) -> Services:
-        """Connect to Redis and the storage, load the catalog."""
-        catalog = load_checked_catalog(settings)
+    async def open(
+        cls, settings: Settings, redis_url: str, *, catalog: Catalog | None = None
+    ) -> Services:
+        """Connect to Redis and the storage, load the catalog (unless the caller did)."""
+        catalog = catalog or load_checked_catalog(settings)
         default = catalog.choose_default(
             settings.default_chain, has_token=settings.hf_token_value is not None
         )
@@ -110,6 +122,7 @@ class Services:
             storage=storage,
             http=http,
             runner=runner,
+            decode_budget=PixelBudget(settings.max_pixels),
         )
 
     def watcher(self) -> Watcher:

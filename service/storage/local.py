@@ -2,24 +2,43 @@
 
 Blocking file calls run in threads so the event loop stays free. Writes go to a
 `.restore-<uuid>.tmp` sibling and are renamed into place, like the WebDAV MOVE.
+
+Only the user's files are reachable: a path through a symbolic link is refused (a link in an
+inbox could otherwise serve the embedded Redis's dump under `.photo-restore`, or anything on
+the machine), and so is the state folder itself. Errors name the storage path, never where
+DATA_DIR lies on the server.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import hashlib
+import logging
 import os
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import BinaryIO
 
-from service.constants import TEMP_PREFIX, TEMP_SUFFIX
+from service.constants import STATE_DIR_NAME, TEMP_PREFIX, TEMP_SUFFIX
 from service.errors import NotFound, StorageError, UnsafePath
 from service.storage.base import Entry
-from service.storage.paths import normalize
+from service.storage.paths import child, normalize
 
+log = logging.getLogger(__name__)
 CHUNK = 1 << 20
+_MISSING = (errno.ENOENT, errno.ENOTDIR)  # `first.jpg/x`: nothing there, not a server fault
+
+
+def _os_error(exc: OSError, path: str) -> Exception:
+    """The error of our tree for a failed file call, naming the storage path only."""
+    if exc.errno in _MISSING:
+        return NotFound(f"no such file or folder: {path}")
+    if exc.errno == errno.ENAMETOOLONG:
+        return UnsafePath(f"name too long for this disk: {path}")
+    return StorageError(f"cannot use {path}: {exc.strerror or type(exc).__name__}")
 
 
 class LocalStorage:
@@ -28,16 +47,18 @@ class LocalStorage:
     # Local mtimes (with ctime) tell when a file arrived, so an old file is settled at once.
     mtime_is_arrival = True
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, private: tuple[str, ...] = (STATE_DIR_NAME,)) -> None:
         self.root = root.resolve()
+        self.private = private
 
     def _real(self, path: str) -> Path:
         rel = normalize(path).lstrip("/")
+        if rel.split("/")[0] in self.private:
+            raise UnsafePath(f"not one of the user's files: {normalize(path)}")
         real = (self.root / rel) if rel else self.root
-        # A symlink inside the root must not lead outside it.
-        resolved = real.resolve()
-        if resolved != self.root and self.root not in resolved.parents:
-            raise UnsafePath(f"path leaves the storage root: {path!r}")
+        # A link is never followed, neither out of the root nor into the state folder.
+        if real.resolve() != real:
+            raise UnsafePath(f"path goes through a symbolic link: {normalize(path)}")
         return real
 
     def _entry(self, path: str, real: Path, st: os.stat_result | None = None) -> Entry:
@@ -68,8 +89,10 @@ class LocalStorage:
         def _stat() -> Entry | None:
             try:
                 return self._entry(path, real)
-            except FileNotFoundError:
-                return None
+            except OSError as exc:
+                if exc.errno in _MISSING:
+                    return None
+                raise _os_error(exc, normalize(path)) from None
 
         return await asyncio.to_thread(_stat)
 
@@ -87,9 +110,9 @@ class LocalStorage:
                     if de.is_symlink():
                         continue  # never follow links out of the user's space
                     try:
-                        out.append(
-                            self._entry(f"{base.rstrip('/')}/{de.name}", Path(de.path), de.stat())
-                        )
+                        out.append(self._entry(child(base, de.name), Path(de.path), de.stat()))
+                    except UnsafePath as exc:  # one odd name must not hide the whole folder
+                        log.warning("skipping an entry of %s: %s", base, exc)
                     except FileNotFoundError:
                         continue
             return sorted(out, key=lambda e: e.name)
@@ -100,9 +123,9 @@ class LocalStorage:
         """Stream a file in 1 MiB chunks."""
         real = self._real(path)
         try:
-            fh = await asyncio.to_thread(real.open, "rb")
-        except FileNotFoundError:
-            raise NotFound(f"no such file: {path}") from None
+            fh = await asyncio.to_thread(_open_no_follow, real)
+        except OSError as exc:
+            raise _os_error(exc, normalize(path)) from None
         try:
             while chunk := await asyncio.to_thread(fh.read, CHUNK):
                 yield chunk
@@ -115,12 +138,13 @@ class LocalStorage:
 
         def _copy() -> Entry:
             try:
-                entry = self._entry(path, real)
-                with real.open("rb") as src, dest.open("wb") as out:
-                    while chunk := src.read(CHUNK):
-                        out.write(chunk)
-            except FileNotFoundError:
-                raise NotFound(f"no such file: {path}") from None
+                with _open_no_follow(real) as src:
+                    entry = self._entry(path, real, os.fstat(src.fileno()))
+                    with dest.open("wb") as out:
+                        while chunk := src.read(CHUNK):
+                            out.write(chunk)
+            except OSError as exc:
+                raise _os_error(exc, normalize(path)) from None
             return entry
 
         return await asyncio.to_thread(_copy)
@@ -152,11 +176,11 @@ class LocalStorage:
                     os.link(tmp, real)  # fails with FileExistsError, atomically
                     tmp.unlink()
             except OSError as exc:
-                with contextlib.suppress(FileNotFoundError):
+                with contextlib.suppress(OSError):
                     tmp.unlink()
                 if isinstance(exc, FileExistsError):
                     raise
-                raise StorageError(f"cannot write {path}: {exc.strerror or exc}") from exc
+                raise _os_error(exc, normalize(path)) from None
             return self._entry(path, real)
 
         return await asyncio.to_thread(_write)
@@ -164,15 +188,21 @@ class LocalStorage:
     async def makedirs(self, path: str) -> None:
         """mkdir -p."""
         real = self._real(path)
-        await asyncio.to_thread(real.mkdir, parents=True, exist_ok=True)
+        try:
+            await asyncio.to_thread(real.mkdir, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _os_error(exc, normalize(path)) from None
 
     async def delete(self, path: str) -> None:
         """Remove a file if present."""
         real = self._real(path)
 
         def _rm() -> None:
-            with contextlib.suppress(FileNotFoundError):
+            try:
                 real.unlink()
+            except OSError as exc:
+                if exc.errno not in _MISSING:
+                    raise _os_error(exc, normalize(path)) from None
 
         await asyncio.to_thread(_rm)
 
@@ -185,3 +215,9 @@ class LocalStorage:
 
     async def aclose(self) -> None:
         """Nothing to release."""
+
+
+def _open_no_follow(real: Path) -> BinaryIO:
+    """Open for reading, refusing a link swapped in since `_real` looked (O_NOFOLLOW)."""
+    fd = os.open(real, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    return os.fdopen(fd, "rb")

@@ -1,7 +1,8 @@
 """Storage paths: '/'-separated, absolute from the storage root, never escaping it.
 
-Every path that crosses a trust boundary (webhook, API, PROPFIND href) goes through
-`normalize`, so `..`, NUL bytes and backslashes are refused in one place.
+Every path that crosses a trust boundary (webhook, API, PROPFIND href, a folder listing)
+goes through `normalize`, so `..`, control characters (NUL among them), backslashes and names
+longer than any file system keeps are refused in one place, with an `UnsafePath` (HTTP 400).
 """
 
 from __future__ import annotations
@@ -11,15 +12,43 @@ import unicodedata
 
 from service.errors import UnsafePath
 
+# ext4, XFS, APFS and NTFS keep 255 bytes per name; Linux refuses paths over 4096 bytes.
+MAX_NAME_BYTES = 255
+MAX_PATH_BYTES = 4096
+# C0 controls and DEL: no scan is named with them, and they break logs, headers and notes.
+_CONTROL = frozenset(chr(c) for c in (*range(0x20), 0x7F))
+
+
+def _shown(path: str) -> str:
+    """`path` for an error message: quoted, and cut short when it is very long."""
+    return repr(path) if len(path) <= 120 else repr(path[:100]) + f"… ({len(path)} characters)"
+
 
 def normalize(path: str) -> str:
     """Return the canonical form '/a/b' of `path`, or raise UnsafePath."""
-    if "\x00" in path or "\\" in path:
-        raise UnsafePath(f"path contains a forbidden character: {path!r}")
+    if "\\" in path or not _CONTROL.isdisjoint(path):
+        raise UnsafePath(f"path contains a forbidden character: {_shown(path)}")
+    try:
+        size = len(path.encode("utf-8"))
+    except UnicodeEncodeError:  # a disk name in another encoding, read as lone surrogates
+        raise UnsafePath(f"path is not valid UTF-8: {_shown(path)}") from None
+    if size > MAX_PATH_BYTES:
+        raise UnsafePath(f"path longer than {MAX_PATH_BYTES} bytes: {_shown(path)}")
     parts = [p for p in path.split("/") if p not in ("", ".")]
     if any(p == ".." for p in parts):
-        raise UnsafePath(f"path must not contain '..': {path!r}")
+        raise UnsafePath(f"path must not contain '..': {_shown(path)}")
+    for part in parts:
+        if len(part.encode("utf-8")) > MAX_NAME_BYTES:
+            raise UnsafePath(f"name longer than {MAX_NAME_BYTES} bytes: {_shown(part)}")
     return "/" + "/".join(parts)
+
+
+def child(folder: str, name: str) -> str:
+    """The path of entry `name` listed in `folder`, or UnsafePath when the name is not one
+    plain segment (a listing must skip such an entry, never fail on it)."""
+    if name in ("", ".", "..") or "/" in name:
+        raise UnsafePath(f"not a plain file name: {_shown(name)}")
+    return normalize(f"{folder.rstrip('/')}/{name}")
 
 
 def join(base: str, *names: str) -> str:

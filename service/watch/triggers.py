@@ -34,6 +34,8 @@ SSE_EVENTS = frozenset(
     {"postprocessing-finished", "item-renamed", "item-moved", "item-restored", "file-touched"}
 )
 OCS_HEADERS = {"OCS-APIRequest": "true", "Accept": "application/json"}
+# An oCIS event is a few hundred bytes; a line longer than this is a broken or hostile stream.
+MAX_SSE_LINE = 64 * 1024
 
 Push = Callable[[list[str]], Awaitable[None]]
 
@@ -143,7 +145,7 @@ async def sse_events(
             )
         event = "message"
         data: list[str] = []
-        async for line in resp.aiter_lines():
+        async for line in bounded_lines(resp, MAX_SSE_LINE):
             if not line:
                 if data:
                     yield event, "\n".join(data)
@@ -154,6 +156,24 @@ async def sse_events(
                 event = line[6:].strip()
             elif line.startswith("data:"):
                 data.append(line[5:].lstrip())
+
+
+async def bounded_lines(resp: httpx.Response, limit: int) -> AsyncIterator[str]:
+    """The body's lines (CR, LF or CRLF) like `aiter_lines`, but a line that grows past `limit`
+    characters ends the stream with ValueError instead of filling memory."""
+    pending = ""
+    async for text in resp.aiter_text():
+        pending += text
+        held = "\r" if pending.endswith("\r") else ""  # its "\n" may come in the next chunk
+        body = pending[: len(pending) - len(held)]
+        *lines, rest = body.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        pending = rest + held
+        for line in lines:
+            yield line
+        if len(pending) > limit:
+            raise ValueError(f"event stream line longer than {limit} characters")
+    if pending:
+        yield pending.removesuffix("\r")
 
 
 async def run_activity_trigger(

@@ -5,7 +5,8 @@ Pure functions; the web routes call them. Two shapes are understood:
 - Nextcloud `webhook_listeners` (NC ≥ 30): `{"event": {"class": "OCP\\Files\\Events\\Node\\
   NodeCreatedEvent", "node": {"id": 7, "path": "/<uid>/files/<path>"}}, "user": {...},
   "time": ...}`; rename/copy/restore events carry `event.source` and `event.target`. Paths are
-  the *owner's* (`/<owner>/files/...`), so the `/<uid>/files` prefix is stripped whoever the uid.
+  the *owner's* (`/<owner>/files/...`): an event of another account (a folder it shares with
+  ours, another user's listener) is ignored, never mapped onto our files.
 - the generic `{"path": "/Family/to-restore/x.jpg", "event": "created"}` for ownCloud, oCIS
   or scripts.
 
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from service.errors import UnsafePath, WebhookRejected
-from service.storage.paths import normalize
+from service.storage.paths import nfc, normalize
 
 SECRET_HEADER = "X-Webhook-Secret"  # noqa: S105 - a header name, not a secret
 NODE_EVENT_PREFIX = "OCP\\Files\\Events\\Node\\"
@@ -79,16 +80,24 @@ def secret_ok(headers: Mapping[str, str], secret: str | None) -> bool:
     return ok
 
 
-def strip_owner(path: str) -> str:
-    """'/<uid>/files/a/b' → '/a/b' (normalized; '..' refused with UnsafePath)."""
+def split_owner(path: str) -> tuple[str, str]:
+    """'/<uid>/files/a/b' → ('<uid>', '/a/b') (normalized; '..' refused with UnsafePath)."""
     parts = normalize(path).split("/")[1:]  # normalize first: '..' never survives
     if len(parts) >= 2 and parts[1] == "files":
-        return normalize("/".join(parts[2:]))
+        return parts[0], normalize("/".join(parts[2:]))
     raise UnsafePath(f"not a Nextcloud user-files path: {path!r}")
 
 
-def parse_nextcloud(body: Any) -> list[FileEvent]:
-    """Events of a `webhook_listeners` body; [] for events that cannot bring new files."""
+def strip_owner(path: str) -> str:
+    """'/<uid>/files/a/b' → '/a/b', whoever the uid."""
+    return split_owner(path)[1]
+
+
+def parse_nextcloud(body: Any, *, user: str | None = None) -> list[FileEvent]:
+    """Events of a `webhook_listeners` body; [] for events that cannot bring new files.
+
+    With `user` (our account's id), a path of another account's files is ignored.
+    """
     if not isinstance(body, dict) or not isinstance(body.get("event"), dict):
         raise WebhookRejected("expected a webhook_listeners body with an 'event' object")
     event = body["event"]
@@ -97,15 +106,18 @@ def parse_nextcloud(body: Any) -> list[FileEvent]:
     if short not in INTERESTING:
         return []
     out = []
+    paths = 0
     for key in ("node", "target"):  # the target of a rename/copy is where the file now is
         node = event.get(key)
         if not isinstance(node, dict) or not isinstance(node.get("path"), str):
             continue
+        paths += 1
+        owner, path = split_owner(node["path"])
+        if user is not None and nfc(owner) != nfc(user):
+            continue  # another account's file: not ours to look at
         node_id = node.get("id")
-        out.append(
-            FileEvent(strip_owner(node["path"]), short, None if node_id is None else str(node_id))
-        )
-    if not out:
+        out.append(FileEvent(path, short, None if node_id is None else str(node_id)))
+    if not paths:
         raise WebhookRejected(f"{short} without a node or target path")
     return out
 

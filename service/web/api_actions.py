@@ -58,16 +58,25 @@ async def approve(request: Request) -> Response:
     return JSONResponse(job_json(record, services))
 
 
+async def _delete_if_ours(services: Services, path: str | None, etag: str | None) -> bool:
+    """Delete `path` when it is still the file this job wrote (a newer run's is left alone)."""
+    if path is None:
+        return False
+    entry = await services.storage.stat(path)
+    if entry is None or entry.is_dir or etag not in (None, entry.etag):
+        return False
+    await services.storage.delete(path)
+    return True
+
+
 async def reject(request: Request) -> Response:
-    """Delete the result (only if it is still this job's), keep the original, remember it."""
+    """Delete the result and its clip (only if still this job's), keep the original, remember."""
     services = services_of(request)
     record = await get_job_or_404(request)
     if record.status != "done":
         raise Conflict("only a finished job can be rejected")
-    entry = await services.storage.stat(record.output)
-    deleted = False
-    if entry is not None and not entry.is_dir and record.result_etag in (None, entry.etag):
-        await services.storage.delete(record.output)
+    deleted = await _delete_if_ours(services, record.output, record.result_etag)
+    if await _delete_if_ours(services, record.clip, record.clip_etag):
         deleted = True
     record = (
         await services.store.update(
@@ -81,8 +90,9 @@ async def reject(request: Request) -> Response:
     return JSONResponse({**job_json(record, services), "deleted": deleted})
 
 
-def _runnable_chain(services: Services, name: str, fidelity: str | None) -> Chain:
+def _runnable_chain(services: Services, name: str, body: RerunBody) -> Chain:
     """The chain a re-run asks for, when it exists and can run with the present settings."""
+    fidelity = body.fidelity
     chain = services.catalog.chains.get(name)
     if chain is None:
         raise InvalidRequest(f"unknown chain {name!r}")
@@ -93,12 +103,20 @@ def _runnable_chain(services: Services, name: str, fidelity: str | None) -> Chai
         raise Conflict(f"chain {name} cannot run now: " + "; ".join(missing))
     if fidelity is not None and fidelity not in chain.fidelity:
         raise InvalidRequest(f"chain {name} has no fidelity {fidelity!r}")
+    if body.clip_options() and not chain.makes_clip:
+        raise InvalidRequest(f"chain {name} makes no clip: clip_model and clip_prompt do not apply")
+    model = services.catalog.models.get(body.clip_model or "")
+    if body.clip_model is not None and (model is None or not model.makes_clips):
+        known = ", ".join(n for n, m in services.catalog.models.items() if m.makes_clips)
+        raise InvalidRequest(f"clip_model must be a clip model: one of {known}")
     return chain
 
 
 def _variant(edits: list[dict[str, Any]], body: RerunBody) -> str:
     """What tells this re-run from a plain one of the same chain ('' when nothing does)."""
-    overrides = [edits, body.prompt, body.params, body.fidelity]
+    overrides: list[Any] = [edits, body.prompt, body.params, body.fidelity]
+    if body.clip_options():
+        overrides.append(body.clip_options())
     if overrides == [[], None, {}, None]:
         return ""
     return hashlib.sha256(json.dumps(overrides, sort_keys=True).encode()).hexdigest()[:16]
@@ -135,18 +153,20 @@ async def _rerun_request(
         params=body.params,
         fidelity=body.fidelity,
         parent=record.id,
+        clip_options=body.clip_options(),
     )
 
 
 @json_body(RerunBody)
 async def rerun(request: Request, body: RerunBody) -> Response:
-    """Queue the same original again with another chain, prompt, parameters, fidelity or edits.
+    """Queue the same original again with another chain, prompt, parameters, fidelity or edits
+    (and, for a chain ending in a clip, another clip model or motion prompt).
 
     The new job is a child of this one; asking twice for the same thing re-runs that child.
     """
     services = services_of(request)
     record = await get_job_or_404(request)
-    chain = _runnable_chain(services, body.chain or record.chain, body.fidelity)
+    chain = _runnable_chain(services, body.chain or record.chain, body)
     job = await _rerun_request(services, record, chain, body)
     created = await services.queue.submit(job)
     if created is None:  # the very same re-run exists: run it again

@@ -10,7 +10,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from service.config import costs
-from service.config.catalog import Step
+from service.config.catalog import ModelSpec, Step
 from service.errors import ConfigError
 from service.pipeline import registry
 from service.runtime.services import Services
@@ -30,6 +30,9 @@ def _step(services: Services, step: Step) -> dict[str, Any]:
             out["description"] = registry.get(step.name).description
         except ConfigError:
             out["description"] = "unknown operation"
+    elif step.kind == "video":
+        model = services.catalog.models[step.name]
+        out.update(clip_model(model), prompt=step.prompt or model.prompt)
     elif step.kind == "remote":
         model = services.catalog.models[step.name]
         where = (
@@ -51,6 +54,23 @@ def _step(services: Services, step: Step) -> dict[str, Any]:
     return out
 
 
+def clip_model(model: ModelSpec) -> dict[str, Any]:
+    """A clip model as the dashboard shows it: what it makes and what one clip costs."""
+    return {
+        "name": model.name,
+        "title": model.title or model.repo,
+        "description": model.description or model.title or model.repo,
+        "repo": model.repo,
+        "provider": model.provider,
+        "where": f"Hugging Face router, provider {model.provider}",
+        "duration": model.duration,
+        "resolution": model.resolution,
+        "price_per_second": model.price_per_second,
+        "clip_cost": model.clip_cost,
+        "needs_token": True,
+    }
+
+
 def catalog_json(services: Services) -> dict[str, Any]:
     """Chains with availability and steps, plus the hand-edit operations."""
     has_token = services.settings.hf_token_value is not None
@@ -68,14 +88,17 @@ def catalog_json(services: Services) -> dict[str, Any]:
                 "fidelity": list(chain.fidelity),
                 "output": chain.output,
                 "output_format": chain.output_format,
+                "restores_with": chain.base,
                 "steps": [_step(services, s) for s in chain.steps],
                 # Before it runs: model calls (a tiled step makes N² of them) and their price.
                 "calls": costs.calls(chain),
                 "cost_usd": costs.cost_usd(services.catalog, chain),
             }
         )
+    clips = [clip_model(m) for m in services.catalog.models.values() if m.makes_clips]
     return {
         "chains": chains,
+        "clip_models": clips,
         "default_chain": services.default_chain,
         "has_token": has_token,
         "manual_ops": [

@@ -2,20 +2,18 @@
 enqueue picked files and upload scans from the computer into an inbox.
 
 Every path is checked by `service.web.access` (normalized, inside an inbox or its output);
-uploads refuse junk names and are written with `write_atomic`, so the watcher never sees a
-half-written file. An uploaded or picked file is queued at once with the same job id the
-watcher would give it, and marked in the ledger, so it is never queued twice.
+uploads refuse junk names, arrive once into a temporary file (`service.web.multipart`) and are
+written with `write_atomic`, so the watcher never sees a half-written file. An uploaded or
+picked file is queued at once with the same job id the watcher would give it, and marked in
+the ledger, so it is never queued twice.
 """
 
 from __future__ import annotations
 
 import asyncio
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -102,6 +100,16 @@ async def download(request: Request) -> Response:
     return await images.file_response(services_of(request), path, download=not inline)
 
 
+def _refusal(services: Services, name: str) -> str | None:
+    """Why a chain ending in a clip cannot be queued now (no token: no clip can be made)."""
+    chain = services.catalog.chains.get(name)
+    if chain is None or not chain.makes_clip:
+        return None
+    has_token = services.settings.hf_token_value is not None
+    missing = services.catalog.missing_for(chain, has_token=has_token)
+    return f"chain {name} cannot run: " + "; ".join(missing) if missing else None
+
+
 async def _queue_file(
     services: Services, entry: Entry, origin: str, chain: str | None = None
 ) -> dict[str, Any]:
@@ -119,6 +127,9 @@ async def _queue_file(
     )
     if placement is None:
         return {"path": entry.path, "error": "not a file the watcher would take"}
+    refused = _refusal(services, placement.chain)
+    if refused is not None:
+        return {"path": entry.path, "error": refused}
     request = JobRequest(
         source=entry.path,
         output=placement.output,
@@ -150,17 +161,6 @@ async def enqueue(request: Request, body: EnqueueBody) -> Response:
     return JSONResponse({"results": results})
 
 
-def _spool(upload: UploadFile, dest: Path, limit: int) -> int:
-    """Copy an upload to a real file (blocking); refuse it beyond `limit` bytes."""
-    upload.file.seek(0)
-    with dest.open("wb") as out:
-        shutil.copyfileobj(upload.file, out, 1 << 20)
-    size = dest.stat().st_size
-    if size > limit:
-        raise InvalidRequest(f"{upload.filename}: larger than MAX_FILE_MB")
-    return size
-
-
 async def _free_name(services: Services, folder: str, name: str) -> str:
     """`name`, or `stem (2).ext`… when a file of that name is already there."""
     stem, dot, ext = name.rpartition(".")
@@ -173,32 +173,29 @@ async def _free_name(services: Services, folder: str, name: str) -> str:
     return candidate
 
 
-def _upload_limit(request: Request) -> int:
-    """Bytes a whole upload request may announce: four files at MAX_FILE_MB."""
-    return int(services_of(request).settings.max_file_mb * 1024 * 1024 * 4)
+def _file_limit(request: Request) -> int:
+    """Bytes one uploaded file may have: MAX_FILE_MB."""
+    return int(services_of(request).settings.max_file_mb * 1024 * 1024)
 
 
-@form_body(UploadForm, max_bytes=_upload_limit)
+@form_body(UploadForm, max_file=_file_limit)
 async def upload(request: Request, body: UploadForm) -> Response:
     """Multipart upload into an inbox folder: fields `folder` and one or more `file`s.
 
     Each file is written atomically, then queued at once (origin "upload").
     """
     services = services_of(request)
-    limit = services.settings.max_file_mb * 1024 * 1024
     folder, _area, in_inbox = await inboxes_of(request).resolve(body.folder)
     if not in_inbox:
         raise InvalidRequest("uploads go into an inbox, not into its output folder")
     names = [check_upload_name(f.filename or "") for f in body.file]
     results = []
-    with tempfile.TemporaryDirectory(prefix="photo-restore-upload-") as tmp:
-        for i, (file, name) in enumerate(zip(body.file, names, strict=True)):
-            local = Path(tmp) / str(i)
-            await asyncio.to_thread(_spool, file, local, limit)
-            await services.storage.makedirs(folder)
-            target = join(folder, await _free_name(services, folder, name))
-            entry = await services.storage.write_atomic(target, local, overwrite=False)
-            results.append(await _queue_file(services, entry, "upload"))
+    for file, name in zip(body.file, names, strict=True):
+        await services.storage.makedirs(folder)
+        target = join(folder, await _free_name(services, folder, name))
+        local = Path(str(file.file.name))  # where service.web.multipart wrote it, once
+        entry = await services.storage.write_atomic(target, local, overwrite=False)
+        results.append(await _queue_file(services, entry, "upload"))
     return JSONResponse({"results": results}, status_code=201)
 
 

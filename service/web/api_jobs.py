@@ -1,4 +1,5 @@
-"""The JSON API's read side for jobs: the list, one job with its timeline, and its images."""
+"""The JSON API's read side for jobs: the list, one job with its timeline, its images and its
+clip (streamed with Range support, see `service.web.clips`)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from service.errors import NotFound
 from service.jobs.previews import load_preview
 from service.queue import STATUSES, JobRecord
 from service.runtime.services import Services
-from service.web import images
+from service.web import clips, images
 
 MAX_LIMIT = 200
 FILTERS = ("all", "review", *STATUSES)
@@ -57,6 +58,7 @@ LIST_FIELDS = (
     "decision",
     "parent",
     "review",
+    "clip",
 )
 
 
@@ -157,9 +159,18 @@ async def job_file(request: Request) -> Response:
     return await images.file_response(services_of(request), path, download=download, viewable=True)
 
 
+async def job_clip(request: Request) -> Response:
+    """The clip a job wrote beside its photo, as video/mp4 with Range support (`?download=1`
+    for an attachment)."""
+    record = await get_job_or_404(request)
+    download = request.query_params.get("download") == "1"
+    return await clips.clip_response(services_of(request), record, download=download)
+
+
 routes = [
     Route("/api/jobs", list_jobs, methods=["GET"]),
     Route("/api/jobs/{job_id:str}", get_job, methods=["GET"]),
     Route("/api/jobs/{job_id:str}/image/{slot:str}", job_image, methods=["GET"]),
     Route("/api/jobs/{job_id:str}/file/{which:str}", job_file, methods=["GET"]),
+    Route("/api/jobs/{job_id:str}/clip", job_clip, methods=["GET"]),
 ]

@@ -1,18 +1,20 @@
 """The Starlette application: dashboard, JSON API, webhooks, health and metrics.
 
 Shared clients live in the lifespan (`app.state.services`), built here unless the caller
-(`photo-restore up`) hands in the ones it already has. Requests pass the session cookie
-middleware, then `GuardMiddleware` (sign-in and CSRF), then the routes.
+(`photo-restore up`) hands in the ones it already has. Requests pass, outermost first:
+`TrustedProxyMiddleware` (forwarded headers and AUTH_HEADER believed from TRUSTED_PROXIES
+only), `SecurityHeadersMiddleware`, the session cookie, `GuardMiddleware` (sign-in and CSRF),
+`BodyLimitMiddleware` (no body read past its route's limit), then the routes.
 """
 
 from __future__ import annotations
 
 import contextlib
+import tempfile
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
@@ -28,6 +30,7 @@ from service.errors import (
     NotFound,
     OutsideInboxes,
     PhotoRestoreError,
+    RequestTooLarge,
     UnsafePath,
 )
 from service.runtime.services import Services
@@ -45,6 +48,10 @@ from service.web import (
 )
 from service.web.access import Inboxes
 from service.web.guard import GuardMiddleware
+from service.web.headers import SecurityHeadersMiddleware
+from service.web.limits import BodyLimitMiddleware, body_limit
+from service.web.proxy import TrustedProxyMiddleware
+from service.web.sessions import CookieSessions
 from service.web.templating import static_dir
 
 # Most specific first: the first matching class decides the status. A ConfigError that reaches
@@ -54,6 +61,7 @@ ERROR_STATUS: list[tuple[type[Exception], int]] = [
     (UnsafePath, 400),
     (NotFound, 404),
     (InvalidImage, 422),
+    (RequestTooLarge, 413),
     (InvalidRequest, 400),
     (InvalidEdit, 400),
     (Conflict, 409),
@@ -63,9 +71,19 @@ ERROR_STATUS: list[tuple[type[Exception], int]] = [
 ]
 
 
+def _scrub(message: str, settings: Settings | None) -> str:
+    """No absolute server path in an answer: DATA_DIR and the temp folder become '…'."""
+    roots = [tempfile.gettempdir()]
+    if settings is not None:
+        roots.insert(0, str(settings.data_dir.resolve()))
+    for root in roots:
+        message = message.replace(root, "…")
+    return message
+
+
 async def _error(request: Request, exc: Exception) -> Response:
     status = next(code for cls, code in ERROR_STATUS if isinstance(exc, cls))
-    message = str(exc) or type(exc).__name__
+    message = _scrub(str(exc) or type(exc).__name__, getattr(request.app.state, "settings", None))
     if request.url.path.startswith("/api/"):
         return JSONResponse({"error": message}, status_code=status)
     return PlainTextResponse(message, status_code=status)
@@ -108,16 +126,7 @@ def create_app(
         *api_chains.routes,
         *webhooks.routes,
     ]
-    middleware = [
-        Middleware(
-            SessionMiddleware,
-            secret_key=auth_config.secret,
-            session_cookie=auth.SESSION_COOKIE,
-            max_age=auth.SESSION_MAX_AGE,
-            same_site="lax",
-        ),
-        Middleware(GuardMiddleware),
-    ]
+    middleware = _middleware(settings, auth_config)
     app = Starlette(
         routes=routes,
         middleware=middleware,
@@ -134,4 +143,27 @@ def health_routes() -> list[Route]:
         Route("/healthz", health.healthz),
         Route("/readyz", health.readyz),
         Route("/metrics", health.metrics),
+    ]
+
+
+def _middleware(settings: Settings, auth_config: auth.AuthConfig) -> list[Middleware]:
+    """Outermost first; the module docstring says why in this order."""
+    return [
+        Middleware(
+            TrustedProxyMiddleware,
+            networks=settings.trusted_networks,
+            auth_header=settings.auth_header,
+        ),
+        Middleware(SecurityHeadersMiddleware),
+        Middleware(
+            CookieSessions,
+            secret_key=auth_config.secret,
+            session_cookie=auth.SESSION_COOKIE,
+            max_age=auth.SESSION_MAX_AGE,
+            same_site="lax",
+        ),
+        Middleware(GuardMiddleware),
+        Middleware(
+            BodyLimitMiddleware, limit_for=lambda path: body_limit(path, settings.max_file_mb)
+        ),
     ]

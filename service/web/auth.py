@@ -2,32 +2,35 @@
 
 Three modes, chosen from the settings at start-up:
 
-* ``password`` — ``DASHBOARD_PASSWORD`` is set: a login form; success stores a fingerprint of
-  the password in the signed session cookie (so changing the password signs everybody out).
+* ``password`` — ``DASHBOARD_PASSWORD`` is set: a login form, throttled per client
+  (`service.web.throttle`); success starts a server-side session (`service.web.sessions`)
+  that sign-out or a changed password ends for every copy of the cookie.
 * ``header`` — ``AUTH_HEADER`` is set: an ingress (oauth2-proxy, Authelia…) authenticates and
-  passes the user's name in that header; a request without it is refused.
+  passes the user's name in that header; it is believed only from TRUSTED_PROXIES
+  (`service.web.proxy` drops it from anyone else), and a request without it is refused.
 * ``open`` — neither: the server listens on loopback only (see `service.commands.run`), so
   whoever reaches it is on this machine.
 
 The session cookie itself is Starlette's `SessionMiddleware` (itsdangerous-signed, HttpOnly,
-SameSite=Lax); CSRF checks live in `service.web.csrf`.
+SameSite=Lax, Secure behind https); CSRF checks live in `service.web.csrf`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
-from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from service.config.settings import Settings
-from service.web.csrf import CSRF_FIELD, csrf_token, rotate_csrf
+from service.web import sessions, throttle
+from service.web.csrf import CSRF_FIELD, CSRF_HEADER, csrf_token, rotate_csrf
 from service.web.templating import templates
 
 SESSION_COOKIE = "photo_restore_session"
@@ -35,8 +38,6 @@ SESSION_MAX_AGE = 14 * 24 * 3600
 # Paths reachable without signing in: probes, webhooks (they carry their own secret), the login
 # form itself and the static files it needs.
 PUBLIC_PREFIXES = ("/healthz", "/readyz", "/metrics", "/webhooks/", "/static/", "/login")
-# A failed password costs the caller this long: a cheap brake on guessing.
-FAILED_LOGIN_DELAY = 0.25
 
 
 @dataclass(frozen=True)
@@ -81,18 +82,29 @@ def is_public(path: str) -> bool:
     return any(path == p.rstrip("/") or path.startswith(p) for p in PUBLIC_PREFIXES)
 
 
-def current_user(request: Request) -> str | None:
-    """The signed-in user's name, or None."""
-    config: AuthConfig = request.app.state.auth
+async def current_user(conn: HTTPConnection) -> str | None:
+    """The signed-in user's name, or None. Remembered on the request: asked once per request."""
+    if "photo_restore_user" in conn.scope:
+        user: str | None = conn.scope["photo_restore_user"]
+        return user
+    config: AuthConfig = conn.app.state.auth
+    user = None
     if config.mode == "open":
-        return "local"
-    if config.mode == "header":
-        value = request.headers.get(config.header or "", "").strip()
-        return value or None
-    session = request.scope.get("session") or {}
-    if hmac.compare_digest(str(session.get("auth", "")), config.fingerprint()):
-        return "admin"
-    return None
+        user = "local"
+    elif config.mode == "header":
+        user = conn.headers.get(config.header or "", "").strip() or None
+    else:
+        session = conn.scope.get("session") or {}
+        redis = conn.app.state.services.redis
+        if await sessions.holds(redis, session, config.fingerprint()):
+            user = "admin"
+    conn.scope["photo_restore_user"] = user
+    return user
+
+
+def client_address(conn: HTTPConnection) -> str:
+    """Who is asking, as the trusted proxy (or the socket) tells."""
+    return conn.client.host if conn.client else "unknown"
 
 
 def _safe_next(target: str | None) -> str:
@@ -102,7 +114,7 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
-def login_redirect(request: Request) -> Response:
+def login_redirect(request: HTTPConnection) -> Response:
     """Send a browser to the login form, remembering where it was going."""
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
@@ -111,7 +123,7 @@ def login_redirect(request: Request) -> Response:
 async def login_page(request: Request) -> Response:
     """The sign-in form (only meaningful with DASHBOARD_PASSWORD)."""
     config: AuthConfig = request.app.state.auth
-    if config.mode != "password" or current_user(request):
+    if config.mode != "password" or await current_user(request):
         return RedirectResponse(_safe_next(request.query_params.get("next")), status_code=303)
     return templates.TemplateResponse(
         request,
@@ -125,38 +137,52 @@ async def login_page(request: Request) -> Response:
     )
 
 
+def _form_token_ok(request: Request, form: Any) -> bool:
+    given = str(form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or "")
+    return hmac.compare_digest(given.encode(), csrf_token(request).encode())
+
+
+def _login_form(request: Request, target: str, error: str, status: int, **headers: str) -> Response:
+    return templates.TemplateResponse(
+        request,
+        "login.html",
+        {"csrf_token": csrf_token(request), "next": target, "error": error},
+        status_code=status,
+        headers={"cache-control": "no-store", **headers},
+    )
+
+
 async def login_submit(request: Request) -> Response:
-    """Check the form's CSRF token and password; on success start a fresh session."""
+    """Check the form's CSRF token, the client's throttle and the password; on success start a
+    fresh server-side session."""
     config: AuthConfig = request.app.state.auth
     if config.mode != "password":
         return RedirectResponse("/", status_code=303)
     form = await request.form()
     target = _safe_next(str(form.get("next") or "/"))
-    given_csrf = str(form.get(CSRF_FIELD) or "")
-    if not hmac.compare_digest(given_csrf.encode(), csrf_token(request).encode()):
-        return Response(
-            "CSRF token missing or wrong; reload the login page.",
-            status_code=403,
-            media_type="text/plain",
-        )
+    if not _form_token_ok(request, form):
+        return PlainTextResponse("CSRF token missing or wrong; reload the login page.", 403)
+    redis = request.app.state.services.redis
+    client = client_address(request)
+    wait = await throttle.wait_needed(redis, client)
+    if wait:
+        message = f"Too many wrong passwords: try again in {max(1, wait // 60)} min."
+        return _login_form(request, target, message, 429, **{"retry-after": str(wait)})
     if not config.check_password(str(form.get("password") or "")):
-        await asyncio.sleep(FAILED_LOGIN_DELAY)
-        return templates.TemplateResponse(
-            request,
-            "login.html",
-            {"csrf_token": csrf_token(request), "next": target, "error": "Wrong password."},
-            status_code=401,
-            headers={"cache-control": "no-store"},
-        )
-    request.session.clear()
-    request.session["auth"] = config.fingerprint()
+        await throttle.failed(redis, client)
+        return _login_form(request, target, "Wrong password.", 401)
+    await throttle.succeeded(redis, client)
+    await sessions.start(redis, request.session, config.fingerprint(), SESSION_MAX_AGE)
     rotate_csrf(request)  # a token seen before login must not outlive it
     return RedirectResponse(target, status_code=303)
 
 
 async def logout(request: Request) -> Response:
-    """End the session (a POST with the CSRF token, checked by the middleware)."""
-    request.session.clear()
+    """End the session on the server too (a POST with the CSRF token in the form or header)."""
+    form = await request.form()
+    if not _form_token_ok(request, form):
+        return PlainTextResponse("CSRF token missing or wrong; reload the page.", 403)
+    await sessions.end(request.app.state.services.redis, request.session)
     rotate_csrf(request)
     return RedirectResponse(
         "/login" if request.app.state.auth.mode == "password" else "/", status_code=303

@@ -4,17 +4,21 @@ body and describes it in `/api/openapi.json`, so the two cannot drift apart.
 A route takes its body through `json_body(Model)` or `form_body(Model)`: the decorator parses
 and validates the request, hands the handler the model, and records which model the route
 accepts for `service.web.openapi`. A body that does not fit is an `InvalidRequest` (400)
-naming each field and what was wrong with it.
+naming each field and what was wrong with it. JSON is read by `loads` alone (webhooks too):
+UTF-8 only and at most `MAX_JSON_DEPTH` levels deep, so no body can make a route answer 500.
+The body's size is bounded beneath, by `service.web.limits`.
 """
 
 from __future__ import annotations
 
 import functools
-import json
+import tempfile
 import typing
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import orjson
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -28,14 +32,16 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from service.errors import InvalidRequest
 from service.pipeline import registry
+from service.web.multipart import receive_form
 
 MAX_EDITS = 20
 MAX_PROMPT = 4000
 MAX_FILES_PER_REQUEST = 200
+MAX_JSON_DEPTH = 32  # the deepest body we take (edits with their params) is four levels
 JSON = "application/json"
 MULTIPART = "multipart/form-data"
 
@@ -91,8 +97,19 @@ class RerunBody(Body):
     params: dict[str, Any] = Field(default_factory=dict, description="merged into the steps'")
     fidelity: str | None = Field(None, description="one of the chain's fidelity levels")
     edits: list[Edit] = Field(default_factory=list, max_length=MAX_EDITS)
+    clip_model: str | None = Field(
+        None, description="chains ending in a clip: another clip model of models.toml"
+    )
+    clip_prompt: str | None = Field(
+        None, max_length=MAX_PROMPT, description="chains ending in a clip: the motion prompt"
+    )
 
-    @field_validator("chain", "prompt", "fidelity", mode="before")
+    def clip_options(self) -> dict[str, Any]:
+        """What the re-run asks of the clip step (see `RunContext.clip`)."""
+        options = {"model": self.clip_model, "prompt": self.clip_prompt}
+        return {k: v for k, v in options.items() if v is not None}
+
+    @field_validator("chain", "prompt", "fidelity", "clip_model", "clip_prompt", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         return _blank_is_none(value)
@@ -164,15 +181,37 @@ def parse(model: type[B], data: Any) -> B:
         raise InvalidRequest("; ".join(_message(e) for e in exc.errors())) from None
 
 
+def _too_deep(data: Any, limit: int) -> bool:
+    """Whether `data` nests deeper than `limit` (without recursion: depth is the attack)."""
+    stack = [(data, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item
+        if not isinstance(item, dict | list):
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def loads(raw: bytes) -> Any:
+    """A JSON body, or InvalidRequest: not UTF-8, not JSON, or nested too deep."""
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"the body is not JSON in UTF-8 ({exc})") from None
+    if _too_deep(data, MAX_JSON_DEPTH):
+        raise InvalidRequest(f"the body nests deeper than {MAX_JSON_DEPTH} levels")
+    return data
+
+
 async def read_json(request: Request) -> Any:
     """The body as JSON ({} when empty)."""
     raw = await request.body()
     if not raw.strip():
         return {}
-    try:
-        return json.loads(raw)
-    except ValueError:
-        raise InvalidRequest("the body is not JSON") from None
+    return loads(raw)
 
 
 def _declare(endpoint: Endpoint, media: str, model: type[BaseModel]) -> Endpoint:
@@ -203,24 +242,29 @@ def _is_list(model: type[BaseModel], name: str) -> bool:
 
 
 def form_body(
-    model: type[B], *, max_bytes: Callable[[Request], int]
+    model: type[B], *, max_file: Callable[[Request], int]
 ) -> Callable[[Handler[B]], Endpoint]:
-    """Like `json_body` for a multipart form; the files stay open while the handler runs. A
-    request announcing more than `max_bytes(request)` is refused (413) before it is read."""
+    """Like `json_body` for a multipart form. Each file is written once, as it arrives, to a
+    temporary file (its path: `Path(upload.file.name)`) that lives while the handler runs; a
+    file over `max_file(request)` bytes stops the request there (413)."""
 
     def deco(handler: Handler[B]) -> Endpoint:
         @functools.wraps(handler)
         async def endpoint(request: Request) -> Response:
-            length = request.headers.get("content-length")
-            if length and length.isdigit() and int(length) > max_bytes(request):
-                return JSONResponse({"error": "upload too large"}, status_code=413)
-            async with request.form(max_files=MAX_FILES_PER_REQUEST) as form:
-                data = {
-                    name: form.getlist(name) if _is_list(model, name) else form.get(name)
-                    for name in model.model_fields
-                    if name in form
-                }
-                return await handler(request, parse(model, data))
+            with tempfile.TemporaryDirectory(prefix="photo-restore-upload-") as tmp:
+                form, files = await receive_form(
+                    request, Path(tmp), max_file=max_file(request), max_files=MAX_FILES_PER_REQUEST
+                )
+                try:
+                    data = {
+                        name: form.getlist(name) if _is_list(model, name) else form.get(name)
+                        for name in model.model_fields
+                        if name in form
+                    }
+                    return await handler(request, parse(model, data))
+                finally:
+                    for upload in files:
+                        upload.file.close()
 
         return _declare(endpoint, MULTIPART, model)
 

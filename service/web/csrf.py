@@ -49,7 +49,8 @@ def token_matches(conn: HTTPConnection, given: str | None) -> bool:
 
 
 def origin_allowed(conn: HTTPConnection) -> bool:
-    """A browser's Origin, when sent, must be this very site (host and port)."""
+    """A browser's Origin, when sent, must be this very site (host and port). X-Forwarded-Host
+    reaches here only from TRUSTED_PROXIES: `service.web.proxy` drops it from anyone else."""
     origin = conn.headers.get("origin")
     if not origin or origin == "null":
         return origin is None

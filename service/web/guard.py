@@ -1,15 +1,16 @@
 """The middleware in front of every route: sign-in first, then CSRF on state-changing requests.
 
 Runs inside Starlette's SessionMiddleware, so `scope["session"]` is the signed cookie's
-content. API callers get JSON errors (401 not signed in, 403 CSRF/origin); browsers asking for
-a page are sent to the login form.
+content, and inside `service.web.headers`, so its own refusals carry the security headers.
+API callers get JSON errors (401 not signed in, 403 CSRF/origin); browsers asking for a page
+are sent to the login form.
 """
 
 from __future__ import annotations
 
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse, Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.web.auth import current_user, is_public, login_redirect
 from service.web.csrf import (
@@ -38,49 +39,26 @@ class GuardMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        conn = HTTPConnection(scope)
-        path = scope["path"]
-        method = scope["method"]
-        if not is_public(path):
-            if current_user(conn) is None:  # type: ignore[arg-type]
-                if path.startswith("/api/") or method not in SAFE_METHODS:
-                    await _refuse(401, "sign in first")(scope, receive, send)
-                else:
-                    await login_redirect(conn)(scope, receive, send)  # type: ignore[arg-type]
-                return
-            if method not in SAFE_METHODS and path not in FORM_PATHS:
-                if not origin_allowed(conn):
-                    await _refuse(403, "cross-origin request refused")(scope, receive, send)
-                    return
-                if not token_matches(conn, conn.headers.get(CSRF_HEADER)):
-                    await _refuse(403, "CSRF token missing or wrong")(scope, receive, send)
-                    return
-        if method in SAFE_METHODS and not path.startswith(("/static/", "/api/")):
-            csrf_token(conn)  # pages need a token to embed; creating it sets the cookie
-        await self.app(scope, receive, self._with_headers(send))
+        refusal = await self._refusal(HTTPConnection(scope))
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
     @staticmethod
-    def _with_headers(send: Send) -> Send:
-        async def wrapped(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = message.setdefault("headers", [])
-                names = {h[0].lower() for h in headers}
-                for name, value in SECURITY_HEADERS:
-                    if name not in names:
-                        headers.append((name, value))
-            await send(message)
-
-        return wrapped
-
-
-# Our pages use only our own scripts and styles; nothing may frame them.
-SECURITY_HEADERS = [
-    (
-        b"content-security-policy",
-        b"default-src 'self'; img-src 'self' blob: data:; "
-        b"style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
-        b"form-action 'self'",
-    ),
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"same-origin"),
-]
+    async def _refusal(conn: HTTPConnection) -> Response | None:
+        """The answer that stops this request here, or None to let it through."""
+        path, method = conn.scope["path"], conn.scope["method"]
+        if not is_public(path) and await current_user(conn) is None:
+            if path.startswith("/api/") or method not in SAFE_METHODS:
+                return _refuse(401, "sign in first")
+            return login_redirect(conn)
+        if (method not in SAFE_METHODS and not is_public(path)) or path in FORM_PATHS:
+            if method not in SAFE_METHODS and not origin_allowed(conn):
+                return _refuse(403, "cross-origin request refused")
+            # The two plain forms check their own field; everything else the header.
+            if path not in FORM_PATHS and not token_matches(conn, conn.headers.get(CSRF_HEADER)):
+                return _refuse(403, "CSRF token missing or wrong")
+        if method in SAFE_METHODS and not path.startswith(("/static/", "/api/")):
+            csrf_token(conn)  # pages need a token to embed; creating it sets the cookie
+        return None

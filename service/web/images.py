@@ -3,7 +3,10 @@
 Thumbnails are made from the storage on demand (in a thread) and cached in Redis keyed by path
 and content version, so a folder of scans is decoded once, and a changed file gets a new one.
 Formats a browser cannot show (TIFF) are converted on the fly for the 1:1 view; downloads are
-always the stored bytes.
+always the stored bytes. Every decode here passes the same guard as the worker's
+(`service.pipeline.guard`: MAX_PIXELS from the header, truncation, odd shapes) and waits for
+its share of the process's pixel budget, so opening a folder of big scans cannot exhaust
+memory however many pages ask at once.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import asyncio
 import hashlib
 import io
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
 
@@ -21,6 +25,7 @@ from starlette.responses import Response, StreamingResponse
 from service.constants import THUMB_KEY, THUMB_TTL
 from service.errors import InvalidImage, NotFound
 from service.jobs.previews import make_preview
+from service.pipeline.guard import load_checked, open_checked
 from service.runtime.services import Services
 from service.storage.paths import name as path_name
 
@@ -45,15 +50,29 @@ def _suffix(path: str) -> str:
     return Path(path_name(path)).suffix.lower()
 
 
-def _decode_preview(local: Path, edge: int) -> bytes:
-    """Decode (safely bounded) and shrink to a JPEG; blocking."""
+def _open_for_view(local: Path, max_pixels: int, edge: int | None) -> Image.Image:
+    """The guarded, not yet decoded image; for a thumbnail (`edge`) JPEGs decode at a reduced
+    scale, much faster and smaller (blocking)."""
+    im = open_checked(local, max_pixels=max_pixels, still=False)
+    if edge is not None:
+        try:
+            im.draft("RGB", (edge, edge))
+        except (OSError, ValueError) as exc:
+            im.close()
+            raise InvalidImage(f"the image cannot be decoded ({exc})") from None
+    return im
+
+
+async def _decode(
+    services: Services, local: Path, convert: Callable[[Image.Image], bytes], edge: int | None
+) -> bytes:
+    """Guard, wait for the pixel budget, decode and `convert` (in threads)."""
+    im = await asyncio.to_thread(_open_for_view, local, services.settings.max_pixels, edge)
     try:
-        with Image.open(local) as im:
-            im.draft("RGB", (edge, edge))  # JPEG: decode at a reduced scale, much faster
-            im.load()
-            return make_preview(im, edge)
-    except (OSError, Image.DecompressionBombError, ValueError) as exc:
-        raise InvalidImage(f"not a readable image: {exc}") from None
+        async with services.decode_budget.take(im.size[0] * im.size[1]):
+            return await asyncio.to_thread(lambda: convert(load_checked(im)))
+    finally:
+        im.close()
 
 
 async def thumbnail(services: Services, path: str, edge: int = THUMB_EDGE) -> bytes:
@@ -68,7 +87,7 @@ async def thumbnail(services: Services, path: str, edge: int = THUMB_EDGE) -> by
     with tempfile.TemporaryDirectory(prefix="photo-restore-thumb-") as tmp:
         local = Path(tmp) / "file"
         await services.storage.download(path, local)
-        data = await asyncio.to_thread(_decode_preview, local, edge)
+        data = await _decode(services, local, lambda im: make_preview(im, edge), edge)
     await services.redis.set(THUMB_KEY + digest, data, ex=THUMB_TTL)
     return data
 
@@ -97,7 +116,7 @@ async def file_response(
         with tempfile.TemporaryDirectory(prefix="photo-restore-full-") as tmp:
             local = Path(tmp) / "file"
             await services.storage.download(path, local)
-            data = await asyncio.to_thread(_to_png, local)
+            data = await _decode(services, local, _to_png, None)
         return Response(data, media_type="image/png", headers=IMMUTABLE)
     media = BROWSER_TYPES.get(suffix) or OTHER_TYPES.get(suffix) or "application/octet-stream"
     headers = {
@@ -109,12 +128,11 @@ async def file_response(
     return StreamingResponse(stream, media_type=media, headers=headers)
 
 
-def _to_png(local: Path) -> bytes:
+def _to_png(im: Image.Image) -> bytes:
+    """A decoded image as PNG for the browser (blocking)."""
+    out = io.BytesIO()
     try:
-        with Image.open(local) as im:
-            im.load()
-            out = io.BytesIO()
-            (im if im.mode in ("RGB", "RGBA", "L", "LA") else im.convert("RGB")).save(out, "PNG")
-            return out.getvalue()
-    except (OSError, Image.DecompressionBombError, ValueError) as exc:
-        raise InvalidImage(f"not a readable image: {exc}") from None
+        (im if im.mode in ("RGB", "RGBA", "L", "LA") else im.convert("RGB")).save(out, "PNG")
+    except (OSError, ValueError) as exc:
+        raise InvalidImage(f"the image cannot be shown ({exc})") from None
+    return out.getvalue()

@@ -16,11 +16,11 @@ from service.web.csrf import csrf_token
 from service.web.templating import templates
 
 
-def _context(request: Request, page: str, **extra: Any) -> dict[str, Any]:
+async def _context(request: Request, page: str, **extra: Any) -> dict[str, Any]:
     return {
         "page": page,
         "csrf_token": csrf_token(request),
-        "user": current_user(request),
+        "user": await current_user(request),
         "auth_mode": request.app.state.auth.mode,
         **extra,
     }
@@ -28,7 +28,7 @@ def _context(request: Request, page: str, **extra: Any) -> dict[str, Any]:
 
 async def jobs_page(request: Request) -> Response:
     """The jobs list: filters, search, live progress, bulk retry, pause/resume."""
-    return templates.TemplateResponse(request, "jobs.html", _context(request, "jobs"))
+    return templates.TemplateResponse(request, "jobs.html", await _context(request, "jobs"))
 
 
 async def review_page(request: Request) -> Response:
@@ -37,18 +37,20 @@ async def review_page(request: Request) -> Response:
     record = await services.store.get(request.path_params["job_id"])
     if record is None:
         return templates.TemplateResponse(
-            request, "missing.html", _context(request, "jobs"), status_code=404
+            request, "missing.html", await _context(request, "jobs"), status_code=404
         )
     return templates.TemplateResponse(
         request,
         "review.html",
-        _context(request, "jobs", job=job_json(record, services), catalog=catalog_json(services)),
+        await _context(
+            request, "jobs", job=job_json(record, services), catalog=catalog_json(services)
+        ),
     )
 
 
 async def files_page(request: Request) -> Response:
     """Inboxes and their restored folders: browse, pick, upload, download."""
-    return templates.TemplateResponse(request, "files.html", _context(request, "files"))
+    return templates.TemplateResponse(request, "files.html", await _context(request, "files"))
 
 
 async def chains_page(request: Request) -> Response:
@@ -56,7 +58,7 @@ async def chains_page(request: Request) -> Response:
     return templates.TemplateResponse(
         request,
         "chains.html",
-        _context(request, "chains", catalog=catalog_json(services_of(request))),
+        await _context(request, "chains", catalog=catalog_json(services_of(request))),
     )
 
 

@@ -30,4 +30,4 @@ def test_chains_shows_the_calls_and_cost_of_a_tiled_chain(tmp_path: Path) -> Non
     assert done.returncode == 0, done.stderr
     line = next(row for row in done.stdout.splitlines() if row.strip("│ ").startswith("big"))
     assert "3×3 tiles" in line
-    assert "9 · $0.270" in line
+    assert "9 · ≈ $0.27" in line

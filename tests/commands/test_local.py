@@ -1,14 +1,20 @@
-"""`photo-restore restore`, called in-process: one models.toml parse for the whole run."""
+"""`photo-restore restore`, called in-process: one models.toml parse for the whole run, and
+`--chain animate` writing the photo and its clip against the fake router."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from service.commands.local import restore
 from service.config.settings import Settings
+from service.errors import ConfigError
+from service.inference import PollPolicy
+from service.pipeline.clip import probe_clip
+from tests.fakerouter import FakeRouter
 from tests.images import jpeg_with_exif
 
 
@@ -25,3 +31,61 @@ def test_restoring_files_parses_models_toml_once(
     for name in ("a.jpg", "b.jpg"):
         with Image.open(tmp_path / "out" / name) as im:
             assert im.size == (64, 48)
+
+
+def _settings(tmp_path: Path, router: FakeRouter) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        state_dir=tmp_path / "state",
+        hf_token="hf_cli_test",
+        hf_router_url=router.url,  # type: ignore[arg-type]
+        hf_endpoint=router.url,
+    )
+
+
+def test_animate_writes_the_photo_and_the_clip_and_says_the_cost_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("service.inference.client.VIDEO_POLL", PollPolicy(interval=0.02))
+    jpeg_with_exif(tmp_path / "oma.jpg", size=(320, 240))
+    args = argparse.Namespace(
+        files=[tmp_path / "oma.jpg"], chain="animate", output=tmp_path / "out"
+    )
+    with FakeRouter() as router:
+        assert restore(_settings(tmp_path, router), args) == 0
+        assert router.submits("fal-ai") == 2  # the restoration, then the clip
+    err = capsys.readouterr().err
+    assert "chain animate: ≈ $0.23 per photo" in err
+    assert "wan22-i2v ≈ $0.20 ($0.04/s × 5 s)" in err
+    assert err.index("≈ $0.23 per photo") < err.index("oma.jpg →")
+    assert "out/oma.jpg and oma.mp4" in err
+    with Image.open(tmp_path / "out" / "oma.jpg") as im:
+        assert im.size == (320, 240)
+    assert probe_clip((tmp_path / "out" / "oma.mp4").read_bytes()).frames == 81
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["oma.jpg", "oma.mp4"]
+
+
+def test_a_refused_clip_still_writes_the_photo_and_fails_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("service.inference.client.VIDEO_POLL", PollPolicy(interval=0.02))
+    jpeg_with_exif(tmp_path / "oma.jpg", size=(320, 240))
+    args = argparse.Namespace(
+        files=[tmp_path / "oma.jpg"], chain="animate", output=tmp_path / "out"
+    )
+    with FakeRouter(clip="html") as router:
+        assert restore(_settings(tmp_path, router), args) == 1
+    err = capsys.readouterr().err
+    assert "no clip of" in err
+    assert "an HTML page" in err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["oma.jpg"]
+
+
+def test_animate_without_a_token_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    jpeg_with_exif(tmp_path / "oma.jpg", size=(64, 48))
+    args = argparse.Namespace(
+        files=[tmp_path / "oma.jpg"], chain="animate", output=tmp_path / "out"
+    )
+    with pytest.raises(ConfigError, match="no clip can be made offline"):
+        restore(Settings(data_dir=tmp_path / "data"), args)
+    assert not (tmp_path / "out").exists()

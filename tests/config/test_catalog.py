@@ -82,14 +82,14 @@ def test_offline_chain_must_be_local_only() -> None:
 
 
 def test_a_new_step_kind_is_an_addition(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Animation: a kind whose step names a motion model and outputs a short clip.
-    monkeypatch.setitem(cat.STEP_KINDS, "animate", StepKind("animate", "motion", output="video"))
+    # A kind with a key of its own that outputs something other than an image.
+    monkeypatch.setitem(cat.STEP_KINDS, "morph", StepKind("morph", "motion", output="video"))
     c = parse(
-        BASE + '[chains.alive]\noutput_format = "MP4"\n[[chains.alive.steps]]\n'
+        BASE + "[chains.alive]\n[[chains.alive.steps]]\n"
         'op = "auto_orient"\n[[chains.alive.steps]]\nmotion = "wan-i2v"\n'
     )
     chain = c.chains["alive"]
-    assert chain.steps[-1].kind == "animate"
+    assert chain.steps[-1].kind == "morph"
     assert chain.output == "video"
     # …and only as the last step: a clip cannot feed an image step.
     with pytest.raises(ConfigError, match="only the last step"):

@@ -104,3 +104,39 @@ def test_a_real_password_may_listen_on_the_network(chdir_tmp: Path) -> None:
 def test_empty_secrets_are_unset(chdir_tmp: Path, name: str) -> None:
     (chdir_tmp / ".env").write_text(f"{name}=\n")
     assert getattr(load_settings(), name.lower()) is None
+
+
+@pytest.mark.parametrize(
+    ("inbox", "output"), [("restored", "restored"), ("Scans", "scans"), ("Re\u0301sumé", "Résumé")]
+)
+def test_an_output_folder_named_like_the_inbox_is_refused_before_it_overwrites_originals(
+    monkeypatch: pytest.MonkeyPatch, chdir_tmp: Path, inbox: str, output: str
+) -> None:
+    monkeypatch.setenv("INBOX_NAME", inbox)
+    monkeypatch.setenv("OUTPUT_NAME", output)
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    assert "OUTPUT_NAME" in str(err.value)
+    assert "over the originals" in str(err.value)
+
+
+def test_auth_header_without_trusted_proxies_is_refused(
+    monkeypatch: pytest.MonkeyPatch, chdir_tmp: Path
+) -> None:
+    monkeypatch.setenv("AUTH_HEADER", "X-Forwarded-User")
+    with pytest.raises(ConfigError, match="TRUSTED_PROXIES"):
+        load_settings()
+    monkeypatch.setenv("TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1")
+    s = load_settings()
+    assert [str(n) for n in s.trusted_networks] == ["10.0.0.0/8", "127.0.0.1/32"]
+    monkeypatch.setenv("TRUSTED_PROXIES", "proxy.example")
+    with pytest.raises(ConfigError, match="TRUSTED_PROXIES"):
+        load_settings()
+
+
+def test_a_local_watch_root_inside_the_state_folder_is_refused(
+    monkeypatch: pytest.MonkeyPatch, chdir_tmp: Path
+) -> None:
+    monkeypatch.setenv("WATCH_ROOT", "/.photo-restore/x")
+    with pytest.raises(ConfigError, match="WATCH_ROOT"):
+        load_settings()

@@ -32,6 +32,7 @@ FULL: dict[str, Any] = {
         "pollInterval": 15,
         "defaultChain": "gentle",
         "authHeader": "X-Forwarded-User",
+        "trustedProxies": "10.0.0.0/8",
     },
     "secrets": {name: {"value": value} for name, value in SECRET_VALUES.items()},
     "models": {"toml": MODELS_A},

@@ -69,3 +69,19 @@ async def test_a_zero_budget_disables_the_cache(tmp_path: Path) -> None:
     await cache.put("k", b"x", {})
     assert await cache.get("k") is None
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("backend", ["folder", "redis"])
+async def test_a_deleted_entry_is_gone_and_frees_its_bytes(
+    backend: str, redis_db: aioredis.Redis, tmp_path: Path
+) -> None:
+    cache = StepCache(tmp_path, max_bytes=250, redis=redis_db if backend == "redis" else None)
+    await cache.put("a", b"a" * 100, {})
+    await cache.put("b", b"b" * 100, {})
+    await cache.delete("a")
+    await cache.delete("a")  # gone already is fine
+    await cache.delete("never")
+    assert await cache.get("a") is None
+    await cache.put("c", b"c" * 100, {})  # 200 of 250 bytes: nothing has to go
+    assert await cache.get("b") is not None
+    assert await cache.get("c") is not None

@@ -107,3 +107,11 @@ def test_garbage_bodies_are_rejected(body: object) -> None:
 
 def test_strip_owner_keeps_root() -> None:
     assert strip_owner("/alice/files") == "/"
+
+
+def test_a_nextcloud_event_of_another_account_is_ignored() -> None:
+    mine = nc_body("NodeCreatedEvent", node={"id": 1, "path": "/alice/files/F/to-restore/a.jpg"})
+    theirs = nc_body("NodeCreatedEvent", node={"id": 2, "path": "/bob/files/F/to-restore/a.jpg"})
+    assert [e.path for e in parse_nextcloud(mine, user="alice")] == ["/F/to-restore/a.jpg"]
+    assert parse_nextcloud(theirs, user="alice") == []
+    assert [e.path for e in parse_nextcloud(theirs)] == ["/F/to-restore/a.jpg"]  # local mode

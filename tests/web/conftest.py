@@ -66,9 +66,18 @@ def live(live_factory: Callable[..., LiveServer]) -> LiveServer:
 BASE = "http://127.0.0.1:8000"  # what TestClient and the in-process API client call
 
 
-def client_for(data_dir: Path, **overrides: Any) -> TestClient:
+PROXY = ("10.0.0.2", 41000)  # a reverse proxy's address, trusted with TRUSTED_PROXIES
+STRANGER = ("198.51.100.7", 52000)  # anyone else on the network (TEST-NET-2)
+
+
+def client_for(
+    data_dir: Path, *, peer: tuple[str, int] = ("testclient", 50000), **overrides: Any
+) -> TestClient:
+    """The app in-process; `peer` is the address the request seems to come from."""
     return TestClient(
-        create_app(make_settings(data_dir, **overrides), redis_url=REDIS_URL), base_url=BASE
+        create_app(make_settings(data_dir, **overrides), redis_url=REDIS_URL),
+        base_url=BASE,
+        client=peer,
     )
 
 

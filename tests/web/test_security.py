@@ -9,7 +9,7 @@ import pytest
 import redis
 from starlette.testclient import TestClient
 
-from tests.web.conftest import BASE, client_for, page_token
+from tests.web.conftest import BASE, PROXY, client_for, page_token
 from tests.web.live import PASSWORD, scan_bytes
 
 
@@ -86,7 +86,13 @@ def test_session_cookie_is_signed_httponly_and_samesite(
 
 
 def test_forward_auth_header_mode(rdb: redis.Redis, data_dir: Path) -> None:
-    with client_for(data_dir, dashboard_password=None, auth_header="X-Forwarded-User") as c:
+    with client_for(
+        data_dir,
+        peer=PROXY,
+        dashboard_password=None,
+        auth_header="X-Forwarded-User",
+        trusted_proxies="10.0.0.0/24",
+    ) as c:
         assert c.get("/api/jobs").status_code == 401
         assert c.get("/api/jobs", headers={"x-forwarded-user": "alice"}).status_code == 200
         html = c.get("/", headers={"x-forwarded-user": "alice"}).text

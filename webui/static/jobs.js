@@ -26,9 +26,11 @@
       ? el("img", { src: "/api/jobs/" + encodeURIComponent(job.id) + "/image/result", alt: "", loading: "lazy", class: "thumb" })
       : el("img", { src: "/api/jobs/" + encodeURIComponent(job.id) + "/image/source", alt: "", loading: "lazy", class: "thumb" });
     thumb.addEventListener("error", () => { thumb.hidden = true; });
+    const clip = job.clip && job.decision !== "rejected"
+      ? el("span", { class: "badge has-clip", title: "A clip was made beside the photo" }, "▶ clip") : null;
     return el("tr", { "data-id": job.id, class: "status-" + job.status },
       el("td", {}, thumb),
-      el("td", { title: job.source }, link),
+      el("td", { title: job.source }, link, clip),
       el("td", {}, job.chain_title),
       el("td", { class: "status-cell" }, el("span", { class: "status status-" + job.status }, statusLabel(job))),
       el("td", { class: "progress-cell" }, progress(job)),

@@ -1,5 +1,5 @@
 /* The review page: before/after, step images, timeline, approve/reject, edit and re-run,
-   and the "keep the original here" mask brush over the result. */
+   the "keep the original here" mask brush over the result, and the clip (clip.js). */
 "use strict";
 (function () {
   const { api, el, toast, onJob, fmtTime, fmtDuration, statusLabel } = window.PR;
@@ -9,6 +9,7 @@
   const base = "/api/jobs/" + encodeURIComponent(job.id);
   const viewer = window.Compare();
   const aligned = window.AlignedBefore(base, () => viewer.load(imageUrls()));
+  const clip = window.ClipView(catalog);
   const editor = window.Editor(base + "/image/source");
   editor.setFrom(job.edits);
   /* The mask is painted over the result as shown; a new crop or rotation moves the frame. */
@@ -52,6 +53,7 @@
     $("no-result").hidden = done && job.decision !== "rejected";
     $("brush-toggle").disabled = !done || job.decision === "rejected";
     if (brush.on && $("brush-toggle").disabled) brush.setOn(false);
+    clip.render(job);
   }
 
   function renderSteps() {
@@ -100,6 +102,7 @@
         ...levels.map((l) => el("option", { value: l, selected: l === job.fidelity }, l)));
       const prompts = (c ? c.steps : []).filter((s) => s.prompt).map((s) => s.prompt);
       $("rerun-prompt").placeholder = prompts.length ? prompts[0] : "This chain has no remote step: the prompt is not used";
+      clip.fillRerun(sel.value, job);
     };
     sel.addEventListener("change", fill);
     fill();
@@ -121,7 +124,8 @@
       job = r;
       renderHeader();
       viewer.load(imageUrls(Date.now()));
-      toast(action === "approve" ? "Approved: the result stays." : r.deleted ? "Rejected: the result was deleted; the original stays." : "Rejected.");
+      const what = job.clip ? "the result and its clip were" : "the result was";
+      toast(action === "approve" ? "Approved: the result stays." : r.deleted ? "Rejected: " + what + " deleted; the original stays." : "Rejected.");
     } catch (e) { toast(e.message, true); }
   }
   $("approve").addEventListener("click", () => decide("approve"));
@@ -138,7 +142,7 @@
     }
     if (!editor.valid()) { err.textContent = "The crop leaves nothing of the photo."; err.hidden = false; return; }
     const body = { chain: $("rerun-chain").value, prompt: $("rerun-prompt").value.trim() || null, params,
-      fidelity: $("rerun-fidelity").value || null, edits: editor.edits() };
+      fidelity: $("rerun-fidelity").value || null, edits: editor.edits(), ...clip.rerunFields($("rerun-chain").value) };
     const mask = brush.mask();
     if (mask) body.edits.push({ op: "keep_original", params: { mask, feather: 3 } });
     try {

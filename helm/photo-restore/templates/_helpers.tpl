@@ -136,6 +136,7 @@ checksum/redis-url: {{ include "photo-restore.redisUrl" . | sha256sum }}
       "HF_ROUTER_URL" $c.hfRouterUrl
       "HF_ENDPOINT" $c.hfEndpoint
       "AUTH_HEADER" $c.authHeader
+      "TRUSTED_PROXIES" $c.trustedProxies
       "LOG_LEVEL" $c.logLevel
 -}}
 {{- range $k := keys $plain | sortAlpha }}

@@ -20,7 +20,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 import httpx
 
@@ -30,13 +30,12 @@ from service.httpdate import parse_http_date
 from service.retry import RetryPolicy
 from service.storage.base import Entry
 from service.storage.paths import nfc, normalize, parent
-from service.storage.webdav import upload
+from service.storage.webdav import listing, upload
 from service.storage.webdav.client import DavClient, error_for, quote_path
 from service.storage.webdav.detect import ServerInfo, detect
-from service.storage.webdav.xml import PROPFIND_BODY, DavResponse, parse_multistatus
+from service.storage.webdav.xml import DavResponse
 
 CHUNK = 1 << 20
-PROPFIND_HEADERS = {"Content-Type": "application/xml; charset=utf-8"}
 
 
 class WebDAVStorage:
@@ -87,14 +86,6 @@ class WebDAVStorage:
             server_path += "/"
         return self.dav.url(server_path)
 
-    def _rel(self, href: str) -> str | None:
-        """Storage path of an href, or None when it lies outside our root."""
-        segs = [unquote(s) for s in urlsplit(href).path.split("/") if s]
-        root = self._root_segments
-        if [nfc(s) for s in segs[: len(root)]] != root:
-            return None
-        return normalize("/".join(segs[len(root) :]))
-
     def _entry(self, item: DavResponse, path: str) -> Entry:
         is_dir = item.is_collection
         return Entry(
@@ -113,23 +104,10 @@ class WebDAVStorage:
 
     async def _propfind(self, path: str, depth: int) -> list[tuple[str, DavResponse]] | None:
         """(storage path, response) pairs, or None on 404. Depth is 0 or 1, never infinity."""
-        assert depth in (0, 1)
-        resp = await self.dav.call(
-            "PROPFIND",
-            self._url(path, folder=depth == 1),
-            what=f"PROPFIND {path}",
-            headers={**PROPFIND_HEADERS, "Depth": str(depth)},
-            content=PROPFIND_BODY,
-            ok=lambda r: r.status_code in (207, 404),
-        )
-        if resp.status_code == 404:
-            return None
-        out = []
-        for item in parse_multistatus(resp.content):
-            rel = self._rel(item.href)
-            if rel is not None and item.status < 400:
-                out.append((rel, item))
-        return out
+        what = f"PROPFIND {path}"
+        url = self._url(path, folder=depth == 1)
+        data = await listing.propfind(self.dav, url, what=what, depth=depth)
+        return None if data is None else listing.entries(data, self._root_segments, what)
 
     async def _resolve(self, path: str) -> str | None:
         """The server's spelling of `path` when it differs only in Unicode form (NFC/NFD)."""

@@ -22,7 +22,7 @@ import base64
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 import httpx
 
@@ -193,7 +193,26 @@ async def _tus_create(
     location: str | None = resp.headers.get("Location")
     if not location:
         raise StorageError("TUS create: the server gave no upload Location")
-    return dav.origin + location if location.startswith("/") else location
+    return same_origin(dav, urljoin(collection + "/", location), "TUS create")
+
+
+def same_origin(dav: DavClient, url: str, what: str) -> str:
+    """`url` when it is on the server we signed in to; our Basic credentials and the photo
+    never follow a Location to another host, scheme or port."""
+    try:
+        same = _origin(url) == _origin(dav.origin)
+    except ValueError:  # a port that is no number
+        same = False
+    if not same:
+        host = urlsplit(url).hostname
+        raise StorageError(f"{what}: the server sent the upload to another host ({host})")
+    return url
+
+
+def _origin(url: str) -> tuple[str, str | None, int | None]:
+    split = urlsplit(url)
+    default = {"http": 80, "https": 443}.get(split.scheme.lower())
+    return split.scheme.lower(), split.hostname, split.port or default
 
 
 async def _tus_offset(dav: DavClient, location: str) -> int:
