@@ -47,6 +47,7 @@ class JobRecord:
     decision: str | None = None
     parent: str | None = None
     cost_usd: float = 0.0
+    review: list[str] = field(default_factory=list)  # why a person should look ("step: reason")
     result_etag: str | None = None
     size: tuple[int, int] | None = None
     # Chains ending in a clip: the re-run's choices for it ("model", "prompt", "params"), and

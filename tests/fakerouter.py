@@ -10,7 +10,8 @@ It speaks fal-ai's queue (submit → status → result → CDN), replicate (`Pre
 `/v1/predictions/{id}`), wavespeed (`urls.get` polling), hf-inference (raw bytes or JSON
 inputs) and together (base64), plus `GET /api/models/{id}?expand[]=inferenceProviderMapping`.
 Answers arrive after `delay` seconds (async providers: the job completes `delay` after submit)
-and are the input image made a bit brighter, as PNG. `fail` makes a provider's submits fail:
+and are the input image made a bit brighter, as PNG (or what `answer` makes of the input's
+bytes: a stand-in model of the test's choosing). `fail` makes a provider's submits fail:
 an int status for every submit, a list consumed one submit at a time (None = succeed), or
 "failed" for a job that runs and then fails (wavespeed/replicate/fal/together error).
 
@@ -35,7 +36,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import uvicorn
@@ -105,6 +106,7 @@ class FakeRouter(VideoProtocols, ProviderProtocols):
         clip_audio: bool = False,
         html: str | None = None,
         cdn_fail: int = 0,
+        answer: Callable[[bytes], bytes] | None = None,
     ) -> None:
         self.delay = delay
         self.fail: dict[str, Any] = {
@@ -121,6 +123,7 @@ class FakeRouter(VideoProtocols, ProviderProtocols):
         self.clip_audio = clip_audio
         self.html = html
         self.cdn_fail = cdn_fail
+        self.answer = answer or brighten  # the image "model": input image bytes → answer bytes
         self.calls: list[Seen] = []
         self.jobs: dict[str, _Job] = {}
         self._ids = itertools.count(1)
@@ -271,7 +274,7 @@ class FakeRouter(VideoProtocols, ProviderProtocols):
                 audio = self.clip_audio
                 image = await asyncio.to_thread(clip_of, source, seen.json or {}, audio=audio)
             else:
-                image = await asyncio.to_thread(brighten, raw) if self.transform else raw
+                image = await asyncio.to_thread(self.answer, raw) if self.transform else raw
         except (ValueError, OSError) as exc:
             return (
                 None,

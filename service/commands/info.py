@@ -11,6 +11,7 @@ from redis.exceptions import RedisError
 from rich.console import Console
 from rich.table import Table
 
+from service.config import costs
 from service.config.catalog import Catalog, ModelSpec, Step
 from service.config.settings import Settings
 from service.errors import PhotoRestoreError
@@ -31,7 +32,9 @@ def _price(model: ModelSpec) -> str:
 
 
 def _step_name(step: Step) -> str:
-    return f"{step.name} (clip)" if step.kind == "video" else step.name
+    if step.kind == "video":
+        return f"{step.name} (clip)"
+    return step.name + (f" ({step.tiles}×{step.tiles} tiles)" if step.tiles > 1 else "")
 
 
 def chains(settings: Settings, args: argparse.Namespace) -> int:
@@ -42,7 +45,7 @@ def chains(settings: Settings, args: argparse.Namespace) -> int:
     default = catalog.choose_default(settings.default_chain, has_token=has_token)
     console = Console()
     table = Table(title=f"Chains in {catalog.path}")
-    for col in ("chain", "steps", "cost per photo", "can run", "description"):
+    for col in ("chain", "steps", "calls · cost per photo", "can run", "description"):
         table.add_column(col)
     for chain in catalog.chains.values():
         missing = catalog.missing_for(chain, has_token=has_token)
@@ -51,12 +54,12 @@ def chains(settings: Settings, args: argparse.Namespace) -> int:
             steps = f"chain {chain.base} → " + " → ".join(
                 _step_name(s) for s in chain.steps[chain.base_steps :]
             )
-        costs = catalog.costs(chain)
+        cost = costs.cost_usd(catalog, chain)
         mark = "default" if chain.name == default else ""
         table.add_row(
             f"{chain.name} {mark}".strip(),
             steps,
-            f"≈ ${sum(usd for _, usd, _ in costs):.2f}" if costs else "",
+            f"{costs.calls(chain)}" + (f" · ≈ ${cost:.2f}" if cost is not None else ""),
             "yes" if not missing else "no: " + "; ".join(missing),
             chain.description,
         )

@@ -91,6 +91,9 @@ class Catalog:
             if model.clip_cost is not None:
                 how = f"${model.price_per_second:g}/s × {model.duration:g} s"
                 out.append((model.name, model.clip_cost, how))
+            elif model.price_usd is not None and step.calls > 1:  # a tiled step: N² calls
+                how = f"{step.calls} calls × ${model.price_usd:g}"
+                out.append((model.name, model.price_usd * step.calls, how))
             elif model.price_usd is not None:
                 out.append((model.name, model.price_usd, "per call"))
         return out

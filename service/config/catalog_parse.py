@@ -13,6 +13,7 @@ from typing import Any
 from service import formats
 from service.config.specs import (
     DEFAULT_RESTORE,
+    MAX_TILES,
     PROVIDERS,
     STEP_KINDS,
     TASKS,
@@ -46,7 +47,7 @@ MODEL_KEYS = {
     "description",
 }
 CHAIN_KEYS = {"title", "description", "steps", "output_format", "fidelity", "restore_with"}
-STEP_KEYS = {"kind", "op", "model", "params", "prompt", "title", "fallback"}
+STEP_KEYS = {"kind", "op", "model", "params", "prompt", "title", "fallback", "tiles"}
 
 
 def _providers(r: TomlReader, data: Mapping[str, Any], where: str, video: bool) -> tuple[str, str]:
@@ -184,6 +185,7 @@ def load_step(
     fallback = r.string(data, "fallback", where)
     if fallback is not None and kind.name == "video":
         raise r.fail(f"{where}fallback", "no fallback (no clip can be made locally)", fallback)
+    tiles = _tiles(r, data, where, kind)
     for op in filter(None, [name if kind.name == "local" else None, fallback]):
         if local_ops is not None and op not in local_ops:
             raise r.fail(
@@ -198,7 +200,20 @@ def load_step(
         prompt=r.string(data, "prompt", where),
         title=r.string(data, "title", where, "") or "",
         fallback=fallback,
+        tiles=tiles,
     )
+
+
+def _tiles(r: TomlReader, data: Mapping[str, Any], where: str, kind: StepKind) -> int:
+    """`tiles = N` (1 to MAX_TILES), on an image model step only."""
+    tiles = data.get("tiles", 1)
+    if isinstance(tiles, bool) or not isinstance(tiles, int) or not 1 <= tiles <= MAX_TILES:
+        raise r.fail(
+            f"{where}tiles", f"a whole number from 1 to {MAX_TILES} (tiles per side)", tiles
+        )
+    if tiles > 1 and kind.name != "remote":
+        raise r.fail(f"{where}tiles", "only on a model step", tiles)
+    return tiles
 
 
 def load_chain(

@@ -27,6 +27,7 @@ VIDEO_PROVIDERS = ("fal-ai", "wavespeed", "together")
 # The name a chain's `restore_with` uses for "whatever restores photos in this process": the
 # default chain when it can run (a token is set), else the offline chain.
 DEFAULT_RESTORE = "default"
+MAX_TILES = 4  # `tiles = N` per side of the grid: 16 calls for one step is plenty
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,14 @@ class Step:
     prompt: str | None = None
     title: str = ""
     fallback: str | None = None  # a local op run instead when the step cannot run remotely
+    tiles: int = 1  # image model steps: the model runs on an N×N grid of overlapping tiles
+
+    @property
+    def calls(self) -> int:
+        """Model calls this step makes: N² for a tiled image step, 1 for a clip, 0 locally."""
+        if self.kind == "remote":
+            return self.tiles * self.tiles
+        return 1 if self.kind == "video" else 0
 
     @property
     def output(self) -> str:

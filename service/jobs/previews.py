@@ -32,6 +32,7 @@ from service.constants import (
     PREVIEW_SIZES_KEY,
     PREVIEW_TTL,
 )
+from service.pipeline.aligned import preview_size
 
 PREVIEW_EDGE = 1280
 
@@ -67,19 +68,16 @@ def make_preview(image: Image.Image, edge: int = PREVIEW_EDGE) -> bytes:
     im = (
         image.copy()
         if max(image.size) <= edge
-        else image.resize(_fit(image.size, edge), Image.Resampling.LANCZOS, reducing_gap=3.0)
+        # The same size as the aligned "before" of the result (one formula for both layers)
+        else image.resize(
+            preview_size(image.size, edge), Image.Resampling.LANCZOS, reducing_gap=3.0
+        )
     )
     if im.mode not in ("RGB", "L"):
         im = im.convert("RGB")
     buf = io.BytesIO()
     im.save(buf, format="JPEG", quality=85)
     return buf.getvalue()
-
-
-def _fit(size: tuple[int, int], edge: int) -> tuple[int, int]:
-    w, h = size
-    scale = edge / max(w, h)
-    return max(1, round(w * scale)), max(1, round(h * scale))
 
 
 class PreviewStore(Protocol):

@@ -49,7 +49,7 @@ from service.jobs.outages import (
     pause_for,
     until_redis,
 )
-from service.jobs.previews import PreviewStore
+from service.jobs.previews import PREVIEW_EDGE, PreviewStore
 from service.jobs.records import JobStore
 from service.logs import Trouble, job_context
 from service.pipeline.restore import Restored, restore_image
@@ -161,8 +161,11 @@ async def _restore(services: TaskServices, record: JobRecord) -> Restored:
             on_decoded=progress.source,
             clip=record.clip_options,
             last_try=record.attempts >= JOB_MAX_TRIES,
+            before_edge=PREVIEW_EDGE,
         )
     await progress.preview("result", restored.run.image)
+    if restored.aligned_before is not None:  # the slider's "before", in the result's frame
+        await progress.preview("aligned", restored.aligned_before)
     return restored
 
 
@@ -189,6 +192,7 @@ async def _deliver(services: TaskServices, record: JobRecord, restored: Restored
             error=None,
             steps=[s.to_dict() for s in restored.run.steps],
             cost_usd=restored.run.cost_usd,
+            review=restored.run.review,
             result_etag=entry.etag,
             size=restored.run.image.size,
             **{"note": None, **clip},
@@ -315,6 +319,7 @@ async def _run(services: TaskServices, job_id: str, attempt: int) -> JobRecord |
             attempts=tries,
             error=None,
             note=None,
+            review=[],
         ),
     )
     record = started or record

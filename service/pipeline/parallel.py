@@ -39,6 +39,12 @@ def _strip_pool() -> ThreadPoolExecutor:
         return _pool
 
 
+def in_background(fn: Callable[..., R], *args: object) -> Future[R]:
+    """Run `fn(*args)` on a strip worker while the caller goes on (a detector beside other
+    low-resolution work). The caller must collect the result before its own `ordered_map`."""
+    return _strip_pool().submit(fn, *args)
+
+
 def ordered_map(fn: Callable[[T], R], items: Iterable[T], ahead: int = 1) -> Iterator[R]:
     """Like `Executor.map` on the strip workers, with at most `ahead` jobs queued beyond the
     running ones. `Executor.map` submits every job at once, so finished strips pile up in memory

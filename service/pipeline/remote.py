@@ -22,7 +22,7 @@ from PIL import Image
 from service.config.catalog import Catalog, Chain, ModelSpec, Step
 from service.errors import ConfigError, ModelNotServed, ProviderUnavailable
 from service.inference import InferenceClient, build_client, prepare_image_async
-from service.pipeline import registry
+from service.pipeline import handoff, registry, tiling
 from service.pipeline.cache import StepCache, cache_key
 from service.pipeline.runner import RunContext, StepOutcome
 
@@ -45,6 +45,21 @@ class RemoteExecutor:
                 image, step, ctx, spec, f"{spec.repo} needs HF_TOKEN or an endpoint"
             )
         parameters, prompt = self.request_for(step, ctx, spec)
+        try:
+            if step.tiles > 1:
+                outcome = await self._tiled(image, step, spec, parameters, prompt)
+            else:
+                outcome = await self._ask(image, spec, parameters, prompt)
+        except ModelNotServed as exc:
+            return await self._fallback(image, step, ctx, spec, str(exc), error=exc)
+        # The merge step after this one needs the scan as the model got it, at full size.
+        handoff.leave(ctx.op_context, image, spec.repo, fidelity=ctx.fidelity, calls=step.calls)
+        return outcome
+
+    async def _ask(
+        self, image: Image.Image, spec: ModelSpec, parameters: dict[str, Any], prompt: str | None
+    ) -> StepOutcome:
+        """One call (or its cached answer) for `image`."""
         sent = await prepare_image_async(image, spec.max_pixels)
         key = cache_key(sent.data, spec.repo, provider_choice(spec), parameters, prompt)
         hit = await self.cache.get(key)
@@ -61,10 +76,7 @@ class RemoteExecutor:
         send = dict(parameters)
         if prompt is not None:
             send["prompt"] = prompt
-        try:
-            result = await self.client.image_to_image(spec, sent, send)
-        except ModelNotServed as exc:
-            return await self._fallback(image, step, ctx, spec, str(exc), error=exc)
+        result = await self.client.image_to_image(spec, sent, send)
         out = await _decode(result.data, spec)
         await self.cache.put(
             key,
@@ -79,6 +91,33 @@ class RemoteExecutor:
             retries=result.retries,
             cost_usd=spec.price_usd,
             note=result.note,
+        )
+
+    async def _tiled(
+        self,
+        image: Image.Image,
+        step: Step,
+        spec: ModelSpec,
+        parameters: dict[str, Any],
+        prompt: str | None,
+    ) -> StepOutcome:
+        """One call per tile (the client's provider slots bound how many run at once)."""
+        tiles = tiling.grid(image.size, step.tiles)
+        parts = await asyncio.gather(
+            *(self._ask(image.crop(t.box), spec, parameters, prompt) for t in tiles)
+        )
+        out = await asyncio.to_thread(
+            tiling.blend, [p.image for p in parts], tiles, image, step.tiles
+        )
+        done = [p for p in parts if p.status == "done"]
+        return StepOutcome(
+            out,
+            status="done" if done else "cached",
+            provider=next((p.provider for p in parts if p.provider), None),
+            model=spec.repo,
+            retries=sum(p.retries for p in parts),
+            cost_usd=sum(p.cost_usd or 0.0 for p in parts) if spec.price_usd is not None else None,
+            note=f"{len(tiles)} tiles ({len(parts) - len(done)} from the step cache)",
         )
 
     def request_for(

@@ -5,7 +5,8 @@ queues, job records or where the file came from. EXIF, ICC and a provenance note
 the result, and "keep the original here" masks are applied last, to the original replayed
 through the same crops and turns as the result. A chain ending in a clip step also answers
 the clip (`Restored.clip`, MP4 bytes, or None when its step failed); the clip is made from the
-photo as written, masks included.
+photo as written, masks included. On request, a small "before" in the result's frame comes back
+too (`aligned`), for a slider that compares like with like.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from PIL import Image
 from service.config.catalog import Chain, Step
 from service.config.settings import Settings
 from service.errors import ConfigError
-from service.pipeline import imageio, registry, transforms
+from service.pipeline import aligned, imageio, registry, transforms
 from service.pipeline.imageio import Decoded
 from service.pipeline.ops.keep import ALIGNED_ORIGINAL
 from service.pipeline.registry import OpContext
@@ -45,6 +46,7 @@ class Restored:
     data: bytes
     run: RunResult
     decoded: Decoded
+    aligned_before: Image.Image | None = None  # the original in the result's frame, small
 
     @property
     def clip(self) -> bytes | None:
@@ -99,27 +101,29 @@ async def restore_image(
     on_decoded: Callable[[Image.Image], Awaitable[None]] | None = None,
     clip: Mapping[str, Any] | None = None,
     last_try: bool = True,
+    before_edge: int | None = None,
 ) -> Restored:
     """Decode, run the chain and encode; shared by the worker and `photo-restore restore`.
 
     `fmt` is the format to write, the one the result's name says (`formats.for_name`); None
     keeps the scan's own format where it can be written (else PNG, see `formats.writable`).
     `clip` holds a re-run's choices for the clip step (see `RunContext.clip`); `last_try`
-    says whether a transient failure of that step may still ask for a retry.
+    says whether a transient failure of that step may still ask for a retry. With
+    `before_edge`, `aligned_before` is the original in the result's frame (`aligned`).
     """
     if chain.unresolved:
         raise ConfigError(f"chain {chain.name!r} runs {chain.restore_with!r} first: resolve it")
     decoded = await asyncio.to_thread(imageio.decode, path, max_pixels=settings.max_pixels)
     if on_decoded is not None:
         await on_decoded(decoded.image)
-    # Hand the pixels to the runner and keep only the metadata: holding the decoded scan for
-    # the whole chain would keep a second full-size copy alive (135 MB for a 600-dpi print).
-    size = decoded.size
-    image, decoded.image = decoded.image, _PLACEHOLDER
+    # Hand the pixels to the runner, keep the metadata: held here, the scan would stay alive
+    # through the chain (135 MB at 600 dpi) and the merge could not write into its memory.
+    pixels, decoded.image = [decoded.image], _PLACEHOLDER
+    small = None
+    if before_edge is not None:
+        small = await asyncio.to_thread(aligned.proxy, pixels[0], 2 * before_edge)
     ctx = RunContext(
-        op_context=OpContext(
-            original_size=size, source_format=decoded.format, extra={"chain": chain.name}
-        ),
+        op_context=_op_context(chain, decoded),
         job_id=job_id or "",
         prompt=prompt,
         params=dict(params or {}),
@@ -128,8 +132,8 @@ async def restore_image(
         clip=dict(clip or {}),
         last_try=last_try,
     )
-    run = await _run(image, chain, runner, ctx, edits, on_progress)
-    del image
+    run, frame_log = await _run(pixels, chain, runner, ctx, edits, on_progress)
+    before_image = await _aligned_before(small, frame_log, run.image.size, before_edge)
     data = await asyncio.to_thread(
         imageio.encode,
         run.image,
@@ -137,36 +141,56 @@ async def restore_image(
         fmt=fmt or chain.output_format,
         provenance=provenance(chain, run, job_id),
     )
-    return Restored(data=data, run=run, decoded=decoded)
+    return Restored(data=data, run=run, decoded=decoded, aligned_before=before_image)
+
+
+def _op_context(chain: Chain, decoded: Decoded) -> OpContext:
+    return OpContext(
+        original_size=decoded.size, source_format=decoded.format, extra={"chain": chain.name}
+    )
 
 
 async def _run(
-    image: Image.Image,
+    pixels: list[Image.Image],
     chain: Chain,
     runner: ChainRunner,
     ctx: RunContext,
     edits: Sequence[dict[str, Any]],
     on_progress: ProgressCallback | None,
-) -> RunResult:
+) -> tuple[RunResult, list[transforms.Transform]]:
     """Hand edits, the chain, then "keep the original here" masks (to the original replayed
     through the same crops and turns; only then is the original kept alive during the run).
-    With masks, a clip step waits for them: the clip is of the photo as it will be written."""
+    With masks, a clip step waits for them: the clip is of the photo as it will be written.
+
+    The scan is popped from `pixels` into the runner: no variable of ours names it while the
+    chain runs, so the merge after a model step may write its result into the scan's memory.
+    Also answers the frame log of the photo's steps."""
     before = [e for e in edits if e.get("op") != KEEP_OP]
     keeps = [e for e in edits if e.get("op") == KEEP_OP]
-    original = image if keeps else None
+    original = [pixels[0]] if keeps else []  # a list, so the masks' step can let go of it
     clip_last = chain.makes_clip and bool(keeps)
     photo_chain = replace(chain, steps=chain.steps[:-1]) if clip_last else chain
     with transforms.recording() as frame_log:
-        run = await runner.run(
-            image, photo_chain, ctx, edits=edit_steps(before), on_progress=on_progress
-        )
-    del image
-    if original is not None:
+        hand = edit_steps(before)
+        run = await runner.run(pixels.pop(), photo_chain, ctx, edits=hand, on_progress=on_progress)
+    if original:
         await _keep_original(run, original, frame_log, keeps, ctx.intermediate)
-        del original
     if clip_last:
         await _clip_after_masks(run, chain, runner, ctx, on_progress)
-    return run
+    return run, frame_log
+
+
+async def _aligned_before(
+    small: aligned.Proxy | None,
+    frame_log: list[transforms.Transform],
+    size: tuple[int, int],
+    edge: int | None,
+) -> Image.Image | None:
+    """The reduced original through the run's frame changes, the result's frame fitted."""
+    if small is None or edge is None:
+        return None
+    out_size = aligned.preview_size(size, edge)
+    return await asyncio.to_thread(aligned.replay_small, small, frame_log, out_size)
 
 
 async def _clip_after_masks(
@@ -194,17 +218,18 @@ async def _clip_after_masks(
 
 async def _keep_original(
     run: RunResult,
-    original: Image.Image,
+    original: list[Image.Image],
     frame_log: list[transforms.Transform],
     keeps: Sequence[dict[str, Any]],
     intermediate: Any = None,
 ) -> None:
-    """Put the aligned original back inside each painted mask; one timeline step each."""
-    aligned = await asyncio.to_thread(transforms.replay, original, frame_log)
+    """Put the original, replayed into the result's frame, back inside each painted mask; one
+    timeline step each. The original itself (taken from `original`) is let go once replayed."""
+    lined_up = await asyncio.to_thread(transforms.replay, original.pop(), frame_log)
     op = registry.get(KEEP_OP)
     for edit in keeps:
         started = time.perf_counter()
-        ctx = OpContext(original_size=aligned.size, extra={ALIGNED_ORIGINAL: aligned})
+        ctx = OpContext(original_size=lined_up.size, extra={ALIGNED_ORIGINAL: lined_up})
         out = await asyncio.to_thread(op.func, run.image, ctx, **dict(edit.get("params") or {}))
         run.steps.append(
             StepRecord(

@@ -19,7 +19,7 @@ from PIL import Image
 from service import metrics
 from service.config.catalog import Chain, Step
 from service.errors import ConfigError
-from service.pipeline import registry, transforms
+from service.pipeline import findings, handoff, registry, transforms
 from service.pipeline.registry import OpContext
 
 
@@ -39,6 +39,8 @@ class StepRecord:
     retries: int = 0
     cost_usd: float | None = None
     note: str = ""
+    review: list[str] = field(default_factory=list)  # why a person should look (empty: no need)
+    measurements: dict[str, Any] = field(default_factory=dict)  # drift, face scores, … (JSON)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -72,6 +74,8 @@ class StepOutcome:
     retries: int = 0
     cost_usd: float | None = None
     note: str = ""
+    review: list[str] = field(default_factory=list)
+    measurements: dict[str, Any] = field(default_factory=dict)
     clip: bytes | None = None  # an MP4 made beside the image (video steps)
 
 
@@ -105,6 +109,11 @@ class RunResult:
     def cost_usd(self) -> float:
         """Estimated spend of this run."""
         return sum(s.cost_usd or 0.0 for s in self.steps)
+
+    @property
+    def review(self) -> list[str]:
+        """Every step's reasons to have a person look, as "step: reason"."""
+        return [f"{s.label}: {reason}" for s in self.steps for reason in s.review]
 
 
 ProgressCallback = Callable[[list[StepRecord]], Awaitable[None]]
@@ -143,9 +152,11 @@ class ChainRunner:
             t0 = time.perf_counter()
             recorded, size_before = transforms.entries(), image.size
             try:
-                outcome = await executor.run(image, step, ctx)
+                with findings.collecting() as found:  # what the step reports beyond its image
+                    outcome = await executor.run(image, step, ctx)
             except BaseException:
                 rec.status, rec.duration = "failed", time.perf_counter() - t0
+                handoff.drop(ctx.op_context)
                 if on_progress:
                     await on_progress(records)
                 raise
@@ -156,6 +167,8 @@ class ChainRunner:
                 transforms.record("resize", size=outcome.image.size)
             rec.status, rec.provider, rec.model = outcome.status, outcome.provider, outcome.model
             rec.retries, rec.cost_usd, rec.note = outcome.retries, outcome.cost_usd, outcome.note
+            rec.review = [*outcome.review, *(r for r in found.review if r not in outcome.review)]
+            rec.measurements = {**found.measurements, **outcome.measurements}
             if outcome.status != "skipped":
                 metrics.observe_step(
                     step.kind, outcome.provider, outcome.model or step.name, rec.duration
@@ -168,4 +181,5 @@ class ChainRunner:
             clip = outcome.clip if outcome.clip is not None else clip
             if on_progress:
                 await on_progress(records)
+        handoff.drop(ctx.op_context)  # a scan left for a merge that never came
         return RunResult(image=image, steps=records, clip=clip)

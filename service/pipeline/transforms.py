@@ -25,7 +25,12 @@ _LOG: ContextVar[list[Transform] | None] = ContextVar("geometry_log", default=No
 
 @dataclass(frozen=True)
 class Transform:
-    """One change of frame: `kind` is crop, rotate_crop, transpose or resize."""
+    """One change of frame: `kind` is crop, rotate_crop, transpose, resize or warp.
+
+    A warp is an affine map in unit coordinates (0…1 across the picture), from the output to
+    the input, with the output's size: `matrix` [[a, b, c], [d, e, f]] and `size` [w, h]. Being
+    free of pixel sizes, it holds the same for the original as for the model's small answer.
+    """
 
     kind: str
     params: dict[str, Any] = field(default_factory=dict)
@@ -60,11 +65,25 @@ def _collapse(transforms: Sequence[Transform]) -> list[Transform]:
     not make the original go down and up again (that would blur it)."""
     out: list[Transform] = []
     for t in transforms:
-        if t.kind == "resize" and out and out[-1].kind == "resize":
-            out[-1] = t
+        if t.kind in ("resize", "warp") and out and out[-1].kind == "resize":
+            out[-1] = t  # a warp in unit coordinates does not care what size came in
+        elif t.kind == "resize" and out and out[-1].kind == "warp":
+            out[-1] = Transform("warp", {**out[-1].params, "size": t.params["size"]})
         else:
             out.append(t)
     return out
+
+
+def _warp(
+    image: Image.Image, matrix: Sequence[Sequence[float]], size: Sequence[int]
+) -> Image.Image:
+    """Apply a unit-coordinate affine map (output → input) with Pillow's bicubic resampling."""
+    (a, b, c), (d, e, f) = matrix
+    wo, ho = int(size[0]), int(size[1])
+    wi, hi = image.size
+    # Pillow maps output pixel-corner coordinates to input ones; scale unit ones to both sizes.
+    data = (a * wi / wo, b * wi / ho, c * wi, d * hi / wo, e * hi / ho, f * hi)
+    return image.transform((wo, ho), Image.Transform.AFFINE, data, Image.Resampling.BICUBIC)
 
 
 def replay(image: Image.Image, transforms: Sequence[Transform]) -> Image.Image:
@@ -83,6 +102,8 @@ def replay(image: Image.Image, transforms: Sequence[Transform]) -> Image.Image:
             size = tuple(p["size"])
             if image.size != size:
                 image = image.resize(size, Image.Resampling.LANCZOS)
+        elif t.kind == "warp":
+            image = _warp(image, p["matrix"], p["size"])
         else:
             raise ValueError(f"unknown transform {t.kind!r}")
     return image

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from service.config import costs
 from service.config.catalog import ModelSpec, Step
 from service.errors import ConfigError
 from service.pipeline import registry
@@ -47,6 +48,8 @@ def _step(services: Services, step: Step) -> dict[str, Any]:
             prompt=step.prompt or model.prompt,
             price_usd=model.price_usd,
             needs_token=model.needs_token,
+            tiles=step.tiles,
+            calls=step.calls,
         )
     return out
 
@@ -87,6 +90,9 @@ def catalog_json(services: Services) -> dict[str, Any]:
                 "output_format": chain.output_format,
                 "restores_with": chain.base,
                 "steps": [_step(services, s) for s in chain.steps],
+                # Before it runs: model calls (a tiled step makes N² of them) and their price.
+                "calls": costs.calls(chain),
+                "cost_usd": costs.cost_usd(services.catalog, chain),
             }
         )
     clips = [clip_model(m) for m in services.catalog.models.values() if m.makes_clips]

@@ -57,6 +57,7 @@ LIST_FIELDS = (
     "note",
     "decision",
     "parent",
+    "review",
     "clip",
 )
 
@@ -123,14 +124,15 @@ async def get_job(request: Request) -> Response:
 
 
 async def job_image(request: Request) -> Response:
-    """A preview JPEG: slot `source`, `result` or a step index (the step's intermediate image).
+    """A preview JPEG: slot `source`, `result`, `aligned` (the original in the result's frame,
+    for the slider) or a step index (the step's intermediate image).
 
     Source and result fall back to a thumbnail made from the stored file when the preview
-    expired or the job has not produced one yet.
+    expired or the job has not produced one yet; `aligned` has no such fallback (404).
     """
     record = await get_job_or_404(request)
     slot = request.path_params["slot"]
-    if slot not in ("source", "result") and not slot.isdigit():
+    if slot not in ("source", "result", "aligned") and not slot.isdigit():
         raise NotFound("no such image")
     services = services_of(request)
     data = await load_preview(services.previews, record.id, slot)

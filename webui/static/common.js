@@ -70,7 +70,10 @@ window.PR = (function () {
   const fmtTime = (t) => (t ? new Date(t * 1000).toLocaleString() : "");
   const fmtDuration = (s) => (s == null ? "" : s < 1 ? Math.round(s * 1000) + " ms" : s.toFixed(1) + " s");
   const fmtSize = (n) => (n > 1048576 ? (n / 1048576).toFixed(1) + " MB" : Math.max(1, Math.round(n / 1024)) + " kB");
+  /* " · 9 model calls · ≈ $0.270" for a chain of the catalog; "" when it calls no model. */
+  const chainCost = (c) => (!c.calls ? "" : " · " + c.calls + " model call" + (c.calls === 1 ? "" : "s")
+    + (c.cost_usd == null ? "" : " · ≈ $" + c.cost_usd.toFixed(3)));
   const statusLabel = (job) => (job.status === "done" && job.decision ? job.decision : job.status === "done" && job.to_review ? "to review" : job.status);
 
-  return { api, el, toast, onJob, fmtTime, fmtDuration, fmtSize, statusLabel, csrf };
+  return { api, el, toast, onJob, fmtTime, fmtDuration, fmtSize, statusLabel, chainCost, csrf };
 })();

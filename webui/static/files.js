@@ -78,7 +78,7 @@
     } catch (e) { toast(e.message, true); }
   });
   api("GET", "/api/chains").then((c) => {
-    $("pick-chain").append(...c.chains.filter((x) => x.can_run).map((x) => el("option", { value: x.name }, x.title)));
+    $("pick-chain").append(...c.chains.filter((x) => x.can_run).map((x) => el("option", { value: x.name }, x.title + window.PR.chainCost(x))));
   });
   loadInboxes().catch((e) => toast(e.message, true));
 })();

@@ -14,6 +14,9 @@
       return el("span", {}, el("progress", { max: total, value: job.progress.done,
         "aria-label": "Steps done" }), " " + job.progress.done + "/" + total);
     }
+    if (job.status === "done" && job.review && job.review.length) {
+      return el("span", { class: "review-flag" }, "Needs a look: " + job.review.join("; "));
+    }
     return el("span", {}, job.note || "");
   }
 

@@ -8,6 +8,7 @@
   const catalog = JSON.parse($("catalog-data").textContent);
   const base = "/api/jobs/" + encodeURIComponent(job.id);
   const viewer = window.Compare();
+  const aligned = window.AlignedBefore(base, () => viewer.load(imageUrls()));
   const clip = window.ClipView(catalog);
   const editor = window.Editor(base + "/image/source");
   editor.setFrom(job.edits);
@@ -32,7 +33,7 @@
     const done = job.status === "done" && job.decision !== "rejected";
     const v = "?v=" + encodeURIComponent(stamp || job.updated);
     return {
-      before: base + "/image/source" + v, beforeFull: base + "/file/original" + v,
+      before: aligned.url(job, v), beforeFull: base + "/file/original" + v,
       after: (done ? base + "/image/result" : base + "/image/source") + v,
       afterFull: (done ? base + "/file/result" : base + "/file/original") + v,
     };
@@ -77,7 +78,7 @@
     const rows = job.steps.map((s, i) => el("tr", { class: "step-" + s.status },
       el("td", {}, String(i + 1)), el("td", {}, s.label), el("td", {}, s.status),
       el("td", {}, [s.provider, s.model].filter(Boolean).join(" · ") || (s.kind === "local" ? "local" : "")),
-      el("td", {}, fmtDuration(s.duration)), el("td", {}, String(s.retries || 0)), el("td", {}, s.note || "")));
+      el("td", {}, fmtDuration(s.duration)), el("td", {}, String(s.retries || 0)), el("td", {}, s.note || "", window.Findings.summary(s))));
     if (!rows.length) rows.push(el("tr", {}, el("td", { colspan: 7 }, job.status === "queued" ? "Waiting in the queue." : "No steps recorded.")));
     $("timeline").replaceChildren(...rows);
     const parts = ["Attempts: " + job.attempts, "created " + fmtTime(job.created)];
@@ -86,12 +87,13 @@
     if (job.cost_usd) parts.push("≈ $" + job.cost_usd.toFixed(3));
     if (job.note) parts.push(job.note);
     $("timeline-caption").textContent = parts.join(" · ");
+    window.Findings.render(job, base);
   }
 
   function renderChains() {
     const sel = $("rerun-chain");
     sel.replaceChildren(...catalog.chains.map((c) => el("option", { value: c.name, disabled: !c.can_run, selected: c.name === job.chain },
-      c.title + (c.can_run ? "" : " (cannot run: " + c.missing.join("; ") + ")"))));
+      c.title + window.PR.chainCost(c) + (c.can_run ? "" : " (cannot run: " + c.missing.join("; ") + ")"))));
     const fill = () => {
       const c = catalog.chains.find((x) => x.name === sel.value);
       const levels = (c && c.fidelity) || [];

@@ -1,3 +1,12 @@
 """Built-in local operations; importing this package registers them all."""
 
-from service.pipeline.ops import cleanup, detail, framing, geometry, keep, manual, tone  # noqa: F401
+from service.pipeline.ops import (  # noqa: F401
+    cleanup,
+    detail,
+    framing,
+    geometry,
+    keep,
+    manual,
+    merge,
+    tone,
+)

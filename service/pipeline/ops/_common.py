@@ -22,12 +22,16 @@ COLOUR_MODES = ("RGB", "RGBA")
 
 
 def thumbnail(image: Image.Image, max_side: int = THUMB_SIDE) -> Image.Image:
-    """A box-reduced copy no larger than `max_side`; cheap even on a 45-megapixel scan.
+    """A box-reduced copy no larger than `max_side`; cheap even on a 45-megapixel scan."""
+    return reduced(image, math.ceil(max(image.size) / max_side))
+
+
+def reduced(image: Image.Image, factor: int) -> Image.Image:
+    """`image.reduce(factor)` (each pixel the mean of a factor×factor block), in parallel.
 
     A large image is reduced in bands of whole output rows, one per worker (Pillow's reduce
     releases the GIL); the result is identical to one `reduce` call.
     """
-    factor = math.ceil(max(image.size) / max_side)
     if factor <= 1:
         return image
     w, h = image.size
