@@ -28,7 +28,7 @@ from service.config.catalog import load_catalog  # noqa: E402
 from service.pipeline import handoff, transforms  # noqa: E402
 from service.pipeline.faces import find as find_faces  # noqa: E402
 from service.pipeline.registry import OpContext  # noqa: E402
-from service.pipeline.runner import ChainRunner, LocalExecutor, RunContext  # noqa: E402
+from service.pipeline.runner import ChainRunner, LocalExecutor, RunContext, StepRecord  # noqa: E402
 
 OUT = ROOT / "bench" / "out" / "classic"
 CROP = 256
@@ -36,7 +36,9 @@ OVERVIEW_SIDE = 640
 LABEL = 18
 
 
-def run_classic(scan: Image.Image) -> tuple[Image.Image, Image.Image, Image.Image | None, list]:
+def run_classic(
+    scan: Image.Image,
+) -> tuple[Image.Image, Image.Image, Image.Image | None, list[StepRecord]]:
     """The chain's result, the scan in the result's frame, the mask (if any), the steps run."""
     chain = load_catalog(ROOT / "service" / "config" / "models.toml").chain("classic")
     runner = ChainRunner({"local": LocalExecutor()})
