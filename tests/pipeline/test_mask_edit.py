@@ -15,7 +15,7 @@ from PIL import Image
 from service.config.catalog import Chain, Step
 from service.config.settings import Settings
 from service.errors import InvalidEdit
-from service.pipeline import handoff, registry
+from service.pipeline import aligned, handoff, registry
 from service.pipeline.ops.mask_edit import damage_mask
 from service.pipeline.registry import OpContext
 from service.pipeline.restore import restore_image
@@ -128,3 +128,13 @@ async def test_hand_edits_and_the_chain_share_the_run_context(tmp_path: Path) ->
     assert edited.run.steps[0].status == "skipped"  # it touched no pixel
     without = await restore_image(src, chain, runner, settings)  # the command line: no previews
     assert without.damage_mask is None
+
+
+def test_the_mask_shown_keeps_a_thin_crack_visible_at_preview_size() -> None:
+    full = Image.new("L", (1200, 800))
+    full.paste(255, (600, 0, 601, 800))  # a one-pixel crack, reduced 4×
+    shown = np.asarray(aligned.mask_view(full, (300, 200)))
+    assert shown.shape == (200, 300)
+    assert shown[:, 150].min() >= 200  # a quarter of a preview pixel, still bright
+    assert shown[:, :149].max() == 0
+    assert shown[:, 151:].max() == 0

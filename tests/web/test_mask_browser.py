@@ -15,6 +15,7 @@ import pytest
 import redis
 from PIL import Image
 
+from service.constants import PREVIEW_KEY
 from tests.damage_op import BOX, CHAIN, models_with_mask_chain
 from tests.web.live import LiveServer, done_job, drop, scan_bytes, sign_in, wait_for, wait_job
 
@@ -131,3 +132,17 @@ def test_the_damage_mask_is_shown_corrected_and_sent_with_the_rerun(
     assert not page.get_by_role("status").filter(has_text="Mask corrected").count()
     page.get_by_role("button", name="Show damage mask").click()
     assert page.get_by_role("img", name="Damage mask over the original").is_hidden()
+
+    # A mask preview that expired says so, and its job's corrections still go with a re-run.
+    rdb.delete(f"{PREVIEW_KEY}{new_id}:mask")
+    context = page.context.browser.new_context()  # nothing cached
+    try:
+        fresh = context.new_page()
+        sign_in(fresh, live)
+        fresh.goto(f"{live.url}/jobs/{new_id}")
+        note = fresh.get_by_role("status").filter(has_text="has expired")
+        note.wait_for()
+        assert "earlier corrections go with the re-run" in note.inner_text()
+        assert fresh.get_by_role("button", name="Show damage mask").is_disabled()
+    finally:
+        context.close()

@@ -13,7 +13,7 @@ window.DamageMask = function (base, previous) {
   const RED = "#ff1a1a", MAX_CHARS = 2 * 1024 * 1024;
   const layer = () => document.createElement("canvas");
   const found = layer(), added = layer(), erased = layer();
-  let strokes = [], current = null, erasing = false, on = false, shownFor = null;
+  let strokes = [], current = null, erasing = false, on = false, shownFor = null, ready = false;
   let initial = { add: null, erase: null }, kept = !!(previous && (previous.add || previous.erase));
   // `kept`: the reviewed job's own correction, sent again unless cleared (loaded into the layers
   // once the view is shown; sent as it came when it never was).
@@ -104,6 +104,7 @@ window.DamageMask = function (base, previous) {
       const [a, e] = await Promise.all([previous.add, previous.erase].map((u) => (u ? load(u).catch(() => null) : null)));
       initial = { add: a, erase: e };
     }
+    ready = true;
     redraw();
     changed();
   }
@@ -113,7 +114,7 @@ window.DamageMask = function (base, previous) {
     return [(ev.clientX - r.left) / r.width, (ev.clientY - r.top) / r.height];
   }
   canvas.addEventListener("pointerdown", (ev) => {
-    if (!on || current || !canvas.width || (ev.pointerType === "mouse" && ev.button !== 0)) return;
+    if (!on || current || !ready || (ev.pointerType === "mouse" && ev.button !== 0)) return;
     ev.preventDefault();
     canvas.setPointerCapture(ev.pointerId);
     const shown = canvas.getBoundingClientRect().width / canvas.width;
@@ -183,6 +184,7 @@ window.DamageMask = function (base, previous) {
     section.hidden = !offered;
     if (!offered || shownFor === job.id + v) return;
     shownFor = job.id + v;
+    toggle.disabled = false;
     const maskUrl = base + "/image/mask" + v;
     img.onload = () => fit(maskUrl).catch(() => gone());
     img.onerror = gone;
@@ -192,12 +194,12 @@ window.DamageMask = function (base, previous) {
   function gone() {
     setOn(false);
     toggle.disabled = true;
-    $("mask-status").textContent = "The damage mask of this job has expired: re-run to see it again.";
+    $("mask-status").textContent = "The damage mask of this job has expired: re-run to see it again" +
+      (kept ? " (its earlier corrections go with the re-run)." : ".");
   }
 
   /* A layer as a PNG data URL, or null when nothing is painted on it. */
   function png(c) {
-    if (!c.width) return null;
     const alpha = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
     let any = false;
     for (let i = 3; i < alpha.length && !any; i += 4) any = alpha[i] > 0;
@@ -215,7 +217,7 @@ window.DamageMask = function (base, previous) {
   /* The `damage_mask` hand edit for a re-run, or null when nothing is corrected. */
   function edit() {
     if (!corrected()) return null;
-    if (!canvas.width) { // never shown: the previous correction as it came
+    if (!ready) { // never shown (or the mask expired): the previous correction as it came
       const params = {};
       for (const k of ["add", "erase"]) if (previous[k]) params[k] = previous[k];
       return { op: "damage_mask", params };
