@@ -50,6 +50,7 @@ class JobRecord:
     review: list[str] = field(default_factory=list)  # why a person should look ("step: reason")
     result_etag: str | None = None
     size: tuple[int, int] | None = None
+    damage_mask: bool = False  # the run left a damage mask (the `mask` preview, which may expire)
     # Chains ending in a clip: the re-run's choices for it ("model", "prompt", "params"), and
     # where this job wrote the clip (beside `output`, see `formats.clip_name`) and its etag.
     clip_options: dict[str, Any] = field(default_factory=dict)

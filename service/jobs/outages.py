@@ -25,7 +25,13 @@ from redis.exceptions import RedisError
 
 from service.constants import JOB_TIMEOUT_SECONDS
 from service.errors import LocalOutage, RedisUnavailable, from_redis
-from service.jobs.previews import PreviewStore, preview_of, save_preview
+from service.jobs.previews import (
+    MASK_SLOT,
+    PreviewStore,
+    make_mask_preview,
+    preview_of,
+    save_preview,
+)
 from service.jobs.records import JobStore
 from service.logs import Trouble
 from service.pipeline.runner import StepRecord
@@ -89,7 +95,8 @@ async def until_redis(services: _Services, call: Callable[[], Awaitable[T]]) -> 
 
 class Progress:
     """What a running job shows on the dashboard: its steps, and previews of the source, each
-    changed step and the result. Only for show: while Redis is away they are skipped."""
+    changed step, the result and the damage mask. Only for show: while Redis is away they are
+    skipped."""
 
     def __init__(self, services: _Services, job_id: str) -> None:
         self.services = services
@@ -112,6 +119,10 @@ class Progress:
     async def preview(self, slot: str, image: Image.Image) -> None:
         data = await preview_of(image)
         await self._shown(save_preview(self.services.previews, self.job_id, slot, data))
+
+    async def mask(self, mask: Image.Image) -> None:
+        data = await asyncio.to_thread(make_mask_preview, mask)
+        await self._shown(save_preview(self.services.previews, self.job_id, MASK_SLOT, data))
 
     async def source(self, image: Image.Image) -> None:
         await self.preview("source", image)

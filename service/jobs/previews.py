@@ -35,6 +35,7 @@ from service.constants import (
 from service.pipeline.aligned import preview_size
 
 PREVIEW_EDGE = 1280
+MASK_SLOT = "mask"  # the damage detector's mask, a PNG the size of the aligned "before"
 
 # Store one entry, then drop the oldest while over either bound. An entry that expired on its
 # own still counts until trimmed (its size is in the sizes hash), so the byte total never
@@ -77,6 +78,14 @@ def make_preview(image: Image.Image, edge: int = PREVIEW_EDGE) -> bytes:
         im = im.convert("RGB")
     buf = io.BytesIO()
     im.save(buf, format="JPEG", quality=85)
+    return buf.getvalue()
+
+
+def make_mask_preview(mask: Image.Image) -> bytes:
+    """A damage mask as a greyscale PNG (255 = damaged): exact, and a mask of few shapes is
+    a few kilobytes where a JPEG would blur its edges (blocking: run in a thread)."""
+    buf = io.BytesIO()
+    mask.convert("L").save(buf, format="PNG", optimize=True)
     return buf.getvalue()
 
 
@@ -164,7 +173,7 @@ class RedisPreviews:
 
 
 async def save_preview(store: PreviewStore, job_id: str, slot: str, data: bytes) -> None:
-    """Store a job's preview; `slot` is 'source', 'result' or a step index."""
+    """Store a job's preview; `slot` is 'source', 'result', 'aligned', 'mask' or a step index."""
     await store.put(f"{job_id}:{slot}", data)
 
 

@@ -166,6 +166,8 @@ async def _restore(services: TaskServices, record: JobRecord) -> Restored:
     await progress.preview("result", restored.run.image)
     if restored.aligned_before is not None:  # the slider's "before", in the result's frame
         await progress.preview("aligned", restored.aligned_before)
+    if restored.damage_mask is not None:  # drawn over that "before" on the review page
+        await progress.mask(restored.damage_mask)
     return restored
 
 
@@ -195,6 +197,7 @@ async def _deliver(services: TaskServices, record: JobRecord, restored: Restored
             review=restored.run.review,
             result_etag=entry.etag,
             size=restored.run.image.size,
+            damage_mask=restored.damage_mask is not None,
             **{"note": None, **clip},
         ),
     )

@@ -152,3 +152,16 @@ def replay_small(
     if work != out_size:
         image = image.resize(out_size, Image.Resampling.LANCZOS)
     return image
+
+
+MASK_GAIN = 4  # coverage × 4: a one-pixel crack stays visible at a quarter of its size
+
+
+def mask_view(mask: Image.Image, out_size: tuple[int, int]) -> Image.Image:
+    """A damage mask ('L', 255 = damaged, in the result's frame) at `out_size`, the aligned
+    "before"'s size, to be drawn over it: area-averaged, so thin cracks become faint rather
+    than vanish as point sampling would drop them, then brightened so they stay visible."""
+    small = mask.convert("L")
+    if small.size != out_size:
+        small = small.resize(out_size, Image.Resampling.BOX)
+    return small.point(lambda v: min(255, v * MASK_GAIN))

@@ -6,7 +6,9 @@ the result, and "keep the original here" masks are applied last, to the original
 through the same crops and turns as the result. A chain ending in a clip step also answers
 the clip (`Restored.clip`, MP4 bytes, or None when its step failed); the clip is made from the
 photo as written, masks included. On request, a small "before" in the result's frame comes back
-too (`aligned`), for a slider that compares like with like.
+too (`aligned`), for a slider that compares like with like, and with it, when the damage
+detector left its mask (`handoff.DAMAGE_MASK`), that mask at the same size, for the review
+page to draw over that "before" and the user to correct (the `damage_mask` hand edit).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from PIL import Image
 from service.config.catalog import Chain, Step
 from service.config.settings import Settings
 from service.errors import ConfigError
-from service.pipeline import aligned, imageio, registry, transforms
+from service.pipeline import aligned, handoff, imageio, registry, transforms
 from service.pipeline.imageio import Decoded
 from service.pipeline.ops.keep import ALIGNED_ORIGINAL
 from service.pipeline.registry import OpContext
@@ -47,6 +49,7 @@ class Restored:
     run: RunResult
     decoded: Decoded
     aligned_before: Image.Image | None = None  # the original in the result's frame, small
+    damage_mask: Image.Image | None = None  # the detector's mask, the size of aligned_before
 
     @property
     def clip(self) -> bytes | None:
@@ -109,7 +112,8 @@ async def restore_image(
     keeps the scan's own format where it can be written (else PNG, see `formats.writable`).
     `clip` holds a re-run's choices for the clip step (see `RunContext.clip`); `last_try`
     says whether a transient failure of that step may still ask for a retry. With
-    `before_edge`, `aligned_before` is the original in the result's frame (`aligned`).
+    `before_edge`, `aligned_before` is the original in the result's frame (`aligned`), and
+    `damage_mask` the detector's mask at its size, when the run made one.
     """
     if chain.unresolved:
         raise ConfigError(f"chain {chain.name!r} runs {chain.restore_with!r} first: resolve it")
@@ -133,6 +137,7 @@ async def restore_image(
         last_try=last_try,
     )
     run, frame_log = await _run(pixels, chain, runner, ctx, edits, on_progress)
+    mask = await _mask_view(ctx.op_context, run.image.size, before_edge)
     before_image = await _aligned_before(small, frame_log, run.image.size, before_edge)
     data = await asyncio.to_thread(
         imageio.encode,
@@ -141,7 +146,7 @@ async def restore_image(
         fmt=fmt or chain.output_format,
         provenance=provenance(chain, run, job_id),
     )
-    return Restored(data=data, run=run, decoded=decoded, aligned_before=before_image)
+    return Restored(data, run, decoded, aligned_before=before_image, damage_mask=mask)
 
 
 def _op_context(chain: Chain, decoded: Decoded) -> OpContext:
@@ -191,6 +196,18 @@ async def _aligned_before(
         return None
     out_size = aligned.preview_size(size, edge)
     return await asyncio.to_thread(aligned.replay_small, small, frame_log, out_size)
+
+
+async def _mask_view(
+    op_context: OpContext, size: tuple[int, int], edge: int | None
+) -> Image.Image | None:
+    """The detector's mask, taken out of the run's context (at full size it would outlive the
+    run), fitted to the aligned "before" of a result of `size`; None without one."""
+    mask = handoff.damage_mask(op_context)
+    op_context.extra.pop(handoff.DAMAGE_MASK, None)
+    if mask is None or edge is None:
+        return None
+    return await asyncio.to_thread(aligned.mask_view, mask, aligned.preview_size(size, edge))
 
 
 async def _clip_after_masks(

@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from service.errors import NotFound
-from service.jobs.previews import load_preview
+from service.jobs.previews import MASK_SLOT, load_preview
 from service.queue import STATUSES, JobRecord
 from service.runtime.services import Services
 from service.web import clips, images
@@ -125,17 +125,24 @@ async def get_job(request: Request) -> Response:
 
 async def job_image(request: Request) -> Response:
     """A preview JPEG: slot `source`, `result`, `aligned` (the original in the result's frame,
-    for the slider) or a step index (the step's intermediate image).
+    for the slider) or a step index (the step's intermediate image); or slot `mask`, a PNG:
+    the damage detector's mask at the size of `aligned` (255 = damaged), when the job's
+    record says `damage_mask`.
 
     Source and result fall back to a thumbnail made from the stored file when the preview
-    expired or the job has not produced one yet; `aligned` has no such fallback (404).
+    expired or the job has not produced one yet; `aligned` and `mask` have no such fallback
+    (404).
     """
     record = await get_job_or_404(request)
     slot = request.path_params["slot"]
-    if slot not in ("source", "result", "aligned") and not slot.isdigit():
+    if slot not in ("source", "result", "aligned", MASK_SLOT) and not slot.isdigit():
         raise NotFound("no such image")
     services = services_of(request)
     data = await load_preview(services.previews, record.id, slot)
+    if slot == MASK_SLOT:
+        if data is None:
+            raise NotFound("no damage mask for this job")
+        return images.png(data)
     if data is None and slot in ("source", "result"):
         if slot == "result" and record.status != "done":
             raise NotFound("no result yet")

@@ -52,6 +52,15 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 _DECLARED: dict[Endpoint, tuple[str, type[BaseModel]]] = {}
 
 
+# The brushes' masks are the one non-obvious shape of a parameter (see `ops.keep.decode_mask`).
+EDIT_PARAMS = (
+    "the operation's parameters; the brushes' masks are PNG data URLs "
+    "(data:image/png;base64,…, opaque or white where painted, in proportion to the view they "
+    "were painted over): keep_original's `mask` (over the result), damage_mask's `add` and "
+    "`erase` (over the aligned before; either may be absent)"
+)
+
+
 def manual_ops() -> list[str]:
     """The operations a hand edit may name (registered with `manual=True`)."""
     return sorted(op.name for op in registry.all_ops() if op.manual)
@@ -75,7 +84,7 @@ class Edit(Body):
     """A hand edit: one manual operation and its parameters."""
 
     op: str = Field(description="a hand-edit operation", json_schema_extra=_manual_enum)
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: dict[str, Any] = Field(default_factory=dict, description=EDIT_PARAMS)
 
     @field_validator("op")
     @classmethod

@@ -97,6 +97,11 @@ def jpeg(data: bytes) -> Response:
     return Response(data, media_type="image/jpeg", headers=IMMUTABLE)
 
 
+def png(data: bytes) -> Response:
+    """A PNG response a browser may keep for a while."""
+    return Response(data, media_type="image/png", headers=IMMUTABLE)
+
+
 def disposition(kind: str, filename: str) -> str:
     """Content-Disposition with an ASCII fallback and the RFC 5987 UTF-8 name."""
     ascii_name = filename.encode("ascii", "replace").decode().replace('"', "_").replace("?", "_")

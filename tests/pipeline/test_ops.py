@@ -220,7 +220,7 @@ def test_manual_adjust_changes_what_is_asked() -> None:
 
 def test_every_chain_op_is_registered_and_manual_ones_are_marked() -> None:
     manual = {i.name for i in registry.all_ops() if i.manual}
-    assert manual == {"crop", "rotate", "straighten", "adjust", "keep_original"}
+    assert manual == {"crop", "rotate", "straighten", "adjust", "keep_original", "damage_mask"}
     assert set(AUTOMATIC) | {"auto_orient", "match_size", "upscale"} <= set(registry.names())
 
 

@@ -48,6 +48,9 @@ def test_the_edit_operations_described_are_the_ones_accepted(spec: dict[str, Any
     op = spec["components"]["schemas"]["Edit"]["properties"]["op"]
     assert op["enum"] == bodies.manual_ops()
     assert "keep_original" in op["enum"]  # the brush's edit, which the dashboard sends
+    assert "damage_mask" in op["enum"]  # and the damage mask brush's
+    params = spec["components"]["schemas"]["Edit"]["properties"]["params"]
+    assert "damage_mask" in params["description"]
 
 
 def test_every_body_described_is_the_schema_of_the_model_its_route_validates_with(

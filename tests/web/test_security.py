@@ -267,3 +267,13 @@ def test_jobs_list_pages_filters_and_searches(signed_in: tuple[TestClient, str])
     assert client.get("/api/jobs", params={"status": "queued"}).json()["total"] == 7
     assert client.get("/api/jobs", params={"status": "failed"}).json()["total"] == 0
     assert client.get("/api/jobs", params={"status": "bogus"}).status_code == 400
+
+
+def test_no_dashboard_script_writes_markup() -> None:
+    """Text only: job names, notes and errors reach the page as text nodes, never as HTML."""
+    static = Path(__file__).resolve().parents[2] / "webui" / "static"
+    markup = re.compile(r"\.(innerHTML|outerHTML)\b|insertAdjacentHTML|document\.write")
+    scripts = sorted(static.glob("*.js"))
+    assert any(p.name == "damage.js" for p in scripts)
+    found = {p.name: m.group(0) for p in scripts if (m := markup.search(p.read_text("utf-8")))}
+    assert found == {}

@@ -1,5 +1,6 @@
 /* The review page: before/after, step images, timeline, approve/reject, edit and re-run,
-   the "keep the original here" mask brush over the result, and the clip (clip.js). */
+   the "keep the original here" mask brush over the result, the damage mask and its brush
+   (damage.js), and the clip (clip.js). */
 "use strict";
 (function () {
   const { api, el, toast, onJob, fmtTime, fmtDuration, statusLabel } = window.PR;
@@ -22,6 +23,8 @@
   }
   const editFields = document.querySelector(".editor fieldset");
   for (const type of ["input", "click"]) editFields.addEventListener(type, () => setTimeout(() => frameNote()));
+  const corrected = (job.edits || []).find((e) => e.op === "damage_mask");
+  const damage = window.DamageMask(base, corrected ? corrected.params : null);
   const kept = (job.edits || []).find((e) => e.op === "keep_original");
   const brush = window.Brush({
     initial: kept && kept.params ? kept.params.mask : null,
@@ -53,6 +56,7 @@
     $("no-result").hidden = done && job.decision !== "rejected";
     $("brush-toggle").disabled = !done || job.decision === "rejected";
     if (brush.on && $("brush-toggle").disabled) brush.setOn(false);
+    damage.render(job, "?v=" + encodeURIComponent(job.updated));
     clip.render(job);
   }
 
@@ -145,6 +149,8 @@
       fidelity: $("rerun-fidelity").value || null, edits: editor.edits(), ...clip.rerunFields($("rerun-chain").value) };
     const mask = brush.mask();
     if (mask) body.edits.push({ op: "keep_original", params: { mask, feather: 3 } });
+    const correction = damage.edit();
+    if (correction) body.edits.push(correction);
     try {
       const r = await api("POST", base + "/rerun", body);
       window.location.href = "/jobs/" + encodeURIComponent(r.id);

@@ -7,6 +7,7 @@ from service.pipeline.ops import (  # noqa: F401
     geometry,
     keep,
     manual,
+    mask_edit,
     merge,
     tone,
 )

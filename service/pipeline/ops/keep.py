@@ -23,20 +23,21 @@ PREFIX = "data:image/png;base64,"
 ALIGNED_ORIGINAL = "aligned_original"  # OpContext.extra key the restore task fills in
 
 
-def decode_mask(mask: Any) -> Image.Image:
-    """The mask as an 'L' image (alpha if it has one, else luminance), or an InvalidEdit."""
+def decode_mask(mask: Any, what: str = "keep_original: mask") -> Image.Image:
+    """The mask as an 'L' image (alpha if it has one, else luminance), or an InvalidEdit whose
+    message starts with `what` (the operation and parameter, for every brush's edit)."""
     if not isinstance(mask, str) or not mask.startswith(PREFIX):
-        raise InvalidEdit("keep_original: mask must be a PNG data URL (data:image/png;base64,…)")
+        raise InvalidEdit(f"{what} must be a PNG data URL (data:image/png;base64,…)")
     if len(mask) > MAX_MASK_BYTES * 4 // 3 + len(PREFIX) + 4:
-        raise InvalidEdit(f"keep_original: mask larger than {MAX_MASK_BYTES // 1024 // 1024} MB")
+        raise InvalidEdit(f"{what} larger than {MAX_MASK_BYTES // 1024 // 1024} MB")
     try:
         raw = base64.b64decode(mask[len(PREFIX) :], validate=True)
         im = Image.open(io.BytesIO(raw))
         if im.format != "PNG" or max(im.size) > MAX_MASK_EDGE:
-            raise InvalidEdit(f"keep_original: mask must be a PNG up to {MAX_MASK_EDGE} px")
+            raise InvalidEdit(f"{what} must be a PNG up to {MAX_MASK_EDGE} px")
         im.load()
     except (binascii.Error, UnidentifiedImageError, OSError, ValueError):
-        raise InvalidEdit("keep_original: mask is not a readable PNG") from None
+        raise InvalidEdit(f"{what} is not a readable PNG") from None
     if "A" in im.getbands():
         return im.getchannel("A")
     return im.convert("L")
