@@ -34,11 +34,33 @@ from service.pipeline.registry import OpContext
 from service.pipeline.runner import ChainRunner, LocalExecutor, RunContext
 import service.pipeline.ops  # noqa: F401 - same imports in every mode, so the baseline matches
 
-def peak_kib():
+def hwm_kib():
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1])
     return 0
+
+# Peak per stage: VmHWM is read, then reset (clear_refs 5), at each stage's end; the run's
+# peak is the largest of them.
+peaks = {}
+def stage(name):
+    peaks[name] = max(peaks.get(name, 0), hwm_kib())
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+def peak_kib():
+    return max([hwm_kib(), *peaks.values()])
+
+current = []
+async def on_progress(records):
+    running = [r.name for r in records if r.status == "running"]
+    if running:
+        stage("runner")
+        current[:] = running
+    elif current:
+        stage(current.pop())
 
 mode, path = sys.argv[1], Path(sys.argv[2])
 t0 = time.perf_counter()
@@ -54,17 +76,21 @@ if mode == "floor":
 elif mode == "classic":
     chain = load_catalog(Path("service/config/models.toml")).chain("classic")
     d = imageio.decode(path, max_pixels=150_000_000)
+    stage("decode")
     runner = ChainRunner({"local": LocalExecutor()})
     ctx = RunContext(op_context=OpContext(original_size=d.size))
     # Hand the pixels to the runner and keep no reference here, as a worker should: each step's
     # input is then freed as soon as the next one has its output.
     image, d.image = d.image, Image.new("L", (1, 1))
-    coro = runner.run(image, chain, ctx)
+    coro = runner.run(image, chain, ctx, on_progress=on_progress)
     del image
     result = asyncio.run(coro)
     data = imageio.encode(result.image, d, provenance={"chain": "classic"})
+    stage("encode")
     steps = [(s.name, s.status, round(s.duration, 2)) for s in result.steps]
-print(json.dumps({"seconds": time.perf_counter() - t0, "peak_kib": peak_kib(), "steps": steps}))
+print(json.dumps({
+    "seconds": time.perf_counter() - t0, "peak_kib": peak_kib(), "steps": steps, "peaks": peaks
+}))
 """
 
 
@@ -158,8 +184,16 @@ def report(kind: str, path: Path, decoded_bytes: int) -> None:
         f"  classic (decode + chain + encode): {classic['seconds']:.2f} s, "
         f"peak +{classic_mem / 1e6:.0f} MB"
     )
+    peaks = classic["peaks"]
+
+    def peak(name: str) -> str:
+        kib = peaks.get(name)
+        return "" if kib is None else f"  peak {(kib * 1024 - base_mib) / decoded_bytes:.2f}×"
+
+    print(f"      {'decode':23s}{peak('decode')}")
     for name, status, seconds in classic["steps"]:
-        print(f"      {name:14s} {status:8s} {seconds:6.2f} s")
+        print(f"      {name:14s} {status:8s} {seconds:6.2f} s{peak(name)}")
+    print(f"      {'encode':23s}{peak('encode')}")
     time_ratio = classic["seconds"] / floor["seconds"]
     mem_ratio = classic_mem / decoded_bytes
     print(f"  time ratio classic/floor: {time_ratio:.2f}× (goal ≤ 6×)")

@@ -14,13 +14,14 @@ import io
 import json
 import os
 import struct
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
-from service import formats
+from service import errors, formats
 from service.errors import EncodeError
 from service.pipeline import guard, metadata, modes
 
@@ -204,29 +205,56 @@ def encode(
         kwargs["icc_profile"] = decoded.icc_profile
     if "dpi" in decoded.info:
         kwargs["dpi"] = decoded.info["dpi"]
+    kwargs.update(_format_options(fmt, decoded, prov if provenance else None, quality))
+    try:
+        return _save(out_im, fmt, kwargs)
+    except (OSError, ValueError, TypeError, KeyError, struct.error) as exc:
+        if (full := errors.from_os(exc)) is not None:
+            raise full from exc
+        raise EncodeError(f"the result cannot be written as {fmt} ({exc})") from exc
+
+
+def _format_options(fmt: str, decoded: Decoded, prov: str | None, quality: int) -> dict[str, Any]:
+    """The encoder's options for `fmt`: quality, the provenance note, the TIFF's compression."""
     if fmt == "JPEG":
-        kwargs.update(
-            quality=quality, subsampling="4:4:4" if quality >= 90 else "4:2:0", optimize=False
-        )
-        if provenance and len(prov) < _JPEG_COMMENT_LIMIT:
-            kwargs["comment"] = f"{PROVENANCE_KEY}:{prov}".encode("ascii")
-    elif fmt == "PNG":
+        options: dict[str, Any] = {
+            "quality": quality,
+            "subsampling": "4:4:4" if quality >= 90 else "4:2:0",
+            "optimize": False,
+        }
+        if prov is not None and len(prov) < _JPEG_COMMENT_LIMIT:
+            options["comment"] = f"{PROVENANCE_KEY}:{prov}".encode("ascii")
+        return options
+    if fmt == "PNG":
         from PIL import PngImagePlugin
 
         meta = PngImagePlugin.PngInfo()
-        meta.add_itxt(PROVENANCE_KEY, prov)
-        kwargs.update(pnginfo=meta, compress_level=6)
-    elif fmt == "TIFF":
-        compression = metadata.tiff_compression(decoded.format, decoded.info.get("compression"))
-        kwargs.update(compression=compression)
-    elif fmt == "WEBP":
-        kwargs.update(quality=quality)
-    buf = io.BytesIO()
-    try:
-        out_im.save(buf, format=fmt, **kwargs)
-    except (OSError, ValueError, TypeError, KeyError, struct.error) as exc:
-        raise EncodeError(f"the result cannot be written as {fmt} ({exc})") from exc
-    return buf.getvalue()
+        meta.add_itxt(PROVENANCE_KEY, prov or "{}")
+        return {"pnginfo": meta, "compress_level": 6}
+    if fmt == "TIFF":
+        # The scan's own compression (LZW stays LZW), else Deflate.
+        return {
+            "compression": metadata.tiff_compression(
+                decoded.format, decoded.info.get("compression")
+            )
+        }
+    if fmt == "WEBP":
+        return {"quality": quality}
+    return {}
+
+
+def _save(image: Image.Image, fmt: str, kwargs: dict[str, Any]) -> bytes:
+    """The encoded bytes. A compressed TIFF goes through a temporary file: libtiff writes a
+    file straight to its descriptor, but into memory it grows a buffer of the whole result and
+    hands it over in copies (one more result-sized block at the peak, ~100 MB at 600 dpi)."""
+    if fmt != "TIFF":
+        buf = io.BytesIO()
+        image.save(buf, format=fmt, **kwargs)
+        return buf.getvalue()
+    with tempfile.TemporaryFile() as fh:
+        image.save(fh, format=fmt, **kwargs)
+        fh.seek(0)
+        return fh.read()
 
 
 def read_provenance(data: bytes) -> dict[str, Any] | None:
