@@ -60,6 +60,22 @@ def torn(clean: Image.Image, corner: str = "top-left", seed: int = 0) -> Image.I
     return im
 
 
+def tower(seed: int = 0) -> Image.Image:
+    """A photo of a tall rectangular building against a flat, clear sky, on level ground:
+    straight edges between a flat field that reaches the frame and the rest, like a print on a
+    bed, but the building stands on the ground, which fills the bottom of the frame."""
+    rng = np.random.default_rng(seed)
+    w, h = 480, 360
+    a = np.empty((h, w, 3), np.float32)
+    a[:] = (200, 214, 236)  # the sky
+    a[int(0.85 * h) :] = (90, 100, 70)  # the ground, up to the bottom
+    a[int(0.15 * h) : int(0.85 * h), int(0.3 * w) : int(0.7 * w)] = (120, 110, 100)  # the tower
+    for y in range(int(0.2 * h), int(0.65 * h), 14):  # its windows
+        a[y : y + 6, int(0.33 * w) : int(0.67 * w) : 9] = (40, 40, 50)
+    a += rng.normal(0, 1.5, (h, w, 1))
+    return Image.fromarray(np.clip(a, 0, 255).astype(np.uint8))
+
+
 def framed_print(name: str) -> Image.Image:
     """A clean photo with a dark frame line inside it, by which its angle is measured."""
     im = photo(name).convert("RGB")
@@ -70,15 +86,21 @@ def framed_print(name: str) -> Image.Image:
 
 
 def on_bed(
-    print_: Image.Image, angle: float, bed: tuple[int, int, int] = LIGHT_BED, seed: int = 0
+    print_: Image.Image,
+    angle: float,
+    bed: tuple[int, int, int] = LIGHT_BED,
+    seed: int = 0,
+    margins: tuple[int, int, int, int] = (30, 18, 40, 32),
 ) -> Image.Image:
-    """The print lying on a scanner bed, turned `angle` degrees counter-clockwise, margins of
-    different widths, sensor noise, and a JPEG round trip."""
+    """The print lying on a scanner bed, turned `angle` degrees counter-clockwise, with bed
+    `margins` (left, top, right, bottom; negative: the print runs off the scan there), sensor
+    noise, and a JPEG round trip."""
     rng = np.random.default_rng(seed)
     turned = print_.convert("RGBA").rotate(angle, Image.Resampling.BICUBIC, expand=True)
     w, h = turned.size
-    scan = Image.new("RGB", (w + 70, h + 50), bed)
-    scan.paste(turned, (30, 18), turned)
+    left, top, right, bottom = margins
+    scan = Image.new("RGB", (w + left + right, h + top + bottom), bed)
+    scan.paste(turned, (left, top), turned)
     a = np.asarray(scan, np.float32) + rng.normal(0, 2.0, (scan.height, scan.width, 1))
     noisy = Image.fromarray(np.clip(a, 0, 255).astype(np.uint8))
     buf = io.BytesIO()

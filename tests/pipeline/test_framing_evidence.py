@@ -6,7 +6,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from framing_scenes import DARK_BED, LIGHT_BED, frame_angle, framed_print, lined, on_bed, torn
+from framing_scenes import (
+    DARK_BED,
+    LIGHT_BED,
+    frame_angle,
+    framed_print,
+    lined,
+    on_bed,
+    torn,
+    tower,
+)
 from PIL import Image
 from pipeline_photos import photo
 
@@ -33,6 +42,13 @@ def test_an_untilted_aged_print_full_of_straight_lines_is_neither_turned_nor_cro
         out = frame(aged)
     assert out is aged
     assert log == []
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_building_against_a_flat_sky_is_no_print_on_a_bed(seed: int) -> None:
+    photo_ = tower(seed)
+    assert framing.find(photo_)[0] is None
+    assert frame(photo_) is photo_
 
 
 @pytest.mark.parametrize("corner", ["top-left", "top-right", "bottom-left", "bottom-right"])
@@ -64,6 +80,30 @@ def test_a_tilted_print_on_a_scanner_bed_is_levelled_and_cropped_to_the_print(
     assert framing.find(out)[0] is None
     corners = np.asarray(out.convert("L"), np.float32)[[0, 0, -1, -1], [0, -1, 0, -1]]
     assert np.mean(np.abs(corners - np.mean(bed)) < 6) < 1  # at least one corner is print
+
+
+LAYOUTS = {
+    "small-on-a-big-bed": (300, 160, 340, 220),
+    "in-the-bed-corner": (-6, -6, 150, 120),
+    "flush-top-and-bottom": (140, -8, 160, -8),
+}
+
+
+@pytest.mark.parametrize("angle", [0.0, 3.0, -5.0])
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_a_print_anywhere_on_the_bed_is_found_levelled_and_cropped(
+    layout: str, angle: float
+) -> None:
+    print_ = framed_print("astronaut")
+    scan = on_bed(print_, angle, margins=LAYOUTS[layout])
+    out = frame(scan)
+    residual = frame_angle(out)
+    print(f"\n{layout} {angle:+.1f}°: {scan.size} -> {out.size}, residual {residual:+.3f}°")
+    assert abs(residual) <= 0.3
+    assert out.width <= print_.width + 2
+    assert out.height <= print_.height + 2
+    assert out.width >= 0.8 * print_.width
+    assert out.height >= 0.8 * print_.height
 
 
 @pytest.mark.parametrize("bed", [LIGHT_BED, DARK_BED], ids=["light-lid", "dark-bed"])

@@ -31,7 +31,10 @@ BED_FRAME_SHARE = 0.6  # share of the outer frame that must be the bed's tone
 MAX_DEPTH = 0.4  # a bed reaching deeper than this share of the scan is not a bed
 MIN_STRAIGHT = 0.7  # share of the side's bed-to-print points that must lie on one straight cut
 MIN_SPAN = 0.25  # …spread over at least this share of the side (a print may be small on a bed)
-MAX_DEEP_SHARE = 0.3  # share of a side where the "bed" runs deep: past a tilted print's corners
+MAX_DEEP_SHARE = 0.75  # share of a side where the bed runs deep: past the print's ends or corners
+MIN_BED_AROUND = 0.97  # share of the scan beyond the cuts that must be bed
+RIM = 2.0  # thumbnail pixels on either side of a cut that belong to neither (the soft edge)
+MAX_TOUCH_SHARE = 0.15  # share of a side where the picture itself reaches the scan's edge
 MAX_BED_NOISE = 4.5  # grey levels (robust σ on the thumbnail): a lid is flat, a sky is not quite
 LINE_TOL = 2.0  # thumbnail pixels: how far an edge point may lie from a straight cut (JPEG rings)
 MAX_ANGLE = 10.0  # degrees: beyond this a line is no print edge we straighten
@@ -142,6 +145,8 @@ def _edge(bed: np.ndarray, side: str) -> Edge | None:
     deep = depth > MAX_DEPTH * depth_limit
     if np.mean(deep) > MAX_DEEP_SHARE:
         return None  # the "bed" floods into the picture: a sky or a wall, not a lid
+    if np.mean(depth == 0) > MAX_TOUCH_SHARE:
+        return None  # the picture meets the scan's edge along this side: no bed runs there
     ok = (depth >= 1) & ~deep
     along = np.flatnonzero(ok).astype(np.float64)
     across = depth[ok].astype(np.float64)
@@ -173,6 +178,25 @@ def find_print(g: np.ndarray) -> PrintEdges | None:
     agree = {s: e for s, e in edges.items() if abs(e.degrees - middle) <= ANGLE_AGREE}
     if len(agree) < 2:
         return None
+    if not surrounded(bed, agree):
+        return None
     degrees = float(np.mean([e.degrees for e in agree.values()]))
     h, w = g.shape
     return PrintEdges(agree, degrees, (w, h))
+
+
+def surrounded(bed: np.ndarray, edges: dict[str, Edge]) -> bool:
+    """Whether the bed lies all around the print the edges describe: everything beyond a cut
+    (off the print's side, past the soft rim) is bed. A building against a clear sky has
+    straight sides too, but the ground it stands on is beyond them."""
+    h, w = bed.shape
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    outside = np.zeros((h, w), bool)
+    for side, edge in edges.items():
+        along, across = (xs, ys) if side in ("top", "bottom") else (ys, xs)
+        line = edge.a + edge.b * along
+        beyond = across < line - RIM if side in ("top", "left") else across > line + RIM
+        outside |= beyond
+    if np.count_nonzero(outside) == 0:
+        return False
+    return float(np.mean(bed[outside])) >= MIN_BED_AROUND
