@@ -209,3 +209,22 @@ def test_an_encoder_refusal_is_an_encode_error_with_a_reason(
     monkeypatch.setattr(Image.Image, "save", refuse)
     with pytest.raises(EncodeError, match="cannot be written as TIFF"):
         imageio.encode(decoded.image, decoded)
+
+
+def test_a_sixteen_bit_colour_tiff_is_cropped_into_a_valid_eight_bit_colour_tiff(
+    tmp_path: Path,
+) -> None:
+    # Pillow holds colour in 8 bits per channel: the result is 8-bit RGB, in the scan's
+    # compression, never a failure.
+    tifffile = pytest.importorskip("tifffile")
+    src = tmp_path / "deep.tif"
+    a = _print("RGB;16", 0.0)
+    tifffile.imwrite(src, a, compression="zlib", rowsperstrip=ROWS_PER_STRIP, photometric="rgb")
+    out = Image.open(io.BytesIO(_restore(tmp_path, src, _chain("remove_border"))))
+    out.load()
+    assert out.format == "TIFF"
+    assert out.mode == "RGB"
+    assert out.info["compression"] == "tiff_adobe_deflate"
+    assert out.width < a.shape[1] - 20
+    grey = np.asarray(out.convert("L"), np.float32)
+    assert grey.max() - grey.min() > 50

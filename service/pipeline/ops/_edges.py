@@ -9,8 +9,11 @@ line: the paper's cut edge. So, on a grey thumbnail:
 2. the bed is every pixel of that tone connected to the frame;
 3. on each side, the depth the bed reaches inward, column by column (or row by row), are the
    edge points; a robust line through them (RANSAC, then least squares on the inliers) is the
-   print's edge when it is straight, covers most of the side and stays within the skew range;
-4. at least two sides must agree on the print's angle.
+   print's edge when it is straight, spans enough of the side and stays within the skew range,
+   and the picture does not itself reach the scan's edge along much of that side;
+4. at least two sides must agree on the print's angle;
+5. everything beyond the cuts must be bed: the bed surrounds a print, while a building against
+   a clear sky, straight-sided too, stands on ground that reaches the frame.
 
 Lines inside the picture (a horizon, a door frame, a scratch or a crack) never enter: only
 the bed's own boundary is measured. A torn corner, white but ragged and short, fits no line
