@@ -11,6 +11,7 @@
     │       └── DiskFull               ENOSPC / EDQUOT on a local write
     └── PermanentError         recorded as an explained failure; retrying would not help
         ├── InvalidImage       not an image, empty, truncated, too many pixels
+        ├── EncodeError        the result cannot be written in its format (the encoder refused)
         ├── InvalidClip        a provider's clip failed the clip check (not an MP4, truncated,
         │                      too big, too long or short, not the photo it was made from)
         ├── InvalidEdit        a hand edit's parameters make no sense (a crop outside the frame)
@@ -45,6 +46,7 @@ __all__ = [
     "ConfigError",
     "Conflict",
     "DiskFull",
+    "EncodeError",
     "InvalidClip",
     "InvalidEdit",
     "InvalidImage",
@@ -160,6 +162,11 @@ class PermanentError(PhotoRestoreError):
 
 class InvalidImage(PermanentError):
     """The input is not a decodable, safe image."""
+
+
+class EncodeError(PermanentError):
+    """The restored picture cannot be written in the result's format: the encoder refused its
+    pixels or its metadata. The same pixels would be refused again, so it is not retried."""
 
 
 class InvalidClip(PermanentError):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import sys
 import uuid
@@ -32,6 +33,8 @@ from service.errors import ConfigError, PhotoRestoreError
 from service.pipeline.restore import Restored, restore_image
 from service.pipeline.runner import ChainRunner, StepRecord
 from service.runtime.services import build_executors, load_checked_catalog, make_http_client
+
+log = logging.getLogger(__name__)
 
 
 def restore(settings: Settings, args: argparse.Namespace) -> int:
@@ -147,6 +150,10 @@ async def _restore_one(
         written, no_clip = await _deliver(result, chain, target)
     except PhotoRestoreError as exc:
         console.print(f"[red]✗[/] {path}: {exc}")
+        return False
+    except Exception as exc:  # one file's bug must not stop the others
+        log.debug("restoring %s failed", path, exc_info=True)  # the ✗ line says why
+        console.print(f"[red]✗[/] {path}: unexpected error ({type(exc).__name__}: {exc})")
         return False
     finally:
         progress.remove_task(step_task)

@@ -13,14 +13,17 @@ from __future__ import annotations
 import io
 import json
 import os
+import struct
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, ImageCms
+from PIL import Image
 
-from service import formats
-from service.pipeline import guard
+from service import errors, formats
+from service.errors import EncodeError
+from service.pipeline import guard, metadata, modes
 
 PROVENANCE_KEY = "photo-restore"
 _EXIF_ORIENTATION = 0x0112
@@ -43,7 +46,6 @@ _TRANSPOSE = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
-_SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 # Pillow stores big images in blocks of 16 MiB by default. glibc serves blocks that size from
 # its heap once a freed mapping has raised its mmap threshold (up to 32 MiB), and a freed
 # scan on the heap is often not handed back or reused across threads: a chain of full-size
@@ -80,37 +82,6 @@ class Decoded:
         return self.image.size
 
 
-def _working_mode(im: Image.Image) -> tuple[Image.Image, bytes | None]:
-    """Convert to a mode every operation handles; returns the image and the ICC to keep."""
-    icc = im.info.get("icc_profile")
-    mode = im.mode
-    if mode == "CMYK":
-        # Convert through the embedded CMYK profile when there is one; the result is sRGB.
-        if icc:
-            try:
-                src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-                dst = ImageCms.createProfile("sRGB")
-                out = ImageCms.profileToProfile(im, src, dst, outputMode="RGB")
-                assert out is not None
-                srgb = ImageCms.ImageCmsProfile(dst).tobytes()
-                return out, srgb
-            except (ImageCms.PyCMSError, OSError):
-                pass
-        return im.convert("RGB"), None
-    if mode in _SIXTEEN_BIT:
-        # 16-bit greyscale: 8 bits for the operations; encode restores 16 bits for TIFF/PNG.
-        return im.point(lambda v: v / 257).convert("L"), icc
-    if mode == "F":
-        return im.convert("L"), icc
-    if mode in ("P", "PA"):
-        return im.convert("RGBA" if "transparency" in im.info or mode == "PA" else "RGB"), icc
-    if mode in ("1",):
-        return im.convert("L"), icc
-    if mode in ("RGB", "RGBA", "L", "LA"):
-        return im, icc
-    return im.convert("RGB"), icc
-
-
 def _upright(im: Image.Image, exif: Image.Exif) -> Image.Image:
     """Apply the EXIF orientation (without copying an already upright scan) and drop the tag."""
     orientation = exif.get(_EXIF_ORIENTATION, 1)
@@ -127,16 +98,17 @@ def decode(path: Path, *, max_pixels: int) -> Decoded:
     with guard.pillow_errors():
         exif = im.getexif()
         ifds = {tag: dict(exif.get_ifd(tag)) for tag in _EXIF_SUB_IFDS if tag in exif}
+    if _EXIF_IFD in ifds:
+        ifds[_EXIF_IFD] = metadata.exif_ifd(ifds[_EXIF_IFD])
     original_mode = im.mode
     info = {k: v for k, v in im.info.items() if k in ("dpi", "compression")}
     icc_in = im.info.get("icc_profile")
     upright = _upright(im, exif)
     if icc_in and "icc_profile" not in upright.info:
         upright.info["icc_profile"] = icc_in
-    for tag in _EXIF_POINTERS:
-        if tag in exif:
-            del exif[tag]
-    working, icc = _working_mode(upright)
+    metadata.descriptive(exif)  # never the old file's layout (strips, sizes, compression)
+    with guard.pillow_errors():
+        working, icc = modes.working(upright)
     # The EXIF travels in `Decoded.exif`; left in `info` it would still say "rotate me" to any
     # operation that reads it (auto_orient) although the pixels are upright now.
     working.info.pop("exif", None)
@@ -156,7 +128,7 @@ def _output_image(image: Image.Image, fmt: str, original_mode: str) -> Image.Ima
         if image.mode in ("RGBA", "LA"):
             return image.convert("RGB" if image.mode == "RGBA" else "L")
         return image if image.mode in ("RGB", "L") else image.convert("RGB")
-    if fmt in ("PNG", "TIFF") and original_mode in _SIXTEEN_BIT and image.mode == "L":
+    if fmt in ("PNG", "TIFF") and modes.high_bit_depth(original_mode) and image.mode == "L":
         # Give 16-bit greyscale back its depth so the result is not a downgrade of the scan.
         return image.convert("I").point(lambda v: v * 257).convert("I;16")
     return image
@@ -233,25 +205,56 @@ def encode(
         kwargs["icc_profile"] = decoded.icc_profile
     if "dpi" in decoded.info:
         kwargs["dpi"] = decoded.info["dpi"]
+    kwargs.update(_format_options(fmt, decoded, prov if provenance else None, quality))
+    try:
+        return _save(out_im, fmt, kwargs)
+    except (OSError, ValueError, TypeError, KeyError, struct.error) as exc:
+        if (full := errors.from_os(exc)) is not None:
+            raise full from exc
+        raise EncodeError(f"the result cannot be written as {fmt} ({exc})") from exc
+
+
+def _format_options(fmt: str, decoded: Decoded, prov: str | None, quality: int) -> dict[str, Any]:
+    """The encoder's options for `fmt`: quality, the provenance note, the TIFF's compression."""
     if fmt == "JPEG":
-        kwargs.update(
-            quality=quality, subsampling="4:4:4" if quality >= 90 else "4:2:0", optimize=False
-        )
-        if provenance and len(prov) < _JPEG_COMMENT_LIMIT:
-            kwargs["comment"] = f"{PROVENANCE_KEY}:{prov}".encode("ascii")
-    elif fmt == "PNG":
+        options: dict[str, Any] = {
+            "quality": quality,
+            "subsampling": "4:4:4" if quality >= 90 else "4:2:0",
+            "optimize": False,
+        }
+        if prov is not None and len(prov) < _JPEG_COMMENT_LIMIT:
+            options["comment"] = f"{PROVENANCE_KEY}:{prov}".encode("ascii")
+        return options
+    if fmt == "PNG":
         from PIL import PngImagePlugin
 
         meta = PngImagePlugin.PngInfo()
-        meta.add_itxt(PROVENANCE_KEY, prov)
-        kwargs.update(pnginfo=meta, compress_level=6)
-    elif fmt == "TIFF":
-        kwargs.update(compression="tiff_adobe_deflate")
-    elif fmt == "WEBP":
-        kwargs.update(quality=quality)
-    buf = io.BytesIO()
-    out_im.save(buf, format=fmt, **kwargs)
-    return buf.getvalue()
+        meta.add_itxt(PROVENANCE_KEY, prov or "{}")
+        return {"pnginfo": meta, "compress_level": 6}
+    if fmt == "TIFF":
+        # The scan's own compression (LZW stays LZW), else Deflate.
+        return {
+            "compression": metadata.tiff_compression(
+                decoded.format, decoded.info.get("compression")
+            )
+        }
+    if fmt == "WEBP":
+        return {"quality": quality}
+    return {}
+
+
+def _save(image: Image.Image, fmt: str, kwargs: dict[str, Any]) -> bytes:
+    """The encoded bytes. A compressed TIFF goes through a temporary file: libtiff writes a
+    file straight to its descriptor, but into memory it grows a buffer of the whole result and
+    hands it over in copies (one more result-sized block at the peak, ~100 MB at 600 dpi)."""
+    if fmt != "TIFF":
+        buf = io.BytesIO()
+        image.save(buf, format=fmt, **kwargs)
+        return buf.getvalue()
+    with tempfile.TemporaryFile() as fh:
+        image.save(fh, format=fmt, **kwargs)
+        fh.seek(0)
+        return fh.read()
 
 
 def read_provenance(data: bytes) -> dict[str, Any] | None:

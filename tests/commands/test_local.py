@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from service.commands import local
 from service.commands.local import restore
 from service.config.settings import Settings
 from service.errors import ConfigError
@@ -89,3 +90,52 @@ def test_animate_without_a_token_is_refused_before_anything_runs(tmp_path: Path)
     with pytest.raises(ConfigError, match="no clip can be made offline"):
         restore(Settings(data_dir=tmp_path / "data"), args)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_result_that_cannot_be_encoded_is_a_cross_line_and_the_others_go_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    jpeg_with_exif(tmp_path / "a.jpg", size=(64, 48))
+    Image.open(tmp_path / "a.jpg").save(tmp_path / "b.tif", compression="tiff_lzw")
+    jpeg_with_exif(tmp_path / "c.jpg", size=(64, 48))
+    save = Image.Image.save
+
+    def refuse_tiff(self: Image.Image, fp: object, format: str | None = None, **kw: object) -> None:
+        if format == "TIFF":
+            raise OSError("encoder error -8 when writing image file")
+        save(self, fp, format, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Image.Image, "save", refuse_tiff)
+    files = [tmp_path / n for n in ("a.jpg", "b.tif", "c.jpg")]
+    args = argparse.Namespace(files=files, chain="classic", output=tmp_path / "out")
+    assert restore(Settings(data_dir=tmp_path / "data"), args) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert f"✗ {tmp_path / 'b.tif'}: the result cannot be written as TIFF (encoder error -8" in err
+    assert err.count("✓") == 2
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.jpg", "c.jpg"]
+
+
+def test_an_unexpected_error_in_one_file_is_a_cross_line_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    jpeg_with_exif(tmp_path / "a.jpg", size=(64, 48))
+    jpeg_with_exif(tmp_path / "b.jpg", size=(64, 48))
+    real = local.restore_image
+    calls = []
+
+    async def flaky(path: Path, *a: object, **kw: object) -> object:
+        calls.append(path)
+        if path.name == "a.jpg":
+            raise RuntimeError("a bug of ours")
+        return await real(path, *a, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(local, "restore_image", flaky)
+    files = [tmp_path / "a.jpg", tmp_path / "b.jpg"]
+    args = argparse.Namespace(files=files, chain="classic", output=tmp_path / "out")
+    assert restore(Settings(data_dir=tmp_path / "data"), args) == 1
+    err = capsys.readouterr().err
+    assert "✗" in err
+    assert "a.jpg: unexpected error (RuntimeError: a bug of ours)" in err
+    assert "Traceback" not in err
+    assert (tmp_path / "out" / "b.jpg").exists()

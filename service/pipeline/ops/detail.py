@@ -16,7 +16,7 @@ from PIL import Image, ImageFilter
 from service.pipeline.ops._common import map_strips, sample_tiles, split_alpha, with_alpha
 from service.pipeline.registry import OpContext, register
 
-SOFT_RATIO = 0.42  # fine/coarse detail ratio below which a scan is called soft
+SOFT_RATIO = 0.3  # fine/coarse detail ratio below which a scan is called soft (a brick wall: 0.33)
 MIN_DETAIL = 1.5  # grey levels of coarse detail; flat tiles (sky, walls) say nothing about focus
 
 

@@ -1,7 +1,10 @@
 """Framing of the print inside the scan: the flatbed border around it and its skew.
 
-Both detectors work on a thumbnail; the fix is one crop or one affine transform at full size,
-so the scan is resampled at most once and no intermediate full-size copy is made.
+Both act only on evidence: the print's own cut edges against a flat scanner bed, found on at
+least two sides (`_edges.find_print`). The picture's lines (a horizon, a door frame, a scratch
+or a crack) are never measured, so a photo with no bed around it comes back as the very same
+object, its size and orientation untouched. Detection works on a thumbnail; the fix is one crop
+or one rotation with a crop at full size, so the scan is resampled at most once.
 """
 
 from __future__ import annotations
@@ -9,67 +12,69 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
 from PIL import Image
 
 from service.pipeline import transforms
 from service.pipeline.ops._common import grey_array, thumbnail
+from service.pipeline.ops._edges import Edge, PrintEdges, find_print
 from service.pipeline.registry import OpContext, register
 from service.pipeline.resample import inscribed_size, rotate_crop
 
-BORDER_TOL = 14.0  # grey levels: a flatbed lid is flat, JPEG noise on it stays well inside this
-BORDER_LINE_MATCH = 0.9  # a row/column is background when this share of it matches
-BORDER_MAX_SHARE = 0.4  # never cut more than this share of a side: then it was not a border
 MIN_SKEW = 0.3  # degrees; below this a correction would only soften the scan
-MAX_SKEW = 10.0
-SKEW_MIN_GAIN = 1.15  # the best angle must align edges this much better than no rotation
+KEEP_BED = 2  # thumbnail pixels of bed left around a tilted print, for deskew to measure
+MIN_PRINT_SHARE = 0.2  # a "print" smaller than this share of a side was not found right
 BILINEAR_MIN_PIXELS = 12_000_000  # from here on a scan is oversampled enough for bilinear
 
+SIDES = ("left", "top", "right", "bottom")  # in the order of a box's coordinates
 
-def _border_value(g: np.ndarray) -> float | None:
-    """The scanner background level, when the scan's outermost frame is mostly one flat tone."""
-    frame = np.concatenate([g[:2].ravel(), g[-2:].ravel(), g[:, :2].ravel(), g[:, -2:].ravel()])
-    value = float(np.median(frame))
-    if np.mean(np.abs(frame - value) < BORDER_TOL) < 0.6:
-        return None
-    return value
+Box = tuple[float, float, float, float]
 
 
-def _run(match: np.ndarray) -> int:
-    """How many leading lines are background."""
-    bad = np.flatnonzero(match < BORDER_LINE_MATCH)
-    return int(bad[0]) if bad.size else match.size
+def find(image: Image.Image) -> tuple[PrintEdges | None, float, float]:
+    """The print's edges on a thumbnail of `image`, and the thumbnail-to-full scale (x, y)."""
+    thumb = thumbnail(image)
+    found = find_print(grey_array(thumb))
+    return found, image.width / thumb.width, image.height / thumb.height
 
 
-def find_border_box(g: np.ndarray, value: float | None = None) -> tuple[int, int, int, int] | None:
-    """The box (left, top, right, bottom) of the print inside the grey thumbnail `g`, or None."""
-    if value is None:
-        value = _border_value(g)
-    if value is None:
-        return None
-    h, w = g.shape
-    bg = np.abs(g - value) < BORDER_TOL
-    rows, cols = bg.mean(axis=1), bg.mean(axis=0)
-    top, bottom = _run(rows), _run(rows[::-1])
-    left, right = _run(cols), _run(cols[::-1])
-    if max(top, bottom) > h * BORDER_MAX_SHARE or max(left, right) > w * BORDER_MAX_SHARE:
-        return None
-    sides = sum(n >= 2 for n in (top, bottom, left, right))
-    # A real border surrounds the print on at least two sides and is a flat field; one flat edge
-    # is far more likely a sky or a wall in the photo itself.
-    if sides < 2:
-        return None
-
-    # One extra thumbnail pixel: the soft transition from lid to print edge is not photo.
-    def pad(n: int) -> int:
-        return n + 1 if n >= 2 else 0
-
-    return pad(left), pad(top), w - pad(right), h - pad(bottom)
+def estimate_skew(g: Any) -> float:
+    """The print's counter-clockwise rotation in the grey thumbnail `g`, in degrees; 0.0 when no
+    print edge against a scanner bed is found."""
+    found = find_print(g)
+    return 0.0 if found is None else found.degrees
 
 
-def _scale_box(
-    box: tuple[int, int, int, int], sx: float, sy: float, size: tuple[int, int]
-) -> tuple[int, int, int, int]:
+def _inner(edge: Edge, extent: float, margin: float) -> float:
+    """The line's position furthest into the print over the side, `margin` pixels further in."""
+    inward = 1.0 if edge.side in ("top", "left") else -1.0
+    ends = (edge.across(0.0), edge.across(extent))
+    return (max(ends) if inward > 0 else min(ends)) + inward * margin
+
+
+def _outer(edge: Edge, extent: float, margin: float) -> float:
+    """The line's position nearest the bed over the side, `margin` pixels out onto the bed."""
+    inward = 1.0 if edge.side in ("top", "left") else -1.0
+    ends = (edge.across(0.0), edge.across(extent))
+    return (min(ends) if inward > 0 else max(ends)) - inward * margin
+
+
+def border_box(found: PrintEdges, keep_bed: bool) -> Box:
+    """The crop in thumbnail pixels: inside the print (one pixel in, past the soft transition
+    of the reduced edge) or, for a tilted print, around it with a little bed left over."""
+    w, h = found.size
+    box = [0.0, 0.0, float(w), float(h)]
+    for index, side in enumerate(SIDES):
+        edge = found.edges.get(side)
+        if edge is None:
+            continue
+        extent = float(w if side in ("top", "bottom") else h)
+        limit = float(w if side in ("left", "right") else h)
+        pos = _outer(edge, extent, KEEP_BED) if keep_bed else _inner(edge, extent, 1.0)
+        box[index] = min(max(pos, 0.0), limit)
+    return box[0], box[1], box[2], box[3]
+
+
+def _scaled(box: Box, sx: float, sy: float, size: tuple[int, int]) -> tuple[int, int, int, int]:
     left, top, right, bottom = box
     w, h = size
     return (
@@ -80,112 +85,120 @@ def _scale_box(
     )
 
 
+def _plausible(frame: tuple[int, int, int, int], size: tuple[int, int]) -> bool:
+    left, top, right, bottom = frame
+    w, h = size
+    return right - left >= MIN_PRINT_SHARE * w and bottom - top >= MIN_PRINT_SHARE * h
+
+
 @register("remove_border", "Crop the scanner's flat background around the print")
 def remove_border(image: Image.Image, ctx: OpContext, /, **_: Any) -> Image.Image:
-    """Cut away the lid or backing around the print; the same image when no border is found."""
-    thumb = thumbnail(image)
-    box = find_border_box(grey_array(thumb))
-    if box is None:
+    """Cut away the lid or backing around the print; the same image when no bed is found.
+    A tilted print keeps a thin band of bed around it: deskew measures its edges there."""
+    found, sx, sy = find(image)
+    if found is None:
         return image
-    sx, sy = image.width / thumb.width, image.height / thumb.height
-    del thumb  # the crop is the step's peak: nothing else alive but the scan and its copy
-    frame = _scale_box(box, sx, sy, image.size)
+    frame = _scaled(border_box(found, abs(found.degrees) >= MIN_SKEW), sx, sy, image.size)
+    if frame == (0, 0, image.width, image.height) or not _plausible(frame, image.size):
+        return image
     transforms.record("crop", box=frame)
     return image.crop(frame)
 
 
-def _edge_points(g: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Coordinates of the strongest horizontal-ish and vertical-ish edges."""
-    gx = np.zeros_like(g)
-    gy = np.zeros_like(g)
-    gx[:, 1:-1] = g[:, 2:] - g[:, :-2]
-    gy[1:-1] = g[2:] - g[:-2]
-    mag = np.hypot(gx, gy)
-    threshold = max(float(np.percentile(mag, 96)), 12.0)
-    strong = mag > threshold
-    horizontal = strong & (np.abs(gy) > 2 * np.abs(gx))
-    vertical = strong & (np.abs(gx) > 2 * np.abs(gy))
-    hy, hx = np.nonzero(horizontal)
-    vy, vx = np.nonzero(vertical)
-    f32 = np.float32
-    return hx.astype(f32), hy.astype(f32), vx.astype(f32), vy.astype(f32)
+def _rotated_box(found: PrintEdges, sx: float, sy: float, size: tuple[int, int]) -> Box:
+    """The crop, in the frame rotated level, that keeps only the print (and no fill): each
+    found cut, rotated level; a side without one is trimmed of the bed the rotation shows."""
+    w, h = size
+    a = math.radians(found.degrees)  # rotate_crop(-degrees) maps output X to input M(X-c)+c
+    ca, sa = math.cos(a), math.sin(a)
+    cx, cy = w / 2, h / 2
+
+    def level(x: float, y: float) -> tuple[float, float]:
+        dx, dy = x - cx, y - cy
+        return ca * dx - sa * dy + cx, sa * dx + ca * dy + cy
+
+    iw, ih = inscribed_size(w, h, found.degrees)
+    box = [(w - iw) / 2 + 1, (h - ih) / 2 + 1, (w + iw) / 2 - 1, (h + ih) / 2 - 1]
+    tw, th = found.size
+    for index, side in enumerate(SIDES):
+        edge = found.edges.get(side)
+        if edge is None:
+            continue
+        inward = 1.0 if side in ("top", "left") else -1.0
+        ends = (0.0, float(tw if side in ("top", "bottom") else th))
+        points = [
+            (t * sx, (edge.across(t) + inward) * sy)
+            if side in ("top", "bottom")
+            else ((edge.across(t) + inward) * sx, t * sy)
+            for t in ends
+        ]
+        coord = 1 if side in ("top", "bottom") else 0
+        values = [level(x, y)[coord] for x, y in points]
+        box[index] = max(values) if inward > 0 else min(values)
+    _corners(box, found, level, sx, sy)
+    return _inside_scan(box, ca, sa, size, (iw, ih))
 
 
-def _alignment(u: np.ndarray, v: np.ndarray, degrees: np.ndarray, n_bins: int) -> np.ndarray:
-    """Projection-profile sharpness of points (u along, v across the line) for each angle."""
-    scores = np.zeros(len(degrees))
-    if u.size == 0:
-        return scores
-    for i, d in enumerate(degrees):
-        t = math.tan(math.radians(d))
-        proj = v - u * t
-        hist = np.bincount(
-            np.clip(proj + n_bins / 4, 0, n_bins - 1).astype(np.int64), minlength=n_bins
+def _corners(box: list[float], found: PrintEdges, level: Any, sx: float, sy: float) -> None:
+    """Bound each side without a cut of its own by where its neighbours' cuts end (the print's
+    corners), rotated level; one thumbnail pixel in, past the rounded corner of the paper."""
+    for index, side in enumerate(SIDES):
+        if side in found.edges:
+            continue
+        vertical = side in ("left", "right")
+        ends = []
+        for other in ("top", "bottom") if vertical else ("left", "right"):
+            edge = found.edges.get(other)
+            if edge is None:
+                continue
+            t = edge.span[0] if side in ("left", "top") else edge.span[1]
+            x, y = (t, edge.across(t)) if vertical else (edge.across(t), t)
+            ends.append(level(x * sx, y * sy)[0 if vertical else 1])
+        if not ends:
+            continue
+        step = sx if vertical else sy
+        box[index] = max(ends) + step if side in ("left", "top") else min(ends) - step
+
+
+def _inside_scan(
+    box: list[float], ca: float, sa: float, size: tuple[int, int], inscribed: tuple[float, float]
+) -> Box:
+    """`box`, narrowed to the inscribed rectangle when a corner would fall outside the scan."""
+    w, h = size
+
+    def inside(x: float, y: float) -> bool:
+        dx, dy = x - w / 2, y - h / 2  # back into the scan: rotate_crop's own mapping
+        return (
+            -0.5 <= ca * dx + sa * dy + w / 2 <= w + 0.5
+            and -0.5 <= -sa * dx + ca * dy + h / 2 <= h + 0.5
         )
-        scores[i] = float(np.dot(hist, hist))
-    return scores
 
-
-def estimate_skew(g: np.ndarray) -> float:
-    """The content's rotation in degrees (counter-clockwise), or 0.0 when unsure."""
-    hx, hy, vx, vy = _edge_points(g)
-    if hx.size + vx.size < 200:
-        return 0.0
-    n_bins = int(max(g.shape) * 1.5)
-
-    def score(angles: np.ndarray) -> np.ndarray:
-        # Rows of a counter-clockwise rotated print go up to the right: y = y0 - x·tan(a).
-        total: np.ndarray = _alignment(hx, hy, -angles, n_bins) + _alignment(vy, vx, angles, n_bins)
-        return total
-
-    coarse = np.arange(-MAX_SKEW, MAX_SKEW + 1e-9, 0.25)
-    s = score(coarse)
-    best = float(coarse[int(np.argmax(s))])
-    fine = np.arange(best - 0.25, best + 0.25 + 1e-9, 0.05)
-    fs = score(fine)
-    best = float(fine[int(np.argmax(fs))])
-    base = float(score(np.array([0.0]))[0])
-    if base > 0 and float(fs.max()) < SKEW_MIN_GAIN * base:
-        return 0.0
-    if abs(best) > MAX_SKEW - 0.25:
-        return 0.0  # the best is the edge of the search: no real peak inside it
-    return best
+    left, top, right, bottom = box
+    if all(inside(x, y) for x in (left, right) for y in (top, bottom)):
+        return left, top, right, bottom
+    iw, ih = inscribed
+    return (
+        max(left, (w - iw) / 2 + 1),
+        max(top, (h - ih) / 2 + 1),
+        min(right, (w + iw) / 2 - 1),
+        min(bottom, (h + ih) / 2 - 1),
+    )
 
 
 @register("deskew", "Straighten a print scanned slightly askew (up to ±10°)")
 def deskew(image: Image.Image, ctx: OpContext, /, **_: Any) -> Image.Image:
-    """Rotate the print level and crop the corners the rotation exposes; same image when level."""
-    thumb = thumbnail(image, 800)
-    g = grey_array(thumb)
-    angle = estimate_skew(g)
-    if abs(angle) < MIN_SKEW:
+    """Rotate the print level by its own edges and crop to it; the same image when no print
+    edge against a scanner bed is found or the print lies level."""
+    found, sx, sy = find(image)
+    if found is None or abs(found.degrees) < MIN_SKEW:
         return image
-    # Crop to the inscribed rectangle, and tighter still when the rotated thumbnail shows
-    # background left over from the scanner (the corners of a tilted print).
-    w, h = image.size
-    iw, ih = inscribed_size(w, h, -angle)
-    box = ((w - iw) / 2 + 1, (h - ih) / 2 + 1, (w + iw) / 2 - 1, (h + ih) / 2 - 1)
-    value = _border_value(g)
-    if value is not None:
-        rot = grey_array(
-            rotate_crop(
-                thumb.convert("L"), -angle, (0, 0, thumb.width, thumb.height), fill=round(value)
-            )
-        )
-        inner = find_border_box(rot, value)
-        if inner is not None:
-            sx, sy = w / thumb.width, h / thumb.height
-            box = (
-                max(box[0], inner[0] * sx),
-                max(box[1], inner[1] * sy),
-                min(box[2], inner[2] * sx),
-                min(box[3], inner[3] * sy),
-            )
-        del rot
-    del thumb, g
+    box = _rotated_box(found, sx, sy, image.size)
+    rounded = (math.ceil(box[0]), math.ceil(box[1]), math.floor(box[2]), math.floor(box[3]))
+    if not _plausible(rounded, image.size):
+        return image
     # A large scan samples the print far finer than its detail, so bilinear resampling loses
     # nothing visible there and is three times faster than bicubic; a small image keeps bicubic.
-    large = w * h >= BILINEAR_MIN_PIXELS
+    large = image.width * image.height >= BILINEAR_MIN_PIXELS
     resample = Image.Resampling.BILINEAR if large else Image.Resampling.BICUBIC
-    transforms.record("rotate_crop", degrees=-angle, box=box, resample=int(resample))
-    return rotate_crop(image, -angle, box, resample=resample)
+    transforms.record("rotate_crop", degrees=-found.degrees, box=rounded, resample=int(resample))
+    return rotate_crop(image, -found.degrees, rounded, resample=resample)
