@@ -27,11 +27,13 @@ import numpy as np
 from PIL import Image
 
 from service.pipeline.damage import texture
+from service.pipeline.parallel import ordered_map
 
 THIN_RADIUS = 4  # px: a disk this size fits into a hole, never into a line (≤ 9 px wide)
 TILE = 512  # px: the lines are filled tile by tile
 CELL = 16  # px: the grid on which the mask is first looked at (and holes are grouped)
 LINE_MARGIN = 2 * THIN_RADIUS + 16  # px of context around a tile: the opening and the inpaint
+MIN_TEXTURED = 1024  # hole pixels: a smaller hole is filled like a line
 HOLE_PAD_MIN = 96  # px around a hole, for texture sources and the structure's context
 HOLE_PAD_MAX = 384
 INPAINT_RADIUS = 3
@@ -53,11 +55,13 @@ def fill(image: Image.Image, mask: Image.Image, *, in_place: bool = False) -> Im
     if not cells.any():
         return image
     out = image if in_place and not image.readonly else image.copy()
-    holes = _hole_cells(m, cells)
-    for box in _hole_boxes(holes, image.size):
+    boxes, textured = _hole_boxes(_hole_cells(m, cells), image.size)
+    for box in boxes:
         _fill_hole(out, m, box)
-    for box in _tiles(cells, image.size):
-        _fill_lines(out, m, box)
+    tiles = _tiles(cells, image.size)
+    for done in ordered_map(lambda box: _fill_lines(out, m, box, textured), tiles):
+        if done is not None:
+            out.paste(done[1], done[0][:2])
     return out
 
 
@@ -116,8 +120,9 @@ def holes_of(damaged: np.ndarray) -> np.ndarray:
 
 
 def _hole_cells(m: Image.Image, cells: np.ndarray) -> np.ndarray:
-    """Which cells hold hole pixels (the opening, tile by tile with enough margin to be exact)."""
-    out = np.zeros_like(cells)
+    """How many hole pixels each cell holds (the opening, tile by tile with enough margin to be
+    exact)."""
+    out = np.zeros(cells.shape, np.int32)
     for box in _tiles(cells, m.size):
         damaged, big = _read_mask(m, box, 2 * THIN_RADIUS + 2)
         hole = holes_of(damaged)
@@ -128,43 +133,63 @@ def _hole_cells(m: Image.Image, cells: np.ndarray) -> np.ndarray:
         ch, cw = -(-core.shape[0] // CELL), -(-core.shape[1] // CELL)
         padded = np.zeros((ch * CELL, cw * CELL), bool)
         padded[: core.shape[0], : core.shape[1]] = core
-        grid = padded.reshape(ch, CELL, cw, CELL).any(axis=(1, 3))
-        out[box[1] // CELL : box[1] // CELL + ch, box[0] // CELL : box[0] // CELL + cw] |= grid
+        grid = padded.reshape(ch, CELL, cw, CELL).sum(axis=(1, 3))
+        out[box[1] // CELL : box[1] // CELL + ch, box[0] // CELL : box[0] // CELL + cw] += grid
     return out
 
 
-def _hole_boxes(holes: np.ndarray, size: tuple[int, int]) -> list[Box]:
-    """One box per group of touching hole cells, in pixels."""
-    if not holes.any():
-        return []
-    n, _, stats, _ = cv2.connectedComponentsWithStats(holes.astype(np.uint8), connectivity=8)
+def _hole_boxes(counts: np.ndarray, size: tuple[int, int]) -> tuple[list[Box], np.ndarray]:
+    """One box (in pixels) per group of touching hole cells that holds at least MIN_TEXTURED
+    hole pixels, and the cells of those groups. Smaller holes (a crack's crossing, a fleck)
+    are left to the line fill: texture does not show on them, the fixed cost would."""
+    textured = np.zeros(counts.shape, bool)
+    if not counts.any():
+        return [], textured
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(
+        (counts > 0).astype(np.uint8), connectivity=8
+    )
+    pixels = np.bincount(labels.ravel(), weights=counts.ravel(), minlength=n)
     w, h = size
     boxes = []
-    for x, y, bw, bh, _ in stats[1:n]:
-        boxes.append(
-            (int(x) * CELL, int(y) * CELL, min(w, (x + bw) * CELL), min(h, (y + bh) * CELL))
-        )
-    return boxes
+    for i in range(1, n):
+        if pixels[i] < MIN_TEXTURED:
+            continue
+        x, y, bw, bh, _ = (int(v) for v in stats[i])
+        textured |= labels == i
+        boxes.append((x * CELL, y * CELL, min(w, (x + bw) * CELL), min(h, (y + bh) * CELL)))
+    return boxes, textured
+
+
+def _on_cells(grid: np.ndarray, big: Box) -> np.ndarray:
+    """The cell grid `grid` drawn at full size over the crop `big`."""
+    x0, y0, x1, y1 = big
+    cy0, cx0 = y0 // CELL, x0 // CELL
+    sub = grid[cy0 : -(-y1 // CELL), cx0 : -(-x1 // CELL)]
+    full = np.repeat(np.repeat(sub, CELL, axis=0), CELL, axis=1)
+    out: np.ndarray = full[y0 - cy0 * CELL : y1 - cy0 * CELL, x0 - cx0 * CELL : x1 - cx0 * CELL]
+    return out
 
 
 def _bands(arr: np.ndarray, mode: str) -> np.ndarray:
     """The bands to inpaint, native byte order, H×W×C (alpha left out)."""
     colour = arr[..., : MODES[mode]] if arr.ndim == 3 else arr[..., None]
-    return np.ascontiguousarray(colour.astype(colour.dtype.newbyteorder("=")))
+    return np.ascontiguousarray(colour.astype(colour.dtype.newbyteorder("="), copy=False))
 
 
-def _paste(
-    out: Image.Image, arr: np.ndarray, values: np.ndarray, where: np.ndarray, at: Box
-) -> None:
-    """Put `values` (H×W×C bands) into `arr` (the crop `at` read from `out`) where `where`, and
-    paste the crop back: every other pixel goes back as it was read."""
-    n = MODES[out.mode]
+def _patch(
+    mode: str, arr: np.ndarray, values: np.ndarray, where: np.ndarray, box: Box, big: Box
+) -> tuple[Box, Image.Image]:
+    """`arr` (the crop `big` as read) with `values` (H×W×C bands) put in where `where`, cut to
+    `box`: every other pixel goes back as it was read. Only `box` is pasted, so crops that
+    overlap in their margins never write over each other's repair."""
+    n = MODES[mode]
     if arr.ndim == 3:
         arr[..., :n][where] = values[where].astype(arr.dtype)
     else:
         arr[where] = values[where][:, 0].astype(arr.dtype)
-    size = (at[2] - at[0], at[3] - at[1])
-    out.paste(Image.frombytes(out.mode, size, np.ascontiguousarray(arr).tobytes()), at[:2])
+    x0, y0 = box[0] - big[0], box[1] - big[1]
+    part = np.ascontiguousarray(arr[y0 : y0 + box[3] - box[1], x0 : x0 + box[2] - box[0]])
+    return box, Image.frombytes(mode, (box[2] - box[0], box[3] - box[1]), part.tobytes())
 
 
 def _fill_hole(out: Image.Image, m: Image.Image, box: Box) -> None:
@@ -178,16 +203,23 @@ def _fill_hole(out: Image.Image, m: Image.Image, box: Box) -> None:
     arr = np.array(out.crop(big))
     seed = (box[0] * 7919 + box[1]) % (2**32)  # the same scan gives the same repair
     values = texture.fill_hole(_bands(arr, out.mode), hole, damaged, seed=seed)
-    _paste(out, arr, values.reshape(*hole.shape, -1), hole, big)
+    at, patch = _patch(out.mode, arr, values.reshape(*hole.shape, -1), hole, box, big)
+    out.paste(patch, at[:2])
 
 
-def _fill_lines(out: Image.Image, m: Image.Image, box: Box) -> None:
-    """Inpaint the line damage of one tile (holes there are filled already)."""
+def _fill_lines(
+    out: Image.Image, m: Image.Image, box: Box, textured: np.ndarray
+) -> tuple[Box, Image.Image] | None:
+    """The repaired tile, or None: the damage in it inpainted but for the holes filled with
+    texture already. Tiles do not depend on each other (the damage in a tile's margin is
+    inpainted again, never read), so they run on the strip workers side by side."""
     damaged, big = _read_mask(m, box, LINE_MARGIN)
-    lines = damaged & ~holes_of(damaged)
+    lines = damaged
+    if textured.any():
+        lines = damaged & ~(holes_of(damaged) & _on_cells(textured, big))
     core = _within(damaged.shape, box, big)
     if not (lines & core).any():
-        return
+        return None
     arr = np.array(out.crop(big))
     bands = _bands(arr, out.mode)
     mask = lines.astype(np.uint8)
@@ -198,4 +230,4 @@ def _fill_lines(out: Image.Image, m: Image.Image, box: Box) -> None:
             [cv2.inpaint(bands[..., c], mask, INPAINT_RADIUS, cv2.INPAINT_NS) for c in range(3)],
             axis=-1,
         )
-    _paste(out, arr, filled, lines & core, big)
+    return _patch(out.mode, arr, filled, lines & core, box, big)

@@ -94,10 +94,19 @@ class _Quilt:
         bad = cv2.dilate(damaged.astype(np.uint8), np.ones((reach, reach), np.uint8))
         self.bad_sum = cv2.integral(bad)
         self.known = ~damaged
-        self.placed = np.zeros((h, w), bool)
-        self.detail = np.zeros((h, w, c), np.float32)
+        # The detail placed so far is kept over the hole's box (and a block round it) only.
+        ys, xs = _extent(hole)
+        p = self.size
+        self.area = (
+            slice(max(0, int(ys.min()) - p), min(h, int(ys.max()) + p + 1)),
+            slice(max(0, int(xs.min()) - p), min(w, int(xs.max()) + p + 1)),
+        )
+        area_h = self.area[0].stop - self.area[0].start
+        area_w = self.area[1].stop - self.area[1].start
+        self.placed = np.zeros((area_h, area_w), bool)
+        self.detail = np.zeros((area_h, area_w, c), np.float32)
         small = (max(1, w // GUIDE_STEP), max(1, h // GUIDE_STEP))
-        self.guide = self._small(self.s.astype(np.float32), small)
+        self.guide = self._small(self.s, small)
         self.energy = self._expected_energy(small, damaged)
         self.win_s = sliding_window_view(self.s, (self.size, self.size), axis=(0, 1))
         self.win_low = sliding_window_view(self.low, (self.size, self.size), axis=(0, 1))
@@ -105,17 +114,36 @@ class _Quilt:
 
     @staticmethod
     def _small(a: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-        out = cv2.resize(a, size, interpolation=cv2.INTER_AREA).reshape(size[1], size[0], -1)
+        small = cv2.resize(a, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+        out = small.reshape(size[1], size[0], -1)
         blurred: np.ndarray = cv2.GaussianBlur(out, (0, 0), 2 * DETAIL_SIGMA / GUIDE_STEP)
         return blurred.reshape(out.shape)
+
+    def _local(self, box: tuple[slice, slice]) -> tuple[slice, slice]:
+        """`box` (crop coordinates) in the coordinates of the detail's area."""
+        y, x = self.area[0].start, self.area[1].start
+        return slice(box[0].start - y, box[0].stop - y), slice(box[1].start - x, box[1].stop - x)
+
+    def _energy_small(self, small: tuple[int, int]) -> np.ndarray:
+        """Σ bands d² box-averaged down to the guide's size, strip by strip (a float copy of a
+        whole crop would be the fill's peak)."""
+        g = GUIDE_STEP
+        sw, sh = small
+        out = np.zeros((sh, sw), np.float32)
+        step = 64
+        for r0 in range(0, sh, step):
+            r1 = min(sh, r0 + step)
+            rows = slice(r0 * g, r1 * g)
+            d = self.s[rows, : sw * g].astype(np.float32) - self.low[rows, : sw * g]
+            e = (d * d).sum(axis=2)
+            out[r0:r1] = e.reshape(r1 - r0, g, sw, g).mean(axis=(1, 3))
+        return out
 
     def _expected_energy(self, small: tuple[int, int], damaged: np.ndarray) -> np.ndarray:
         """The usual detail energy (Σ bands d², per pixel) around each place, carried into the
         holes: the median over a few blocks, so an edge or an eye nearby does not count as the
         texture there (its energy is what a copied block must not bring along)."""
-        d = self.s.astype(np.float32) - self.low
-        e = cv2.resize((d * d).sum(axis=2), small, interpolation=cv2.INTER_AREA)
-        del d
+        e = self._energy_small(small)
         cell = max(1, self.size // GUIDE_STEP)
         e = cv2.blur(e, (cell, cell))  # a block's own energy, as the candidates' is measured
         gone = cv2.resize(damaged.astype(np.uint8), small, interpolation=cv2.INTER_AREA) > 0
@@ -135,8 +163,9 @@ class _Quilt:
 
     def blocks(self) -> list[tuple[int, int]]:
         """The blocks' top-left corners (with overlap) covering the hole, rim first."""
-        ys, xs = np.nonzero(self.hole)
-        dist = cv2.distanceTransform(self.hole.astype(np.uint8), cv2.DIST_L2, 3)
+        ys, xs = _extent(self.hole)
+        # Beyond the crop is no picture to start from: the distance is to known pixels only.
+        dist = cv2.distanceTransform(self.hole[self.area].astype(np.uint8), cv2.DIST_L2, 3)
         h, w = self.hole.shape
         order = []
         for by in range(int(ys.min()) - OVERLAP, int(ys.max()) + 1 - OVERLAP, BLOCK):
@@ -145,7 +174,7 @@ class _Quilt:
                     slice(max(0, by + OVERLAP), min(h, by + OVERLAP + BLOCK)),
                     slice(max(0, bx + OVERLAP), min(w, bx + OVERLAP + BLOCK)),
                 )
-                inside = dist[core][self.hole[core]]
+                inside = dist[self._local(core)][self.hole[core]]
                 if inside.size:
                     order.append((float(inside.min()), by, bx))
         order.sort()
@@ -232,7 +261,8 @@ class _Quilt:
         bx: int,
     ) -> np.ndarray:
         st = MATCH_STRIDE
-        known, placed = self.known[box][::st, ::st], self.placed[box][::st, ::st]
+        local = self._local(box)
+        known, placed = self.known[box][::st, ::st], self.placed[local][::st, ::st]
         have = known | placed
         n = int(have.sum())
         cost = np.zeros(len(ys), np.float32)
@@ -240,7 +270,7 @@ class _Quilt:
             target = np.where(
                 known[..., None],
                 self.s[box][::st, ::st].astype(np.float32) - self.low[box][::st, ::st],
-                self.detail[box][::st, ::st],
+                self.detail[local][::st, ::st],
             )
             diff = cand[:, have] - target[have][None]
             cost += np.einsum("knc,knc->k", diff, diff) / n
@@ -274,18 +304,26 @@ class _Quilt:
         weight = np.outer(ramp, ramp).astype(np.float32)
         hh, ww = block.shape[:2]
         weight = weight[oy : oy + hh, ox : ox + ww]
-        hole, placed = self.hole[box], self.placed[box]
+        local = self._local(box)
+        hole, placed = self.hole[box], self.placed[local]
         weight = np.where(placed, weight, 1.0)[..., None]
-        old = self.detail[box]
+        old = self.detail[local]
         new = np.where(hole[..., None], old * (1 - weight) + block * weight, old)
-        self.detail[box] = new
-        self.placed[box] = placed | hole
+        self.detail[local] = new
+        self.placed[local] = placed | hole
 
     def values(self) -> np.ndarray:
         """The hole's new values (n × bands, float32): the structure's low-pass plus the
-        quilted detail."""
-        out: np.ndarray = self.low[self.hole] + self.detail[self.hole]
+        quilted detail (computed in place: for a torn corner these are millions of values)."""
+        hole = self.hole[self.area]
+        out: np.ndarray = self.detail[hole]
+        out += self.low[self.area][hole]
         return out
+
+
+def _extent(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows and the columns that have a True in them (cheaper than every pixel's place)."""
+    return np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
 
 
 def fill_hole(crop: np.ndarray, hole: np.ndarray, damaged: np.ndarray, seed: int = 0) -> np.ndarray:
@@ -299,9 +337,10 @@ def fill_hole(crop: np.ndarray, hole: np.ndarray, damaged: np.ndarray, seed: int
     for by, bx in quilt.blocks():
         quilt.place(by, bx)
     values = quilt.values()
+    del quilt.detail
     if crop.dtype != np.float32:
         info = np.iinfo(crop.dtype)
-        values = np.clip(np.rint(values), info.min, info.max)
+        np.clip(np.rint(values, out=values), info.min, info.max, out=values)
     out = quilt.s
-    out[hole] = values.astype(crop.dtype)
+    out[hole] = values
     return out.reshape(crop.shape)
