@@ -48,6 +48,9 @@ MIN_RAGGED = 0.4  # px (RMS) off a smooth curve through the boundary, at the thu
 MAX_CONTACT = 0.65  # of a side
 MIN_WIDTH_AT_EDGE = 0.5  # the length along the edge(s) against the region's extent
 MAX_ISLANDS = 0.05  # same-tone pixels near it, not connected, as a share of its area
+MARGIN_STRAIGHT = (
+    0.6  # share of a margin's lines within a pixel of its width (a tear spares the rest)
+)
 FRINGE = 2  # px at full size added round the mask: the torn edge's own light rim
 
 
@@ -192,12 +195,29 @@ def _is_tear(rgb: np.ndarray, cand: np.ndarray, region: np.ndarray) -> bool:
     return _ragged(region) >= MIN_RAGGED
 
 
-def tear_regions(rgb: np.ndarray) -> list[np.ndarray]:
-    """The thumbnail regions (bool) that are tears."""
-    cand = _candidates(rgb)
+def _margin_box(region: np.ndarray) -> tuple[int, int, int, int] | None:
+    """The picture inside a print's own white margin (top, bottom, left, right), when `region`
+    is such a margin: a frame of even width with straight inner edges on all four sides."""
+    h, w = region.shape
+    widths = []
+    for side in (region, region[::-1], region.T, region.T[::-1]):
+        runs = np.argmin(side, axis=0)  # the first non-margin pixel down each line
+        runs = np.where(side.all(axis=0), side.shape[0], runs)
+        width = int(np.median(runs))
+        if width < 2 or float(np.mean(np.abs(runs - width) <= 1)) < MARGIN_STRAIGHT:
+            return None
+        widths.append(width + 1)  # and the pixel where the margin meets the picture
+    top, bottom, left, right = widths
+    if h - top - bottom < h // 2 or w - left - right < w // 2:
+        return None
+    return top, h - bottom, left, w - right
+
+
+def _regions(rgb: np.ndarray, cand: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The tears among the candidate regions at the edge, and the regions that are a margin."""
     edge = np.zeros_like(cand)
     edge[0], edge[-1], edge[:, 0], edge[:, -1] = True, True, True, True
-    found = []
+    found, frames = [], []
     # Paper tones differ from tear to tear; one region is one tone, split off by TONE_TOL.
     n, labels = cv2.connectedComponents(cand.astype(np.uint8), connectivity=4)
     for i in range(1, n):
@@ -209,8 +229,31 @@ def tear_regions(rgb: np.ndarray) -> list[np.ndarray]:
         n2, lab2 = cv2.connectedComponents(region.astype(np.uint8), connectivity=4)
         for j in range(1, n2):
             part = lab2 == j
-            if (part & edge).any() and _is_tear(rgb, cand, part):
+            if not (part & edge).any():
+                continue
+            if _is_tear(rgb, cand, part):
                 found.append(part)
+            elif min(_contact(part)) > 0.5:
+                frames.append(part)
+    return found, frames
+
+
+def tear_regions(rgb: np.ndarray) -> list[np.ndarray]:
+    """The thumbnail regions (bool) that are tears. On a print with its own white margin, a
+    torn corner runs into the margin and is one region with it: the picture inside the margin
+    is searched again, its edge standing for the print's."""
+    cand = _candidates(rgb)
+    found, frames = _regions(rgb, cand)
+    for frame in frames:
+        box = _margin_box(frame)
+        if box is None:
+            continue
+        top, bottom, left, right = box
+        inner, _ = _regions(rgb[top:bottom, left:right], cand[top:bottom, left:right])
+        for part in inner:
+            whole = np.zeros_like(cand)
+            whole[top:bottom, left:right] = part
+            found.append(whole)
     return found
 
 

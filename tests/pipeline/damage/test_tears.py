@@ -142,3 +142,20 @@ def test_a_scanner_strip_and_rounded_print_corners_are_no_tear() -> None:
         beyond = ((yy - cy) * np.sign(cy - h / 2) > 0) & ((xx - cx) * np.sign(cx - w / 2) > 0)
         rounded |= box & beyond & ((yy - cy) ** 2 + (xx - cx) ** 2 > r * r)
     assert tears.tear_mask(_paint(clean, rounded, lid)) is None
+
+
+@pytest.mark.parametrize("name", ["astronaut", "chelsea", "camera", "brick"])
+def test_a_torn_corner_through_a_white_margin_is_found_inside_it(name: str) -> None:
+    clean = photo(name)
+    border = clean.width // 25
+    white = (245, 244, 238) if clean.mode == "RGB" else 245
+    framed = ImageOps.expand(clean, border=border, fill=white)
+    rng = np.random.default_rng(1)
+    shape = (framed.height, framed.width)
+    corner = md.torn_corner(rng, shape, 0.25, 1)
+    inside = np.zeros(shape, bool)
+    inside[border:-border, border:-border] = True
+    found = tears.tear_mask(md.lay(framed, corner, rng))
+    recall, precision = recall_precision(found, corner & inside)
+    assert recall >= 0.95
+    assert precision >= 0.8  # the mask reaches a few pixels into the margin
