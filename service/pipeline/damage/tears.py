@@ -71,8 +71,20 @@ def _bands(image: Image.Image) -> np.ndarray:
 def _thumb(image: Image.Image) -> tuple[np.ndarray, float]:
     """The colour bands of a box-reduced copy (float32 H×W×3) and its scale."""
     factor = max(1, math.ceil(max(image.size) / THUMB_SIDE))
-    small = image.reduce(factor) if factor > 1 else image
-    return _bands(small), float(factor)
+    if factor == 1:
+        return _bands(image), 1.0
+    if image.mode in ("RGB", "RGBA", "L", "LA", "I", "F"):
+        return _bands(image.reduce(factor)), float(factor)
+    # Pillow does not reduce 16-bit grey: block means of strips of it, a strip at a time.
+    w, h = image.size
+    rows = []
+    for y0 in range(0, h, 64 * factor):
+        part = _bands(image.crop((0, y0, w, min(h, y0 + 64 * factor))))
+        ph, pw = part.shape[0] // factor * factor, w // factor * factor
+        if ph:
+            blocks = part[:ph, :pw].reshape(ph // factor, factor, pw // factor, factor, 3)
+            rows.append(blocks.mean(axis=(1, 3)))
+    return np.concatenate(rows).astype(np.float32), float(factor)
 
 
 def _local_std(grey: np.ndarray, k: int = 3) -> np.ndarray:
