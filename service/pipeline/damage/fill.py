@@ -5,11 +5,13 @@ Damage comes in two shapes that want different repairs:
 
 - *lines* (cracks, scratches, hairs, creases; no wider than 2·THIN_RADIUS + 1 px) are rebuilt
   by `cv2.inpaint` from their two banks. Navier–Stokes scored a little better than Telea on
-  every kind of line we laid over clean pictures (removal 0.92 against 0.91, tests/pipeline/
-  damage), at the same speed;
-- *holes* (a torn corner, a missing patch: what a disk of THIN_RADIUS still fits into) get
-  diffused structure plus quilted texture (`texture.fill_hole`), so the grain of the print goes
-  on across them instead of a smooth patch.
+  every picture we laid cracks and scratches over (removal 0.913 against 0.907, no picture
+  worse; `bench/fill_quality.py`), at the same speed;
+- *holes* (a torn corner, a missing patch: what a disk of THIN_RADIUS still fits into, of at
+  least MIN_TEXTURED pixels) get diffused structure plus quilted texture (`texture.fill_hole`),
+  so the grain of the print goes on across them instead of a smooth patch. Texture that is not
+  the lost one costs a little removal (0.77 against Navier–Stokes' 0.79 on holes): the price of
+  a repair that does not show as a smooth blot (grain kept 0.6–1.0 against 0.1–0.3).
 
 A 600-dpi scan is 45 megapixels: the mask is read in TILE-sized pieces, only where it has
 damage (a box-reduced copy says where), and each piece is inpainted in a padded crop and pasted
