@@ -28,6 +28,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 DETAIL_SIGMA = 3.0  # px: the band below which texture is copied rather than diffused
 BLOCK = 32  # px: the core of a quilted block
 OVERLAP = 8  # px on each side: where a block is matched against what is there and feathered in
+PRESELECT = 16  # of them, the best by guide and energy are matched on their detail
 CANDIDATES = 64  # random sources per block (plus its placed neighbours' offsets)
 MATCH_STRIDE = 2
 GUIDE_STEP = 4  # the structure guide is compared at this reduction
@@ -146,6 +147,7 @@ class _Quilt:
         e = self._energy_small(small)
         cell = max(1, self.size // GUIDE_STEP)
         e = cv2.blur(e, (cell, cell))  # a block's own energy, as the candidates' is measured
+        self.block_energy = e
         gone = cv2.resize(damaged.astype(np.uint8), small, interpolation=cv2.INTER_AREA) > 0
         # Log energy in 8 bits (1/8 octave steps) for OpenCV's fast median; holes first get
         # their rim's level so the median is not pulled down by the smooth inpaint.
@@ -226,6 +228,13 @@ class _Quilt:
         ys, xs, n_near = self.candidates(by, bx)
         if ys.size == 0:
             return
+        # The cheap terms (on the small maps) pick the few random sources worth matching.
+        prior = self._prior(ys, xs, by, bx)
+        n_random = ys.size - n_near
+        if n_random > PRESELECT:
+            best = np.argpartition(prior[:n_random], PRESELECT)[:PRESELECT]
+            keep = np.concatenate([best, np.arange(n_random, ys.size)])
+            ys, xs, prior = ys[keep], xs[keep], prior[keep]
         y0, x0 = max(0, by), max(0, bx)
         y1, x1 = min(h, by + self.size), min(w, bx + self.size)
         box = (slice(y0, y1), slice(x0, x1))
@@ -239,7 +248,7 @@ class _Quilt:
             1,
             -1,
         )
-        cost = self._cost(cand, ys, xs, box, by, bx)
+        cost = prior + self._mismatch(cand, box)
         if n_near:
             cost[-n_near:] *= COHERENCE
         k = int(np.argmin(cost))
@@ -251,32 +260,31 @@ class _Quilt:
         )
         self._feather(np.moveaxis(block, 0, -1), box, oy, ox)
 
-    def _cost(
-        self,
-        cand: np.ndarray,
-        ys: np.ndarray,
-        xs: np.ndarray,
-        box: tuple[slice, slice],
-        by: int,
-        bx: int,
-    ) -> np.ndarray:
+    def _mismatch(self, cand: np.ndarray, box: tuple[slice, slice]) -> np.ndarray:
+        """How far each candidate's detail is from what the block's place already holds."""
         st = MATCH_STRIDE
         local = self._local(box)
         known, placed = self.known[box][::st, ::st], self.placed[local][::st, ::st]
         have = known | placed
         n = int(have.sum())
-        cost = np.zeros(len(ys), np.float32)
-        if n:
-            target = np.where(
-                known[..., None],
-                self.s[box][::st, ::st].astype(np.float32) - self.low[box][::st, ::st],
-                self.detail[local][::st, ::st],
-            )
-            diff = cand[:, have] - target[have][None]
-            cost += np.einsum("knc,knc->k", diff, diff) / n
+        if not n:
+            return np.zeros(len(cand), np.float32)
+        target = np.where(
+            known[..., None],
+            self.s[box][::st, ::st].astype(np.float32) - self.low[box][::st, ::st],
+            self.detail[local][::st, ::st],
+        )
+        diff = cand[:, have] - target[have][None]
+        out: np.ndarray = np.einsum("knc,knc->k", diff, diff) / n
+        return out
+
+    def _prior(self, ys: np.ndarray, xs: np.ndarray, by: int, bx: int) -> np.ndarray:
+        """The structure guide's mismatch and the energy penalty of each source, from the
+        reduced maps."""
         g = GUIDE_STEP
         gh, gw = self.guide.shape[:2]
         side = self.size // g
+        cost = np.zeros(len(ys), np.float32)
         ty, tx = min(max(0, by // g), gh - side), min(max(0, bx // g), gw - side)
         want = self.guide[ty : ty + side, tx : tx + side]
         if want.shape[:2] == (side, side):
@@ -286,10 +294,13 @@ class _Quilt:
             got = np.moveaxis(win[gy, gx], 1, -1)
             diff = got - want[None]
             cost += GUIDE_WEIGHT * np.einsum("kyxc,kyxc->k", diff, diff) / (side * side)
-        cy = min(gh - 1, max(0, (by + self.size // 2) // g))
-        cx = min(gw - 1, max(0, (bx + self.size // 2) // g))
+        half = self.size // 2
+        cy = min(gh - 1, max(0, (by + half) // g))
+        cx = min(gw - 1, max(0, (bx + half) // g))
         expected = float(self.energy[cy, cx])
-        energy = np.einsum("kyxc,kyxc->k", cand, cand) / (cand.shape[1] * cand.shape[2])
+        energy = self.block_energy[
+            np.minimum((ys + half) // g, gh - 1), np.minimum((xs + half) // g, gw - 1)
+        ]
         ratio = np.log((energy + 1.0) / (expected + 1.0))
         # Too much detail (an edge, an eye brought along) is worse than too little.
         weight = np.where(ratio > 0, TOO_BUSY * ENERGY_WEIGHT, ENERGY_WEIGHT)
