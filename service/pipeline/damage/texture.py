@@ -19,6 +19,7 @@ Memory stays at a few crop-sized uint8/uint16 arrays; candidate blocks are views
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import cv2
@@ -39,6 +40,7 @@ TOO_BUSY = 3.0
 TYPICAL_CAP = 1.5  # × the crop's median block energy: the most detail a block may bring
 COHERENCE = 0.85  # a neighbour's offset wins ties: whole stretches of a pattern are copied
 INPAINT_RADIUS = 3
+SOFTEN = 0.5  # the structure's blur deep in a hole, per pixel of distance from its rim
 STRUCTURE_SIDE = 512  # px: a hole larger than this squared is diffused at a reduced scale
 ENERGY_WINDOW = 3 * BLOCK  # px: the median window of the usual texture
 
@@ -53,7 +55,7 @@ def structure(crop: np.ndarray, damaged: np.ndarray, hole_pixels: int = 0) -> np
         factor *= 2
     if factor > 1:
         return _structure_reduced(crop, damaged, factor)
-    return _diffuse(crop, damaged)
+    return _soften(_diffuse(crop, damaged), damaged)
 
 
 def _structure_reduced(crop: np.ndarray, damaged: np.ndarray, factor: int) -> np.ndarray:
@@ -64,11 +66,42 @@ def _structure_reduced(crop: np.ndarray, damaged: np.ndarray, factor: int) -> np
     )
     # A reduced pixel with any damage under it is unknown: its mean has the paper in it.
     gone = cv2.resize(damaged.astype(np.uint8), small_size, interpolation=cv2.INTER_AREA) > 0
-    filled = _diffuse(small if crop.ndim == 3 else small[..., 0], gone)
+    filled = _soften(_diffuse(small if crop.ndim == 3 else small[..., 0], gone), gone)
     up = cv2.resize(filled, (w, h), interpolation=cv2.INTER_LINEAR).reshape(crop.shape)
     out = crop.copy()
     out[damaged] = up[damaged]
     return out
+
+
+def _soften(filled: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """`filled` with the inside of its holes blurred more the farther from the rim (σ =
+    SOFTEN × the distance). Diffusion carries the rim's colours inward along straight lines:
+    deep in a torn corner that is a fan of streaks, where the print would have had a soft,
+    unknown continuation."""
+    dist = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 3)
+    deepest = float(dist.max())
+    if deepest * SOFTEN < 2:
+        return filled
+    where = dist > 2 / SOFTEN
+    want = np.minimum(dist[where] * SOFTEN, deepest * SOFTEN)
+    sigmas = [0.0]
+    while sigmas[-1] < deepest * SOFTEN:
+        sigmas.append(max(2.0, 2 * sigmas[-1]))
+    before = filled[where].astype(np.float32)
+    out = np.zeros_like(before)
+    for lo, hi in itertools.pairwise(sigmas):
+        upper = cv2.GaussianBlur(filled, (0, 0), hi).reshape(filled.shape)[where].astype(np.float32)
+        t = np.clip((want - lo) / (hi - lo), 0, 1)
+        t = t[:, None] if before.ndim == 2 else t
+        band = (want > lo) & (want <= hi)
+        mix = before * (1 - t) + upper * t
+        out[band] = mix[band]
+        before = upper
+    if filled.dtype != np.float32:
+        np.clip(np.rint(out, out=out), 0, np.iinfo(filled.dtype).max, out=out)
+    result = filled.copy()
+    result[where] = out.astype(filled.dtype)
+    return result
 
 
 def _diffuse(crop: np.ndarray, damaged: np.ndarray) -> np.ndarray:
