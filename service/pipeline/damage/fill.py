@@ -8,10 +8,10 @@ Damage comes in two shapes that want different repairs:
   every picture we laid cracks and scratches over (removal 0.913 against 0.907, no picture
   worse; `bench/fill_quality.py`), at the same speed;
 - *holes* (a torn corner, a missing patch: what a disk of THIN_RADIUS still fits into, of at
-  least MIN_TEXTURED pixels) get diffused structure (softened deep inside) plus quilted texture (`texture.fill_hole`),
-  so the grain of the print goes on across them instead of a smooth patch. Texture that is not
-  the lost one costs a little removal (0.77 against Navier–Stokes' 0.79 on holes): the price of
-  a repair that does not show as a smooth blot (grain kept 0.6–1.0 against 0.1–0.3).
+  least MIN_TEXTURED pixels) get diffused structure (`structure`) plus quilted texture
+  (`texture`), so the grain of the print goes on across them, not a smooth patch. Texture
+  that is not the lost one costs a little removal (0.77 against Navier–Stokes' 0.79 on holes):
+  the price of a repair that does not show as a smooth blot (grain kept 0.6–1.0, not 0.1–0.3).
 
 A 600-dpi scan is 45 megapixels: the mask is read in TILE-sized pieces, only where it has
 damage (a box-reduced copy says where), and each piece is inpainted in a padded crop and pasted

@@ -4,8 +4,8 @@ A diffusion inpaint (`cv2.inpaint`) continues the colours and the edges that run
 but inside a large hole it leaves a smooth smear: on a grainy print that is a pasted-on patch.
 So the fill is split in two bands:
 
-- the *structure* (a Gaussian low-pass at DETAIL_SIGMA) comes from Navier–Stokes inpainting,
-  which measured best of OpenCV's two methods on large holes (see tests/pipeline/damage);
+- the *structure* (a Gaussian low-pass at DETAIL_SIGMA) comes from `structure.diffused`
+  (Navier–Stokes inpainting, softened deep inside the hole);
 - the *detail* (what the low-pass leaves: grain, fibres, brick joints, wood) is quilted into the
   hole block by block from undamaged places nearby (Efros & Freeman's image quilting, with
   random candidates and the neighbours' offsets as in PatchMatch). A block is chosen for how
@@ -19,12 +19,13 @@ Memory stays at a few crop-sized uint8/uint16 arrays; candidate blocks are views
 
 from __future__ import annotations
 
-import itertools
 import math
 
 import cv2
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+
+from service.pipeline.damage import structure
 
 DETAIL_SIGMA = 3.0  # px: the band below which texture is copied rather than diffused
 BLOCK = 32  # px: the core of a quilted block
@@ -40,77 +41,7 @@ TOO_BUSY = 3.0
 TYPICAL_CAP = 1.5  # × the crop's median block energy: the most detail a block may bring
 COHERENCE = 0.85  # a neighbour's offset wins ties: whole stretches of a pattern are copied
 INPAINT_RADIUS = 3
-SOFTEN = 0.5  # the structure's blur deep in a hole, per pixel of distance from its rim
-STRUCTURE_SIDE = 512  # px: a hole larger than this squared is diffused at a reduced scale
 ENERGY_WINDOW = 3 * BLOCK  # px: the median window of the usual texture
-
-
-def structure(crop: np.ndarray, damaged: np.ndarray, hole_pixels: int = 0) -> np.ndarray:
-    """The crop with every damaged pixel diffused in from around it (Navier–Stokes).
-
-    A hole of more than STRUCTURE_SIDE² pixels is diffused at a reduced scale and enlarged:
-    inside it only the low-pass is kept anyway, and the inpaint's time grows with the hole."""
-    factor = 1
-    while hole_pixels > (STRUCTURE_SIDE * factor) ** 2:
-        factor *= 2
-    if factor > 1:
-        return _structure_reduced(crop, damaged, factor)
-    return _soften(_diffuse(crop, damaged), damaged)
-
-
-def _structure_reduced(crop: np.ndarray, damaged: np.ndarray, factor: int) -> np.ndarray:
-    h, w = damaged.shape
-    small_size = (max(1, w // factor), max(1, h // factor))
-    small = cv2.resize(crop, small_size, interpolation=cv2.INTER_AREA).reshape(
-        small_size[1], small_size[0], -1
-    )
-    # A reduced pixel with any damage under it is unknown: its mean has the paper in it.
-    gone = cv2.resize(damaged.astype(np.uint8), small_size, interpolation=cv2.INTER_AREA) > 0
-    filled = _soften(_diffuse(small if crop.ndim == 3 else small[..., 0], gone), gone)
-    up = cv2.resize(filled, (w, h), interpolation=cv2.INTER_LINEAR).reshape(crop.shape)
-    out = crop.copy()
-    out[damaged] = up[damaged]
-    return out
-
-
-def _soften(filled: np.ndarray, hole: np.ndarray) -> np.ndarray:
-    """`filled` with the inside of its holes blurred more the farther from the rim (σ =
-    SOFTEN × the distance). Diffusion carries the rim's colours inward along straight lines:
-    deep in a torn corner that is a fan of streaks, where the print would have had a soft,
-    unknown continuation."""
-    dist = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 3)
-    deepest = float(dist.max())
-    if deepest * SOFTEN < 2:
-        return filled
-    where = dist > 2 / SOFTEN
-    want = np.minimum(dist[where] * SOFTEN, deepest * SOFTEN)
-    sigmas = [0.0]
-    while sigmas[-1] < deepest * SOFTEN:
-        sigmas.append(max(2.0, 2 * sigmas[-1]))
-    before = filled[where].astype(np.float32)
-    out = np.zeros_like(before)
-    for lo, hi in itertools.pairwise(sigmas):
-        upper = cv2.GaussianBlur(filled, (0, 0), hi).reshape(filled.shape)[where].astype(np.float32)
-        t = np.clip((want - lo) / (hi - lo), 0, 1)
-        t = t[:, None] if before.ndim == 2 else t
-        band = (want > lo) & (want <= hi)
-        mix = before * (1 - t) + upper * t
-        out[band] = mix[band]
-        before = upper
-    if filled.dtype != np.float32:
-        np.clip(np.rint(out, out=out), 0, np.iinfo(filled.dtype).max, out=out)
-    result = filled.copy()
-    result[where] = out.astype(filled.dtype)
-    return result
-
-
-def _diffuse(crop: np.ndarray, damaged: np.ndarray) -> np.ndarray:
-    mask = damaged.astype(np.uint8)
-    if crop.ndim == 2 or crop.shape[2] == 1 or crop.dtype == np.uint8:
-        out: np.ndarray = cv2.inpaint(crop, mask, INPAINT_RADIUS, cv2.INPAINT_NS)
-        return out.reshape(crop.shape)
-    bands = [cv2.inpaint(crop[..., c], mask, INPAINT_RADIUS, cv2.INPAINT_NS) for c in range(3)]
-    return np.stack(bands, axis=-1)
 
 
 class _Quilt:
@@ -374,7 +305,7 @@ def fill_hole(crop: np.ndarray, hole: np.ndarray, damaged: np.ndarray, seed: int
     """`crop` (H×W or H×W×C, uint8, uint16 or float32) with `hole` rebuilt: structure diffused
     in, detail quilted from the undamaged pixels. `damaged` (⊇ hole) is never used as a source;
     its pixels outside `hole` come back diffused only."""
-    s = structure(crop, damaged, int(hole.sum()))
+    s = structure.diffused(crop, damaged, int(hole.sum()))
     if min(crop.shape[:2]) < BLOCK + 2 * OVERLAP + 1 or not hole.any():
         return s
     quilt = _Quilt(s, hole, damaged, seed)
