@@ -166,6 +166,16 @@ def _profile(rgb: np.ndarray, region: np.ndarray, tone: np.ndarray) -> list[floa
     return out
 
 
+def _grown(rgb: np.ndarray, region: np.ndarray, tone: np.ndarray) -> np.ndarray:
+    """The region grown by up to two pixels of its own tone: the flatness test stops it short
+    of its edge (a 3×3 window there straddles the step)."""
+    close = np.abs(rgb - tone).max(axis=2) <= TONE_TOL
+    out = region
+    for _ in range(2):
+        out = out | (cv2.dilate(out.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0) & close
+    return out
+
+
 def _gradient(grey: np.ndarray, region: np.ndarray) -> float:
     """How much a plane fitted to the region's grey changes across it (sky has a gradient,
     paper on a lid has none)."""
@@ -198,7 +208,7 @@ def _is_tear(rgb: np.ndarray, cand: np.ndarray, region: np.ndarray) -> bool:
         return False
     if _gradient(rgb.mean(axis=2), region) > MAX_GRADIENT:
         return False
-    profile = _profile(rgb, region, tone)
+    profile = _profile(rgb, _grown(rgb, region, tone), tone)
     far = profile[-1]
     if far < MIN_JUMP or profile[1] < MIN_STEP * far:
         return False

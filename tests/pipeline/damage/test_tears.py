@@ -9,7 +9,7 @@ from PIL import Image, ImageOps
 
 from service.pipeline.damage import tears
 from tests.pipeline.damage import made_damage as md
-from tests.pipeline.pipeline_photos import photo
+from tests.pipeline.pipeline_photos import age, photo
 
 PICTURES = ("astronaut", "chelsea", "brick", "coffee", "camera", "grass", "rocket")
 CLEAN = (*PICTURES, "gravel", "hubble_deep_field", "retina", "moon", "page", "text", "coins")
@@ -162,3 +162,14 @@ def test_a_torn_corner_through_a_white_margin_is_found_inside_it(name: str) -> N
     recall, precision = recall_precision(found, corner & inside)
     assert recall >= 0.95
     assert precision >= 0.8  # the mask reaches a few pixels into the margin
+
+
+@pytest.mark.parametrize("name", ["astronaut", "coffee", "camera", "retina"])
+def test_an_aged_print_has_no_tear_until_it_is_torn(name: str) -> None:
+    aged = age(photo(name), 1)
+    assert tears.tear_mask(aged) is None
+    rng = np.random.default_rng(1)
+    truth = md.torn_corner(rng, (aged.height, aged.width), 0.2, 3)
+    recall, precision = recall_precision(tears.tear_mask(md.lay(aged, truth, rng)), truth)
+    assert recall >= 0.95
+    assert precision >= 0.85
