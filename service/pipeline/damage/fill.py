@@ -36,6 +36,7 @@ TILE = 512  # px: the lines are filled tile by tile
 CELL = 16  # px: the grid on which the mask is first looked at (and holes are grouped)
 LINE_MARGIN = 2 * THIN_RADIUS + 16  # px of context around a tile: the opening and the inpaint
 MIN_TEXTURED = 1024  # hole pixels: a smaller hole is filled like a line
+HOLE_PIECE = 1024  # px: a larger hole is filled in pieces this size (each crop stays small)
 HOLE_PAD_MIN = 96  # px around a hole, for texture sources and the structure's context
 HOLE_PAD_MAX = 384
 INPAINT_RADIUS = 3
@@ -59,7 +60,10 @@ def fill(image: Image.Image, mask: Image.Image, *, in_place: bool = False) -> Im
     out = image if in_place and not image.readonly else image.copy()
     boxes, textured = _hole_boxes(_hole_cells(m, cells), image.size)
     for box in boxes:
-        _fill_hole(out, m, box)
+        pieces: list[Box] = []
+        for piece in _hole_pieces(box, textured):
+            _fill_hole(out, m, piece, pieces)
+            pieces.append(piece)
     tiles = _tiles(cells, image.size)
     for done in ordered_map(lambda box: _fill_lines(out, m, box, textured), tiles):
         if done is not None:
@@ -194,19 +198,51 @@ def _patch(
     return box, Image.frombytes(mode, (box[2] - box[0], box[3] - box[1]), part.tobytes())
 
 
-def _fill_hole(out: Image.Image, m: Image.Image, box: Box) -> None:
-    """Fill the holes inside `box` with texture, in a crop padded for sources around it."""
+def _hole_pieces(box: Box, textured: np.ndarray) -> list[Box]:
+    """`box` cut into pieces of at most HOLE_PIECE a side, those nearest the hole's rim first
+    (so each piece has picture or filled pieces round it to start from)."""
+    x0, y0, x1, y1 = box
+    if x1 - x0 <= HOLE_PIECE and y1 - y0 <= HOLE_PIECE:
+        return [box]
+    rim = cv2.distanceTransform(textured.astype(np.uint8), cv2.DIST_L2, 3)
+    order = []
+    for py in range(y0, y1, HOLE_PIECE):
+        for px in range(x0, x1, HOLE_PIECE):
+            piece = (px, py, min(x1, px + HOLE_PIECE), min(y1, py + HOLE_PIECE))
+            cells = (
+                slice(py // CELL, -(-piece[3] // CELL)),
+                slice(px // CELL, -(-piece[2] // CELL)),
+            )
+            inside = textured[cells]
+            if inside.any():
+                order.append((float(rim[cells][inside].min()), piece))
+    order.sort()
+    return [piece for _, piece in order]
+
+
+def _fill_hole(out: Image.Image, m: Image.Image, box: Box, done: list[Box]) -> None:
+    """Fill the holes inside `box` with texture, in a crop padded for sources around it; the
+    holes of the pieces in `done` are filled already and count as picture."""
     extent = max(box[2] - box[0], box[3] - box[1])
     pad = min(HOLE_PAD_MAX, max(HOLE_PAD_MIN, extent // 2))
     damaged, big = _read_mask(m, box, pad)
-    hole = holes_of(damaged) & _within(damaged.shape, box, big)
+    holes = holes_of(damaged)
+    hole = holes & _within(damaged.shape, box, big)
     if not hole.any():
         return
+    for piece in done:
+        damaged &= ~(holes & _within(damaged.shape, _clip(piece, big), big))
     arr = np.array(out.crop(big))
     seed = (box[0] * 7919 + box[1]) % (2**32)  # the same scan gives the same repair
     values = texture.fill_hole(_bands(arr, out.mode), hole, damaged, seed=seed)
     at, patch = _patch(out.mode, arr, values.reshape(*hole.shape, -1), hole, box, big)
     out.paste(patch, at[:2])
+
+
+def _clip(box: Box, to: Box) -> Box:
+    """`box` cut to `to` (empty when they do not meet)."""
+    x0, y0 = max(box[0], to[0]), max(box[1], to[1])
+    return x0, y0, max(x0, min(box[2], to[2])), max(y0, min(box[3], to[3]))
 
 
 def _fill_lines(

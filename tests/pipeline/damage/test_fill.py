@@ -169,3 +169,21 @@ def test_a_mask_of_another_size_or_an_odd_mode_is_refused() -> None:
         fill.fill(image, Image.new("L", (10, 10), 255))
     with pytest.raises(ValueError, match="cannot fill a P image"):
         fill.fill(image.convert("P"), Image.new("L", image.size, 255))
+
+
+def test_a_hole_larger_than_a_piece_is_filled_piece_by_piece(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(fill, "HOLE_PIECE", 96)  # a 512-px picture then shows what 45 MP does
+    clean = photo("coffee")
+    rng = np.random.default_rng(8)
+    shape = (clean.height, clean.width)
+    m = md.torn_corner(rng, shape, 0.45, 0) | md.hole(rng, shape, 70)
+    damaged = md.lay(clean, m, rng)
+    fixed = fill.fill(damaged, as_mask(m))
+    assert np.array_equal(np.asarray(fixed)[~m], np.asarray(damaged)[~m])
+    assert removal(clean, damaged, fixed, m) >= 0.6
+    # No piece was filled without a picture round it: nothing paper-white or black is left.
+    grey = np.asarray(fixed.convert("L"))[m]
+    assert np.percentile(grey, 99) < 230
+    assert np.percentile(grey, 1) > 10
