@@ -64,7 +64,7 @@ def _soften(filled: np.ndarray, hole: np.ndarray) -> np.ndarray:
     before = filled[where].astype(np.float32)
     out = np.zeros_like(before)
     for lo, hi in itertools.pairwise(sigmas):
-        upper = cv2.GaussianBlur(filled, (0, 0), hi).reshape(filled.shape)[where].astype(np.float32)
+        upper = _blurred(filled, hi)[where].astype(np.float32)
         t = np.clip((want - lo) / (hi - lo), 0, 1)
         t = t[:, None] if before.ndim == 2 else t
         band = (want > lo) & (want <= hi)
@@ -76,6 +76,24 @@ def _soften(filled: np.ndarray, hole: np.ndarray) -> np.ndarray:
     result = filled.copy()
     result[where] = out.astype(filled.dtype)
     return result
+
+
+def _blurred(image: np.ndarray, sigma: float) -> np.ndarray:
+    """A Gaussian blur; a wide one on a reduced copy, enlarged (a σ of hundreds of pixels
+    directly would take seconds)."""
+    factor = 1
+    while sigma / factor > 8:
+        factor *= 2
+    if factor == 1:
+        out: np.ndarray = cv2.GaussianBlur(image, (0, 0), sigma).reshape(image.shape)
+        return out
+    h, w = image.shape[:2]
+    small = cv2.resize(
+        image, (max(1, w // factor), max(1, h // factor)), interpolation=cv2.INTER_AREA
+    )
+    small = cv2.GaussianBlur(small, (0, 0), sigma / factor)
+    out = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR).reshape(image.shape)
+    return out
 
 
 def _diffuse(crop: np.ndarray, damaged: np.ndarray) -> np.ndarray:
