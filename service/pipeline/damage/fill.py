@@ -79,14 +79,19 @@ def _cells(m: Image.Image) -> np.ndarray:
 
 
 def _tiles(cells: np.ndarray, size: tuple[int, int]) -> Iterator[Box]:
-    """The TILE boxes that have damage in them."""
+    """For each TILE that has damage in it, the box of its damaged cells: dust spread over a
+    scan touches every tile, and a speck needs a crop of a few dozen pixels, not of a tile."""
     w, h = size
     step = TILE // CELL
     for ty in range(0, cells.shape[0], step):
         for tx in range(0, cells.shape[1], step):
-            if cells[ty : ty + step, tx : tx + step].any():
-                x0, y0 = tx * CELL, ty * CELL
-                yield x0, y0, min(w, x0 + TILE), min(h, y0 + TILE)
+            tile = cells[ty : ty + step, tx : tx + step]
+            if not tile.any():
+                continue
+            rows, cols = np.flatnonzero(tile.any(axis=1)), np.flatnonzero(tile.any(axis=0))
+            y0, x0 = (ty + int(rows[0])) * CELL, (tx + int(cols[0])) * CELL
+            y1, x1 = (ty + int(rows[-1]) + 1) * CELL, (tx + int(cols[-1]) + 1) * CELL
+            yield x0, y0, min(w, x1), min(h, y1)
 
 
 def _read_mask(m: Image.Image, box: Box, margin: int) -> tuple[np.ndarray, Box]:
