@@ -8,5 +8,6 @@ from service.pipeline.ops import (  # noqa: F401
     keep,
     manual,
     merge,
+    repair,
     tone,
 )

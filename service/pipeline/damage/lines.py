@@ -1,0 +1,191 @@
+"""Cracks, scratches and creases: thin lines that do not belong to the picture.
+
+A line of damage is narrower than its surroundings, so a morphological top-hat (bright lines:
+paper showing through) or black-hat (dark lines: a scratch in the emulsion) brings it out on a
+flat background. Much of a picture's own detail does the same — whiskers, hair, rigging, text —
+so a candidate is kept only when it looks like damage rather than detail:
+
+- it is long: a crack or scratch runs far compared with its width; text is short strokes and a
+  catch-light a blob;
+- it stands alone: detail comes in families (whiskers and hair are bundles of parallel lines,
+  rigging and lattice towers many lines side by side, fabric a weave), while damage is laid
+  over the picture without regard for its structure, so few other line pixels of the same
+  kind surround it;
+- it is strong for its surroundings: the threshold rises with the local texture, so grass
+  blades do not join a crack that crosses them.
+
+Recall matters most (a crack left half in place is still seen), so the line is grown by
+hysteresis from strong seeds along its weaker connected pixels, and the mask is widened by the
+soft rim a scanned crack has. Everything is uint8 OpenCV on one grey strip or image.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Scale:
+    """One size of line looked for: the top-hat's reach and what a damage line must be."""
+
+    kernel: int  # top-hat square side: lines narrower than this stand out
+    low: int  # grey levels of contrast a line pixel needs (grown from seeds)
+    high: int  # …and a seed
+    min_length: float  # fraction of the picture's short side a damage line spans at least
+    max_half_width: float  # pixels from the centre line to the edge, at most
+    texture_gain: float  # the local threshold is this many times the local mean response
+    max_company: float  # fraction of other line pixels around it, beyond which it is detail
+
+
+FINE = Scale(kernel=7, low=18, high=60, min_length=0.10, max_half_width=3.5,
+             texture_gain=4.0, max_company=0.12)  # fmt: skip
+CREASE = Scale(kernel=17, low=14, high=24, min_length=0.45, max_half_width=6.0,
+               texture_gain=3.0, max_company=0.12)  # fmt: skip
+COMPANY_RADIUS = 12  # pixels around a line where its "family" would be
+PAPER_PERCENTILES = (0.5, 99.5)  # the print's black and paper white, ignoring a few outliers
+TONE_REACH = 0.45  # a seed lies within this fraction of the tonal range of white or black
+MAX_CELLS = 6  # closed loops a crack network may have before it is taken for a mesh of detail
+WEAK_TEXTURE_GAIN = 2.0  # weak pixels need less: they only extend a line already found
+GROW = 3  # pixels from a kept seed that weak pixels join it
+RIM = 1  # pixels: the soft edge of a scanned crack is damage too
+
+
+def responses(grey: np.ndarray, kernel: int) -> tuple[np.ndarray, np.ndarray]:
+    """Bright-line (top-hat) and dark-line (black-hat) contrast, uint8."""
+    se = cv2.getStructuringElement(cv2.MORPH_RECT, (kernel, kernel))
+    return (
+        cv2.morphologyEx(grey, cv2.MORPH_TOPHAT, se),
+        cv2.morphologyEx(grey, cv2.MORPH_BLACKHAT, se),
+    )
+
+
+def _local_threshold(resp: np.ndarray, scale: Scale, floor: int, gain: float) -> np.ndarray:
+    """Per-pixel contrast a line pixel needs: the floor, raised where the picture is busy."""
+    k = 4 * scale.kernel + 1
+    busy = cv2.blur(resp, (k, k))
+    return np.maximum(cv2.convertScaleAbs(busy, alpha=gain), np.uint8(floor))
+
+
+def _keep(stats: np.ndarray, scale: Scale, short_side: int) -> np.ndarray:
+    """Which components are long and thin (booleans by label)."""
+    w, h = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
+    area = stats[:, cv2.CC_STAT_AREA]
+    span = np.hypot(w, h)
+    long = span >= scale.min_length * short_side
+    thin = span * span >= 6.0 * area  # elongated, even when branching
+    keep: np.ndarray = long & thin
+    keep[0] = False
+    return keep
+
+
+def _thin_enough(labels: np.ndarray, candidate: np.ndarray, keep: np.ndarray, scale: Scale) -> None:
+    """Drop kept components wider than a line (a bright region, not a crack), in place."""
+    dist = cv2.distanceTransform(candidate.view(np.uint8), cv2.DIST_L2, 3)
+    widest = np.zeros(keep.size, np.float32)
+    np.maximum.at(widest, labels[candidate], dist[candidate])
+    keep &= widest <= scale.max_half_width + 0.5
+
+
+def _alone(labels: np.ndarray, candidate: np.ndarray, keep: np.ndarray, scale: Scale) -> None:
+    """Drop kept components surrounded by many other line pixels (detail), in place."""
+    if not keep.any():
+        return
+    mine = keep[labels]
+    others = (candidate & ~mine).view(np.uint8)
+    k = 2 * COMPANY_RADIUS + 1
+    company = cv2.blur(others * np.uint8(255), (k, k))
+    total = np.zeros(keep.size, np.float64)
+    count = np.bincount(labels[mine], minlength=keep.size).astype(np.float64)
+    np.add.at(total, labels[mine], company[mine])
+    mean = total / np.maximum(count, 1) / 255.0
+    keep &= mean <= scale.max_company
+
+
+@dataclass(frozen=True)
+class Tones:
+    """Per pixel, the palest and the deepest band (both the grey itself for a grey picture)."""
+
+    grey: np.ndarray
+    palest: np.ndarray  # min over the colour bands: high only where every band is high
+    deepest: np.ndarray  # max over the colour bands: low only where every band is low
+
+
+def tone_gates(tones: Tones) -> tuple[np.ndarray, np.ndarray]:
+    """Where a seed of a bright line may be (near the paper's white in every band) and of a
+    dark one (near the deepest black in every band): damage shows the bare paper base or a
+    scratch through to black, neutral whatever the picture's colour there, while most of a
+    picture's own thin lines are a lighter or darker shade of what is around them."""
+    grey = tones.grey
+    lo, hi = np.percentile(grey[::4, ::4], (PAPER_PERCENTILES[0], PAPER_PERCENTILES[1]))
+    reach = TONE_REACH * max(float(hi - lo), 32.0)
+    return tones.palest >= hi - reach, tones.deepest <= lo + reach
+
+
+def _no_mesh(labels: np.ndarray, keep: np.ndarray) -> None:
+    """Drop kept components that enclose many small cells (a lattice, mortar, a weave, a page
+    of letters), in place: a crack branches like a tree and closes a loop only now and then."""
+    contours, hierarchy = cv2.findContours(
+        keep[labels].view(np.uint8), cv2.RETR_CCOMP, cv2.CHAIN_APPROX_NONE
+    )
+    if hierarchy is None:
+        return
+    holes = np.zeros(keep.size, np.int64)
+    for _, _, _, parent in hierarchy[0]:
+        if parent < 0:
+            continue
+        x, y = contours[parent][0, 0]
+        holes[labels[y, x]] += 1
+    keep &= holes < MAX_CELLS
+
+
+def _strong(resp: np.ndarray, tone: np.ndarray, scale: Scale, floor: int) -> np.ndarray:
+    """Seeds: well above the local texture, at the tone of bare paper or of black, with gaps of
+    a pixel or two closed (a crack's contrast comes and goes along its length)."""
+    need = _local_threshold(resp, scale, floor, scale.texture_gain)
+    seeds = (resp >= need) & tone
+    return cv2.dilate(seeds.view(np.uint8), np.ones((3, 3), np.uint8)).view(bool)
+
+
+def line_mask(tones: Tones, scale: Scale, noise: float) -> np.ndarray:
+    """Pixels on damage lines of one size, bright or dark (bool, the size of `grey`).
+
+    The shape tests judge the strong seeds, linked: a seed line joined to the picture by weak
+    pixels must not inherit the picture's shape. Weak pixels count only for the company a line
+    keeps and for the final mask, which grows from kept seeds into weak pixels near them.
+    """
+    grey = tones.grey
+    short_side = min(grey.shape)
+    out = np.zeros(grey.shape, bool)
+    floor_low = max(scale.low, round(3 * noise))
+    floor_high = max(scale.high, round(6 * noise))
+    grow = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * GROW + 1, 2 * GROW + 1))
+    for resp, tone in zip(responses(grey, scale.kernel), tone_gates(tones), strict=True):
+        weak = resp >= _local_threshold(resp, scale, floor_low, WEAK_TEXTURE_GAIN)
+        strong = _strong(resp, tone, scale, floor_high)
+        if not strong.any():
+            continue
+        _, labels, stats, _ = cv2.connectedComponentsWithStats(strong.view(np.uint8))
+        keep = _keep(stats, scale, short_side)
+        if keep.any():
+            _thin_enough(labels, strong, keep, scale)
+        if keep.any():
+            _alone(labels, weak | strong, keep, scale)
+        if keep.any():
+            _no_mesh(labels, keep)
+        if keep.any():
+            kept = keep[labels]
+            near = cv2.dilate(kept.view(np.uint8), grow).view(bool)
+            out |= (kept & (resp >= floor_low)) | (near & weak)
+    return out
+
+
+def damage_lines(tones: Tones, noise: float) -> np.ndarray:
+    """Cracks, scratches and creases (bool, the picture's size), widened by their rim."""
+    mask: np.ndarray = line_mask(tones, FINE, noise) | line_mask(tones, CREASE, noise)
+    if RIM and mask.any():
+        se = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * RIM + 1, 2 * RIM + 1))
+        mask = np.asarray(cv2.dilate(mask.view(np.uint8), se) > 0)
+    return mask
