@@ -103,7 +103,7 @@ def add_crease(a: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     c = np.array([rng.uniform(0.3, 0.7) * w, rng.uniform(0.3, 0.7) * h])
     dist = (xx - c[0]) * n[0] + (yy - c[1]) * n[1]
     along = (xx - c[0]) * n[1] - (yy - c[1]) * n[0]
-    dist += rng.uniform(-0.04, 0.04) * along**2 / max(h, w)  # a fold is rarely quite straight
+    dist += rng.uniform(-0.015, 0.015) * along**2 / max(h, w)  # paper folds nearly straight
     half = rng.uniform(2.0, 3.5)
     ridge = rng.uniform(35, 55) * np.exp(-((dist + half / 2) ** 2) / (2 * (half / 2) ** 2))
     shadow = rng.uniform(25, 40) * np.exp(-((dist - half / 2) ** 2) / (2 * (half / 2) ** 2))

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from service.pipeline.damage import creases
+
 
 @dataclass(frozen=True)
 class Scale:
@@ -46,10 +48,14 @@ CREASE = Scale(kernel=17, low=14, high=24, min_length=0.45, max_half_width=6.0,
                texture_gain=3.0, max_company=0.12)  # fmt: skip
 COMPANY_RADIUS = 12  # pixels around a line where its "family" would be
 PAPER_PERCENTILES = (0.5, 99.5)  # the print's black and paper white, ignoring a few outliers
-TONE_REACH = 0.45  # a seed lies within this fraction of the tonal range of white or black
+TONE_REACH = 0.35  # a seed lies within this fraction of the tonal range of white or black
+FAMILY_STRETCH = 4.0  # major over minor axis: a straight line, whose direction means something
+FAMILY_DEGREES = 10.0  # lines this close in direction run parallel
+FAMILY_SIZE = 4  # this many parallel straight lines are the picture's structure
 MAX_CELLS = 6  # closed loops a crack network may have before it is taken for a mesh of detail
 WEAK_TEXTURE_GAIN = 2.0  # weak pixels need less: they only extend a line already found
-GROW = 3  # pixels from a kept seed that weak pixels join it
+GROW = 4  # steps of hysteresis: how far a line is followed beyond its strong seeds
+LINK = 1  # pixels: gaps of twice this between seeds of one line are bridged
 RIM = 1  # pixels: the soft edge of a scanned crack is damage too
 
 
@@ -86,7 +92,7 @@ def _thin_enough(labels: np.ndarray, candidate: np.ndarray, keep: np.ndarray, sc
     dist = cv2.distanceTransform(candidate.view(np.uint8), cv2.DIST_L2, 3)
     widest = np.zeros(keep.size, np.float32)
     np.maximum.at(widest, labels[candidate], dist[candidate])
-    keep &= widest <= scale.max_half_width + 0.5
+    keep &= widest <= scale.max_half_width + LINK + 0.5  # the linking widened it by LINK
 
 
 def _alone(labels: np.ndarray, candidate: np.ndarray, keep: np.ndarray, scale: Scale) -> None:
@@ -111,6 +117,36 @@ class Tones:
     grey: np.ndarray
     palest: np.ndarray  # min over the colour bands: high only where every band is high
     deepest: np.ndarray  # max over the colour bands: low only where every band is low
+
+
+def _orientations(labels: np.ndarray, mask: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per label, the direction of its main axis (degrees, 0–180) and how elongated it is
+    (major over minor axis spread), from its second moments."""
+    ys, xs = np.nonzero(mask)
+    lab = labels[ys, xs]
+    count = np.maximum(np.bincount(lab, minlength=n), 1).astype(np.float64)
+    mx, my = np.bincount(lab, xs, n) / count, np.bincount(lab, ys, n) / count
+    dx, dy = xs - mx[lab], ys - my[lab]
+    cxx, cyy = np.bincount(lab, dx * dx, n) / count, np.bincount(lab, dy * dy, n) / count
+    cxy = np.bincount(lab, dx * dy, n) / count
+    angle = np.degrees(0.5 * np.arctan2(2 * cxy, cxx - cyy)) % 180.0
+    root = np.sqrt(((cxx - cyy) / 2) ** 2 + cxy**2)
+    major, minor = (cxx + cyy) / 2 + root, np.maximum((cxx + cyy) / 2 - root, 0.25)
+    return angle, np.sqrt(major / minor)
+
+
+def _no_family(labels: np.ndarray, linked: np.ndarray, keep: np.ndarray) -> None:
+    """Drop kept straight lines that have several others running parallel to them, in place:
+    courses of brick, the members of a tower, a bundle of whiskers or hair repeat one direction,
+    while damage is laid over the picture without regard for it."""
+    angle, stretch = _orientations(labels, linked, keep.size)
+    straight = keep & (stretch >= FAMILY_STRETCH)
+    idx = np.flatnonzero(straight)
+    if idx.size < FAMILY_SIZE:
+        return
+    turn = np.abs((angle[idx, None] - angle[None, idx] + 90.0) % 180.0 - 90.0)
+    siblings = (turn <= FAMILY_DEGREES).sum(axis=1) - 1
+    keep[idx[siblings >= FAMILY_SIZE - 1]] = False
 
 
 def tone_gates(tones: Tones) -> tuple[np.ndarray, np.ndarray]:
@@ -145,11 +181,30 @@ def _strong(resp: np.ndarray, tone: np.ndarray, scale: Scale, floor: int) -> np.
     """Seeds: well above the local texture, at the tone of bare paper or of black, with gaps of
     a pixel or two closed (a crack's contrast comes and goes along its length)."""
     need = _local_threshold(resp, scale, floor, scale.texture_gain)
-    seeds = (resp >= need) & tone
-    return cv2.dilate(seeds.view(np.uint8), np.ones((3, 3), np.uint8)).view(bool)
+    return np.asarray((resp >= need) & tone)
 
 
-def line_mask(tones: Tones, scale: Scale, noise: float) -> np.ndarray:
+def _linked(strong: np.ndarray) -> np.ndarray:
+    """Seeds with gaps of up to `2 * LINK` pixels bridged, for labelling: a crack's contrast
+    comes and goes along its length, and its pieces are one line."""
+    se = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * LINK + 1, 2 * LINK + 1))
+    return np.asarray(cv2.dilate(strong.view(np.uint8), se) > 0)
+
+
+def _grown(kept: np.ndarray, weak: np.ndarray) -> np.ndarray:
+    """Hysteresis with a reach: weak pixels joined to kept seeds through weak pixels, at most
+    `GROW` steps away, so a crack is masked to its faint ends without running along a picture
+    edge it touches."""
+    out: np.ndarray = kept & weak
+    step = np.ones((3, 3), np.uint8)
+    for _ in range(GROW):
+        out = np.asarray(cv2.dilate(out.view(np.uint8), step) > 0) & weak
+    return out
+
+
+def line_mask(
+    tones: Tones, scale: Scale, noise: float, given: tuple[np.ndarray, np.ndarray] | None = None
+) -> np.ndarray:
     """Pixels on damage lines of one size, bright or dark (bool, the size of `grey`).
 
     The shape tests judge the strong seeds, linked: a seed line joined to the picture by weak
@@ -161,30 +216,34 @@ def line_mask(tones: Tones, scale: Scale, noise: float) -> np.ndarray:
     out = np.zeros(grey.shape, bool)
     floor_low = max(scale.low, round(3 * noise))
     floor_high = max(scale.high, round(6 * noise))
-    grow = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * GROW + 1, 2 * GROW + 1))
-    for resp, tone in zip(responses(grey, scale.kernel), tone_gates(tones), strict=True):
+    pair = responses(grey, scale.kernel) if given is None else given
+    for resp, tone in zip(pair, tone_gates(tones), strict=True):
         weak = resp >= _local_threshold(resp, scale, floor_low, WEAK_TEXTURE_GAIN)
         strong = _strong(resp, tone, scale, floor_high)
         if not strong.any():
             continue
-        _, labels, stats, _ = cv2.connectedComponentsWithStats(strong.view(np.uint8))
+        linked = _linked(strong)
+        _, labels, stats, _ = cv2.connectedComponentsWithStats(linked.view(np.uint8))
         keep = _keep(stats, scale, short_side)
         if keep.any():
-            _thin_enough(labels, strong, keep, scale)
+            _thin_enough(labels, linked, keep, scale)
         if keep.any():
-            _alone(labels, weak | strong, keep, scale)
+            _no_family(labels, linked, keep)
+        if keep.any():
+            _alone(labels, weak | linked, keep, scale)
         if keep.any():
             _no_mesh(labels, keep)
         if keep.any():
-            kept = keep[labels]
-            near = cv2.dilate(kept.view(np.uint8), grow).view(bool)
-            out |= (kept & (resp >= floor_low)) | (near & weak)
+            out |= _grown(keep[labels] & strong, weak | strong)
     return out
 
 
 def damage_lines(tones: Tones, noise: float) -> np.ndarray:
     """Cracks, scratches and creases (bool, the picture's size), widened by their rim."""
-    mask: np.ndarray = line_mask(tones, FINE, noise) | line_mask(tones, CREASE, noise)
+    fine = responses(tones.grey, FINE.kernel)
+    mask: np.ndarray = line_mask(tones, FINE, noise, fine)
+    mask |= line_mask(tones, CREASE, noise)
+    mask |= creases.crease_mask(tones.grey, *fine, noise)
     if RIM and mask.any():
         se = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * RIM + 1, 2 * RIM + 1))
         mask = np.asarray(cv2.dilate(mask.view(np.uint8), se) > 0)
