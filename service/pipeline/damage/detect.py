@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 from PIL import Image, ImageChops
 
@@ -29,9 +30,10 @@ def tones(image: Image.Image) -> lines.Tones:
     if image.mode in ("L", "LA"):
         grey = np.asarray(image.getchannel(0))
         return lines.Tones(grey, grey, grey)
-    rgb = np.asarray(image.convert("RGB"))
-    grey = np.asarray(image.convert("RGB").convert("L"))
-    return lines.Tones(grey, rgb.min(axis=2), rgb.max(axis=2))
+    rgb = image.convert("RGB")
+    grey = np.asarray(rgb.convert("L"))
+    r, g, b = (np.asarray(band) for band in rgb.split())
+    return lines.Tones(grey, cv2.min(cv2.min(r, g), b), cv2.max(cv2.max(r, g), b))
 
 
 def _grey(image: Image.Image) -> np.ndarray:
@@ -54,17 +56,15 @@ def _line_mask(image: Image.Image, noise: float) -> Image.Image:
     factor = math.ceil(max(image.size) / WORK_SIDE)
     small = reduced(image, factor) if factor > 1 else image
     found = lines.damage_lines(tones(small), noise / factor)
+    if factor > 1:  # one more small pixel all round: the full-size line's rim
+        found = cv2.dilate(found.view(np.uint8), np.ones((3, 3), np.uint8)) > 0
     mask = Image.fromarray(found.view(np.uint8) * np.uint8(255), "L")
-    if factor == 1:
-        return mask
-    # Bilinear, then anything touched: the scaled-up line covers its full-size rim too.
-    return mask.resize(image.size, Image.Resampling.BILINEAR).point(lambda v: 255 if v else 0)
+    return mask if factor == 1 else mask.resize(image.size, Image.Resampling.NEAREST)
 
 
-def _speck_mask(image: Image.Image, noise: float) -> Image.Image:
-    """Dust specks as a full-size 'L' mask, found strip by strip at full resolution."""
+def _add_specks(mask: Image.Image, image: Image.Image, noise: float) -> None:
+    """Mark dust specks in `mask`, found strip by strip at full resolution, in place."""
     w, h = image.size
-    out = Image.new("L", image.size, 0)
 
     def job(span: tuple[int, int]) -> tuple[int, Image.Image | None]:
         y0, y1 = span
@@ -77,15 +77,16 @@ def _speck_mask(image: Image.Image, noise: float) -> Image.Image:
 
     for y0, part in ordered_map(job, strips(h, SPECK_ROWS)):
         if part is not None:
-            out.paste(part, (0, y0))
-    return out
+            box = (0, y0, w, y0 + part.height)
+            mask.paste(ImageChops.lighter(mask.crop(box), part), box)
 
 
 def detect(image: Image.Image) -> Image.Image:
     """An 'L' mask of `image`'s size, 255 where the print is damaged."""
     noise = estimate_noise(image)
-    mask = ImageChops.lighter(_line_mask(image, noise), _speck_mask(image, noise))
+    mask = _line_mask(image, noise)
+    _add_specks(mask, image, noise)
     torn = _tears(image)
     if torn is not None and torn.any():
-        mask = ImageChops.lighter(mask, Image.fromarray(torn.view(np.uint8) * np.uint8(255), "L"))
+        mask.paste(255, mask=Image.fromarray(torn.view(np.uint8) * np.uint8(255), "L"))
     return mask
