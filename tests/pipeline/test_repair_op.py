@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PIL import Image, ImageDraw
 
 from service.pipeline import handoff
@@ -75,3 +76,15 @@ def test_alpha_is_kept() -> None:
     out = repair_damage(image, OpContext())
     assert out.mode == "RGBA"
     assert np.array_equal(np.asarray(out.getchannel("A")), np.asarray(alpha))
+
+
+@pytest.mark.parametrize("size", [(1, 1), (3, 50), (31, 31), (64, 20), (200, 200)])
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "LA", "I;16", "P"])
+def test_any_size_and_mode_comes_back_in_its_size_and_mode(
+    size: tuple[int, int], mode: str
+) -> None:
+    noise = np.random.default_rng(0).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    image = Image.fromarray(noise).convert(mode)  # pure noise: the worst case for a detector
+    out = repair_damage(image, OpContext())
+    assert out.size == image.size
+    assert out.mode == image.mode

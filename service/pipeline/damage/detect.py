@@ -10,6 +10,7 @@ one there), and the mask is scaled back up. Only the final mask is full-sized.
 
 from __future__ import annotations
 
+import importlib
 import math
 
 import cv2
@@ -20,6 +21,7 @@ from service.pipeline.damage import lines, specks
 from service.pipeline.ops._common import estimate_noise, reduced
 from service.pipeline.parallel import ordered_map, strips
 
+MIN_SIDE = 32  # pixels: a picture this small has no room for a line to be told from detail
 WORK_SIDE = 2048  # lines are judged on at most this many pixels a side (4 MP, ~60 MB of work)
 SPECK_ROWS = 256
 SPECK_MARGIN = 8  # rows of context above and below a strip: the median's and the blur's reach
@@ -42,13 +44,17 @@ def _grey(image: Image.Image) -> np.ndarray:
 
 
 def _tears(image: Image.Image) -> np.ndarray | None:
-    """The tear detector's mask, when the `tears` module is there (it is optional)."""
+    """The tear detector's mask, when the `tears` module is there (it is built separately, and
+    the lines and specks are worth having without it)."""
     try:
-        from service.pipeline.damage import tears  # type: ignore[attr-defined]
-    except ImportError:
+        tears = importlib.import_module("service.pipeline.damage.tears")
+    except ModuleNotFoundError:
         return None
-    found: np.ndarray | None = tears.tear_mask(image)
-    return found
+    tear_mask = getattr(tears, "tear_mask", None)
+    if tear_mask is None:
+        return None
+    found = tear_mask(image)
+    return None if found is None else np.asarray(found, bool)
 
 
 def _line_mask(image: Image.Image, noise: float) -> Image.Image:
@@ -83,6 +89,8 @@ def _add_specks(mask: Image.Image, image: Image.Image, noise: float) -> None:
 
 def detect(image: Image.Image) -> Image.Image:
     """An 'L' mask of `image`'s size, 255 where the print is damaged."""
+    if min(image.size) < MIN_SIDE:
+        return Image.new("L", image.size, 0)
     noise = estimate_noise(image)
     mask = _line_mask(image, noise)
     _add_specks(mask, image, noise)

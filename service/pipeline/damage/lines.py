@@ -1,22 +1,24 @@
-"""Cracks, scratches and creases: thin lines that do not belong to the picture.
+"""Cracks and scratches: thin lines that do not belong to the picture (and, through
+`creases`, folds).
 
 A line of damage is narrower than its surroundings, so a morphological top-hat (bright lines:
-paper showing through) or black-hat (dark lines: a scratch in the emulsion) brings it out on a
+paper showing through) or black-hat (dark lines: a scratch through to black) brings it out on a
 flat background. Much of a picture's own detail does the same — whiskers, hair, rigging, text —
-so a candidate is kept only when it looks like damage rather than detail:
+so a line is kept only when it looks like damage rather than detail:
 
-- it is long: a crack or scratch runs far compared with its width; text is short strokes and a
-  catch-light a blob;
-- it stands alone: detail comes in families (whiskers and hair are bundles of parallel lines,
-  rigging and lattice towers many lines side by side, fabric a weave), while damage is laid
-  over the picture without regard for its structure, so few other line pixels of the same
-  kind surround it;
-- it is strong for its surroundings: the threshold rises with the local texture, so grass
-  blades do not join a crack that crosses them.
+- its strong pixels (the seeds) are at the tone of bare paper or of black in every colour
+  band, whatever the colour around: a picture's own thin lines are mostly a lighter or darker
+  shade of their surroundings; seeds must also beat the local texture, so grass blades do not;
+- it is long and thin: a crack or scratch runs far compared with its width; text is short
+  strokes and a catch-light a blob;
+- it has no family: detail repeats (courses of brick, the members of a lattice tower, a
+  bundle of whiskers run parallel; few other line pixels surround a lone crack; a page of
+  letters or a weave closes many small cells, a crack branches like a tree).
 
-Recall matters most (a crack left half in place is still seen), so the line is grown by
-hysteresis from strong seeds along its weaker connected pixels, and the mask is widened by the
-soft rim a scanned crack has. Everything is uint8 OpenCV on one grey strip or image.
+Recall matters most (a crack left half in place is still seen), so a kept line is grown by
+hysteresis from its seeds along weaker connected pixels, a few steps only so that it does not
+run along a picture edge it touches, and widened by the soft rim a scanned crack has.
+Everything is uint8 OpenCV and numpy on one (working-size) grey picture.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ class Scale:
     high: int  # …and a seed
     min_length: float  # fraction of the picture's short side a damage line spans at least
     max_half_width: float  # pixels from the centre line to the edge, at most
-    texture_gain: float  # the local threshold is this many times the local mean response
+    texture_gain: float  # a seed needs this many times the local mean response
     max_company: float  # fraction of other line pixels around it, beyond which it is detail
 
 
@@ -214,8 +216,9 @@ def line_mask(
     grey = tones.grey
     short_side = min(grey.shape)
     out = np.zeros(grey.shape, bool)
-    floor_low = max(scale.low, round(3 * noise))
-    floor_high = max(scale.high, round(6 * noise))
+    # On a very noisy picture no line stands out enough: 255 is as high as contrast goes.
+    floor_low = min(255, max(scale.low, round(3 * noise)))
+    floor_high = min(255, max(scale.high, round(6 * noise)))
     pair = responses(grey, scale.kernel) if given is None else given
     for resp, tone in zip(pair, tone_gates(tones), strict=True):
         weak = resp >= _local_threshold(resp, scale, floor_low, WEAK_TEXTURE_GAIN)
