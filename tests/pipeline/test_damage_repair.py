@@ -33,17 +33,17 @@ MAX_DETAIL_FLAGGED = 0.005  # fraction of a region of fine detail the mask may c
 # Goals not met yet, with what was measured (bench/damage_scores.py prints the whole table).
 # Never loosen a goal: mark the case, and remove the mark when the repair reaches it.
 SHORT: dict[tuple[str, str], str] = {
-    ("removal", "brick"): "removal 0.28: lines along the courses of brick are taken for mortar",
+    ("removal", "brick"): "removal 0.36: lines along the courses of brick are taken for mortar",
     ("removal", "grass"): "removal 0.00: lines over grass are not told from the blades",
     ("removal", "page"): "removal 0.03: Telea over print is 0.28 even with the true mask",
-    ("removal", "mean"): "mean removal 0.41; Telea with the true masks reaches 0.63",
-    ("outside", "brick"): "SSIM outside 0.952: some mortar is still taken for cracks",
-    ("outside", "page"): "SSIM outside 0.978: a few strokes of letters are taken for scratches",
+    ("removal", "mean"): "mean removal 0.42; Telea with the true masks reaches 0.63",
+    ("outside", "brick"): "SSIM outside 0.886: mortar and a false fold are taken for damage",
+    ("outside", "page"): "SSIM outside 0.977: a few strokes of letters are taken for scratches",
     ("outside", "rocket"): "SSIM outside 0.978: a fold is found along a tower",
     ("detail", "lattice towers"): "2.2% of the left tower flagged",
     ("detail", "lamp flares"): "0.8% of the right flares flagged",
-    ("detail", "text"): "0.8% of the page flagged",
-    ("detail", "texture"): "1.0% of the brick wall flagged (mortar)",
+    ("detail", "text"): "0.9% of the page flagged",
+    ("detail", "texture"): "0.8% of the brick wall flagged (mortar)",
 }
 
 

@@ -37,6 +37,7 @@ BUSY_WINDOW = 31  # pixels: the neighbourhood whose typical response is taken aw
 FAMILY_DEGREES = 8.0  # lines this close in angle are parallel
 FAMILY_APART = 25  # pixels between them, at least (closer, it is the same fold seen twice)
 FAMILY_SIZE = 3  # this many parallel strong lines are the picture's structure, not folds
+EDGE_MARGIN = 12  # pixels: a line running this close along the picture's edge is that edge
 MIN_COVER = 0.9  # fraction of the line along which both are seen
 SPREAD = 6  # offsets and degrees around a found fold that are the same fold
 HALF_WIDTH = 5  # pixels (at the picture's scale) either side of a fold that the mask covers
@@ -127,6 +128,9 @@ def paired_along(ends: np.ndarray, bright: np.ndarray, dark: np.ndarray, floor: 
     ok = (xs >= 0) & (xs <= w - 1) & (ys >= 0) & (ys <= h - 1)
     xs, ys = xs[ok], ys[ok]
     if xs.size < 8:
+        return 0.0
+    edge = np.minimum(np.minimum(xs, w - 1 - xs), np.minimum(ys, h - 1 - ys))
+    if float(np.median(edge)) < EDGE_MARGIN:  # the print's own edge, or the scanner's border
         return 0.0
     nx, ny = -(y1 - y0) / length, (x1 - x0) / length
     offsets = range(-PAIR_REACH, PAIR_REACH + 1)

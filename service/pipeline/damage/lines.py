@@ -44,7 +44,7 @@ class Scale:
     max_company: float  # fraction of other line pixels around it, beyond which it is detail
 
 
-FINE = Scale(kernel=7, low=18, high=60, min_length=0.10, max_half_width=3.5,
+FINE = Scale(kernel=7, low=18, high=60, min_length=0.08, max_half_width=3.5,
              texture_gain=4.0, max_company=0.12)  # fmt: skip
 CREASE = Scale(kernel=17, low=14, high=24, min_length=0.45, max_half_width=6.0,
                texture_gain=3.0, max_company=0.12)  # fmt: skip
@@ -58,6 +58,7 @@ MAX_CELLS = 6  # closed loops a crack network may have before it is taken for a 
 WEAK_TEXTURE_GAIN = 2.0  # weak pixels need less: they only extend a line already found
 GROW = 4  # steps of hysteresis: how far a line is followed beyond its strong seeds
 LINK = 1  # pixels: gaps of twice this between seeds of one line are bridged
+EDGE_MARGIN = 6  # pixels along the picture's edge where no seed is taken
 RIM = 1  # pixels: the soft edge of a scanned crack is damage too
 
 
@@ -183,7 +184,12 @@ def _strong(resp: np.ndarray, tone: np.ndarray, scale: Scale, floor: int) -> np.
     """Seeds: well above the local texture, at the tone of bare paper or of black, with gaps of
     a pixel or two closed (a crack's contrast comes and goes along its length)."""
     need = _local_threshold(resp, scale, floor, scale.texture_gain)
-    return np.asarray((resp >= need) & tone)
+    seeds = np.asarray((resp >= need) & tone)
+    # Along the picture's edge a bright or dark band is the print's edge or the scanner's
+    # border, not damage; a crack that reaches the edge is still grown into it from inside.
+    e = EDGE_MARGIN
+    seeds[:e], seeds[-e:], seeds[:, :e], seeds[:, -e:] = False, False, False, False
+    return seeds
 
 
 def _linked(strong: np.ndarray) -> np.ndarray:
