@@ -5,6 +5,10 @@ clean picture outside the damage, the detected mask's precision and recall, and 
 the clean picture alone the detector flags (false alarms).
 
     .venv/bin/python bench/damage_scores.py
+    .venv/bin/python bench/damage_scores.py --look ../shared/data/real-old /tmp/look
+
+With `--look IN OUT`, every picture in IN is also repaired and written to OUT as one image:
+before, the mask in red over it, after — for looking at real damage, which has no truth.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -28,8 +33,8 @@ from tests.pipeline.synthetic_damage import (  # noqa: E402
 )
 
 
-def main() -> None:
-    """Print the table and the means."""
+def table() -> None:
+    """Print the per-picture table and the means."""
     head = ("picture", "removal", "ssim_out", "precision", "recall", "clean_flag%")
     print(f"{head[0]:<10} " + " ".join(f"{h:>11}" for h in head[1:]))
     rows = []
@@ -44,6 +49,28 @@ def main() -> None:
         rows.append(row)
         print(f"{name:<10} " + " ".join(f"{v:>11.4f}" for v in row))
     print(f"{'mean':<10} " + " ".join(f"{v:>11.4f}" for v in np.array(rows).mean(axis=0)))
+
+
+def look(src: Path, out: Path) -> None:
+    """Write before | mask over before | after for every picture in `src`."""
+    out.mkdir(parents=True, exist_ok=True)
+    for path in sorted(p for p in src.iterdir() if p.suffix.lower() in (".png", ".jpg", ".tif")):
+        image = Image.open(path).convert("RGB")
+        mask = detect.detect(image)
+        after = fill.fill(image, mask)
+        shown = np.asarray(image).copy()
+        shown[np.asarray(mask) > 0] = (255, 0, 0)
+        strip = np.concatenate([np.asarray(image), shown, np.asarray(after)], axis=1)
+        Image.fromarray(strip).save(out / f"{path.stem}.png")
+        share = float((np.asarray(mask) > 0).mean() * 100)
+        print(f"{path.name}: {share:.2f}% of the picture masked -> {out / path.stem}.png")
+
+
+def main() -> None:
+    """The table; with --look IN OUT, also the side-by-sides."""
+    table()
+    if len(sys.argv) == 4 and sys.argv[1] == "--look":
+        look(Path(sys.argv[2]), Path(sys.argv[3]))
 
 
 if __name__ == "__main__":
