@@ -13,7 +13,11 @@ the picture's own, so the tests that find cracks do not find it. Three things se
 
 So for every angle the picture is turned to make lines of that angle rows (a Radon transform,
 on a copy `WORK_SIDE` pixels large), and each row scores the near difference across it less the
-far one. Rows that stand far out from all the others are folds.
+far one. Rows that stand far out from all the others are candidates, and a candidate is a fold
+when, along nearly all of it, a narrow bright line and a narrow dark line lie side by side (the
+edge of a stripe — mortar, a tripod leg — has only one of them), when it does not run along the
+picture's edge (the print's edge, a scanner border), and when no two other candidates run
+parallel to it (courses of brick, the legs of a lattice tower, rows of text repeat).
 """
 
 from __future__ import annotations
