@@ -22,7 +22,10 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from service.pipeline.damage import detect, fill  # noqa: E402
+from service.pipeline import handoff  # noqa: E402
+from service.pipeline.damage import detect  # noqa: E402
+from service.pipeline.ops.repair import repair_damage  # noqa: E402
+from service.pipeline.registry import OpContext  # noqa: E402
 from tests.pipeline.synthetic_damage import (  # noqa: E402
     PICTURES,
     damage,
@@ -33,6 +36,14 @@ from tests.pipeline.synthetic_damage import (  # noqa: E402
 )
 
 
+def _repair(image: Image.Image) -> tuple[Image.Image, Image.Image]:
+    """`repair_damage` as a chain runs it, and the mask it left."""
+    ctx = OpContext()
+    out = repair_damage(image, ctx)
+    mask = handoff.damage_mask(ctx)
+    return out, mask if mask is not None else Image.new("L", image.size, 0)
+
+
 def table() -> None:
     """Print the per-picture table and the means."""
     head = ("picture", "removal", "ssim_out", "precision", "recall", "clean_flag%")
@@ -41,8 +52,7 @@ def table() -> None:
     for seed, name in enumerate(PICTURES):
         clean = picture(name)
         hurt = damage(clean, seed)
-        mask = detect.detect(hurt.image)
-        repaired = fill.fill(hurt.image, mask)
+        repaired, mask = _repair(hurt.image)
         p, r = mask_scores(hurt.mask, np.asarray(mask))
         flagged = float((np.asarray(detect.detect(clean)) > 0).mean() * 100)
         row = (removal(clean, hurt, repaired), ssim_outside(clean, hurt, repaired), p, r, flagged)
@@ -56,8 +66,7 @@ def look(src: Path, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for path in sorted(p for p in src.iterdir() if p.suffix.lower() in (".png", ".jpg", ".tif")):
         image = Image.open(path).convert("RGB")
-        mask = detect.detect(image)
-        after = fill.fill(image, mask)
+        after, mask = _repair(image)
         shown = np.asarray(image).copy()
         shown[np.asarray(mask) > 0] = (255, 0, 0)
         strip = np.concatenate([np.asarray(image), shown, np.asarray(after)], axis=1)

@@ -164,22 +164,27 @@ def _in_a_family(ends: np.ndarray, lines: list[np.ndarray]) -> bool:
     return siblings >= FAMILY_SIZE - 1
 
 
-def crease_mask(grey: np.ndarray, bright: np.ndarray, dark: np.ndarray, noise: float) -> np.ndarray:
-    """Pixels of folds across `grey` (bool), given its fine top-hat and black-hat."""
-    out = np.zeros(grey.shape, np.uint8)
+def folds(grey: np.ndarray, bright: np.ndarray, dark: np.ndarray, noise: float) -> list[np.ndarray]:
+    """The folds across `grey`, each as two end points, given its fine top-hat and black-hat."""
     floor = max(PAIR_CONTRAST, round(3 * noise))
     lines = fold_lines(grey)
     if not lines:
-        return out > 0
+        return []
     # Above the typical response around: in texture both stand out everywhere.
     bright = cv2.subtract(bright, cv2.medianBlur(bright, BUSY_WINDOW))
     dark = cv2.subtract(dark, cv2.medianBlur(dark, BUSY_WINDOW))
-    folds = [
+    found = [
         e
         for e in lines
         if not _in_a_family(e, lines) and paired_along(e, bright, dark, floor) >= MIN_COVER
     ]
-    for ends in folds[:MAX_FOLDS]:
-        (x0, y0), (x1, y1) = np.rint(ends).astype(np.int64)
-        cv2.line(out, (int(x0), int(y0)), (int(x1), int(y1)), 255, 2 * HALF_WIDTH + 1)
+    return found[:MAX_FOLDS]
+
+
+def band(shape: tuple[int, ...], ends: list[np.ndarray], half_width: int) -> np.ndarray:
+    """The pixels within `half_width` of each fold line (bool)."""
+    out = np.zeros(shape[:2], np.uint8)
+    for e in ends:
+        (x0, y0), (x1, y1) = np.rint(e).astype(np.int64)
+        cv2.line(out, (int(x0), int(y0)), (int(x1), int(y1)), 255, 2 * half_width + 1)
     return out > 0

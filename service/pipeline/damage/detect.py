@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import importlib
 import math
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 from PIL import Image, ImageChops
 
-from service.pipeline.damage import lines, specks
+from service.pipeline.damage import creases, flatten, lines, specks
 from service.pipeline.ops._common import estimate_noise, reduced
 from service.pipeline.parallel import ordered_map, strips
 
 MIN_SIDE = 32  # pixels: a picture this small has no room for a line to be told from detail
+DAMAGE, FOLD = 255, 254  # mask values: rebuilt by the fill; flattened (the picture is beneath)
 WORK_SIDE = 2048  # lines are judged on at most this many pixels a side (4 MP, ~60 MB of work)
 SPECK_ROWS = 256
 SPECK_MARGIN = 8  # rows of context above and below a strip: the median's and the blur's reach
@@ -57,15 +59,29 @@ def _tears(image: Image.Image) -> np.ndarray | None:
     return None if found is None else np.asarray(found, bool)
 
 
-def _line_mask(image: Image.Image, noise: float) -> Image.Image:
+@dataclass(frozen=True)
+class Found:
+    """What the detector found: the mask (`DAMAGE` where a fill rebuilds the picture, `FOLD`
+    where a fold is to be flattened instead) and the folds themselves."""
+
+    mask: Image.Image
+    folds: list[flatten.Fold]
+
+
+def _line_mask(image: Image.Image, noise: float) -> Found:
     """Damage lines as a full-size 'L' mask, found on a reduced copy of a big scan."""
     factor = math.ceil(max(image.size) / WORK_SIDE)
     small = reduced(image, factor) if factor > 1 else image
-    found = lines.damage_lines(tones(small), noise / factor)
+    found, ends = lines.damage_lines(tones(small), noise / factor)
     if factor > 1:  # one more small pixel all round: the full-size line's rim
         found = cv2.dilate(found.view(np.uint8), np.ones((3, 3), np.uint8)) > 0
-    mask = Image.fromarray(found.view(np.uint8) * np.uint8(255), "L")
-    return mask if factor == 1 else mask.resize(image.size, Image.Resampling.NEAREST)
+    values = np.where(found, np.uint8(DAMAGE), np.uint8(0))
+    values[creases.band(values.shape, ends, creases.HALF_WIDTH) & ~found] = FOLD
+    mask = Image.fromarray(values, "L")
+    if factor > 1:
+        mask = mask.resize(image.size, Image.Resampling.NEAREST)
+    half = creases.HALF_WIDTH * factor + factor // 2
+    return Found(mask, [flatten.Fold(e * factor, half, factor) for e in ends])
 
 
 def _add_specks(mask: Image.Image, image: Image.Image, noise: float) -> None:
@@ -87,14 +103,24 @@ def _add_specks(mask: Image.Image, image: Image.Image, noise: float) -> None:
             mask.paste(ImageChops.lighter(mask.crop(box), part), box)
 
 
-def detect(image: Image.Image) -> Image.Image:
-    """An 'L' mask of `image`'s size, 255 where the print is damaged."""
+def find(image: Image.Image) -> Found:
+    """Everything broken on `image`: a mask of its size and the folds across it."""
     if min(image.size) < MIN_SIDE:
-        return Image.new("L", image.size, 0)
+        return Found(Image.new("L", image.size, 0), [])
     noise = estimate_noise(image)
-    mask = _line_mask(image, noise)
-    _add_specks(mask, image, noise)
+    found = _line_mask(image, noise)
+    _add_specks(found.mask, image, noise)
     torn = _tears(image)
     if torn is not None and torn.any():
-        mask.paste(255, mask=Image.fromarray(torn.view(np.uint8) * np.uint8(255), "L"))
-    return mask
+        found.mask.paste(DAMAGE, mask=Image.fromarray(torn.view(np.uint8) * np.uint8(255), "L"))
+    return found
+
+
+def detect(image: Image.Image) -> Image.Image:
+    """An 'L' mask of `image`'s size, 255 where the print is damaged (folds included)."""
+    return as_mask(find(image).mask)
+
+
+def as_mask(mask: Image.Image) -> Image.Image:
+    """The mask as the pipeline shares it: 255 wherever anything is damaged, else 0."""
+    return mask.point(lambda v: 255 if v else 0)

@@ -247,13 +247,13 @@ def line_mask(
     return out
 
 
-def damage_lines(tones: Tones, noise: float) -> np.ndarray:
-    """Cracks, scratches and creases (bool, the picture's size), widened by their rim."""
+def damage_lines(tones: Tones, noise: float) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Cracks and scratches (bool, the picture's size, widened by their rim), and the folds
+    across the picture (end points), which are repaired differently."""
     fine = responses(tones.grey, FINE.kernel)
     mask: np.ndarray = line_mask(tones, FINE, noise, fine)
     mask |= line_mask(tones, CREASE, noise)
-    mask |= creases.crease_mask(tones.grey, *fine, noise)
     if RIM and mask.any():
         se = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * RIM + 1, 2 * RIM + 1))
         mask = np.asarray(cv2.dilate(mask.view(np.uint8), se) > 0)
-    return mask
+    return mask, creases.folds(tones.grey, *fine, noise)
