@@ -86,28 +86,47 @@ def profile(grey: np.ndarray, fold: Fold, t: np.ndarray) -> np.ndarray:
     return out
 
 
-def flatten(pixels: np.ndarray, grey: np.ndarray, folds: list[Fold], where: np.ndarray) -> int:
+@dataclass(frozen=True)
+class Profile:
+    """A fold and its profile table over the whole length it has in the picture."""
+
+    fold: Fold
+    start: int  # position along the fold of the table's first column
+    table: np.ndarray  # (2W + 1) × length, float32
+
+
+def profiles(grey: np.ndarray, folds: list[Fold]) -> list[Profile]:
+    """Each fold's profile, measured on `grey` (the whole picture, so strips agree)."""
+    h, w = grey.shape
+    out = []
+    for fold in folds:
+        x0, y0, ux, uy, _, _ = _frame(fold)
+        corners = [(cx - x0) * ux + (cy - y0) * uy for cx in (0, w - 1) for cy in (0, h - 1)]
+        start = math.floor(min(corners))
+        along = np.arange(start, math.ceil(max(corners)) + 1, dtype=np.float32)
+        out.append(Profile(fold, start, profile(grey, fold, along)))
+    return out
+
+
+def flatten(pixels: np.ndarray, folds: list[Profile], where: np.ndarray, top: int = 0) -> int:
     """Subtract each fold's profile from `pixels` (H×W or H×W×C uint8, in place) at the pixels
-    `where` is True; how many pixels changed."""
+    `where` is True; `pixels` may be a strip of the picture starting at row `top`. Returns how
+    many pixels changed."""
     ys, xs = np.nonzero(where)
     if ys.size == 0 or not folds:
         return 0
-    px, py = xs.astype(np.float32), ys.astype(np.float32)
-    g = grey  # sampled where needed; a float copy of a 45-megapixel scan would be 180 MB
+    px, py = xs.astype(np.float32), (ys + top).astype(np.float32)
     changed = 0
     taken = np.zeros(ys.size, bool)
-    for fold in folds:
-        x0, y0, ux, uy, nx, ny = _frame(fold)
+    for p in folds:
+        x0, y0, ux, uy, nx, ny = _frame(p.fold)
         d = (px - x0) * nx + (py - y0) * ny
-        t = (px - x0) * ux + (py - y0) * uy
-        mine = ~taken & (np.abs(d) <= fold.half_width)
+        mine = ~taken & (np.abs(d) <= p.fold.half_width)
         if not mine.any():
             continue
         taken |= mine
-        t0 = math.floor(float(t[mine].min()))
-        along = np.arange(t0, math.ceil(float(t[mine].max())) + 1, dtype=np.float32)
-        table = profile(g, fold, along)
-        corr = _bilinear(table, t[mine] - t0, d[mine] + fold.half_width)
+        t = (px[mine] - x0) * ux + (py[mine] - y0) * uy
+        corr = _bilinear(p.table, t - p.start, d[mine] + p.fold.half_width)
         sel = (ys[mine], xs[mine])
         values = pixels[sel].astype(np.float32)
         values -= corr[:, None] if values.ndim == 2 else corr

@@ -18,9 +18,11 @@ from PIL import Image
 from service.pipeline import handoff
 from service.pipeline.damage import detect, fill, flatten
 from service.pipeline.ops._common import split_alpha, with_alpha
+from service.pipeline.parallel import strips
 from service.pipeline.registry import OpContext, register
 
 MODES = ("RGB", "RGBA", "L", "LA")
+FLATTEN_ROWS = 256
 
 
 @register(
@@ -50,10 +52,18 @@ def _flattened(base: Image.Image, found: detect.Found, edited: Image.Image) -> I
     """`base` with its folds flattened where the mask still marks them as folds."""
     if not found.folds:
         return base
-    where = np.asarray(edited) == detect.FOLD
-    if not where.any():
-        return base
-    pixels = np.array(base)
     grey = np.asarray(base.getchannel(0) if base.mode == "L" else base.convert("L"))
-    flatten.flatten(pixels, grey, found.folds, where)
-    return Image.fromarray(pixels, base.mode)
+    tables = flatten.profiles(grey, found.folds)
+    del grey
+    out: Image.Image | None = None
+    for y0, y1 in strips(base.height, FLATTEN_ROWS):  # strips: no second full-size array
+        box = (0, y0, base.width, y1)
+        where = np.asarray(edited.crop(box)) == detect.FOLD
+        if not where.any():
+            continue
+        pixels = np.array(base.crop(box))
+        flatten.flatten(pixels, tables, where, top=y0)
+        if out is None:
+            out = base.copy()
+        out.paste(Image.fromarray(pixels, base.mode), box)
+    return base if out is None else out
