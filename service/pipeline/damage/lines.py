@@ -59,6 +59,8 @@ WEAK_TEXTURE_GAIN = 2.0  # weak pixels need less: they only extend a line alread
 GROW = 4  # steps of hysteresis: how far a line is followed beyond its strong seeds
 LINK = 1  # pixels: gaps of twice this between seeds of one line are bridged
 EDGE_MARGIN = 6  # pixels along the picture's edge where no seed is taken
+EXACT_REACH = 0.12  # within this share of the tonal range it is the paper's (or black's) own tone
+EXACT_FLOOR = 25  # …and there a seed needs only this much contrast
 RIM = 1  # pixels: the soft edge of a scanned crack is damage too
 
 
@@ -152,14 +154,14 @@ def _no_family(labels: np.ndarray, linked: np.ndarray, keep: np.ndarray) -> None
     keep[idx[siblings >= FAMILY_SIZE - 1]] = False
 
 
-def tone_gates(tones: Tones) -> tuple[np.ndarray, np.ndarray]:
+def tone_gates(tones: Tones, share: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Where a seed of a bright line may be (near the paper's white in every band) and of a
     dark one (near the deepest black in every band): damage shows the bare paper base or a
     scratch through to black, neutral whatever the picture's colour there, while most of a
     picture's own thin lines are a lighter or darker shade of what is around them."""
     grey = tones.grey
     lo, hi = np.percentile(grey[::4, ::4], (PAPER_PERCENTILES[0], PAPER_PERCENTILES[1]))
-    reach = TONE_REACH * max(float(hi - lo), 32.0)
+    reach = (share or TONE_REACH) * max(float(hi - lo), 32.0)
     return tones.palest >= hi - reach, tones.deepest <= lo + reach
 
 
@@ -180,11 +182,16 @@ def _no_mesh(labels: np.ndarray, keep: np.ndarray) -> None:
     keep &= holes < MAX_CELLS
 
 
-def _strong(resp: np.ndarray, tone: np.ndarray, scale: Scale, floor: int) -> np.ndarray:
-    """Seeds: well above the local texture, at the tone of bare paper or of black, with gaps of
-    a pixel or two closed (a crack's contrast comes and goes along its length)."""
+def _strong(
+    resp: np.ndarray, tone: np.ndarray, exact: np.ndarray, scale: Scale, floor: int
+) -> np.ndarray:
+    """Seeds: well above the local texture, at the tone of bare paper or of black. Where the
+    tone is that of the paper (or black) itself, less contrast will do: a crack over a light
+    sky is faint, and no shade of the picture is that white."""
     need = _local_threshold(resp, scale, floor, scale.texture_gain)
     seeds = np.asarray((resp >= need) & tone)
+    if floor > EXACT_FLOOR:
+        seeds |= (resp >= _local_threshold(resp, scale, EXACT_FLOOR, scale.texture_gain)) & exact
     # Along the picture's edge a bright or dark band is the print's edge or the scanner's
     # border, not damage; a crack that reaches the edge is still grown into it from inside.
     e = EDGE_MARGIN
@@ -226,9 +233,10 @@ def line_mask(
     floor_low = min(255, max(scale.low, round(3 * noise)))
     floor_high = min(255, max(scale.high, round(6 * noise)))
     pair = responses(grey, scale.kernel) if given is None else given
-    for resp, tone in zip(pair, tone_gates(tones), strict=True):
+    gates = zip(tone_gates(tones), tone_gates(tones, EXACT_REACH), strict=True)
+    for resp, (tone, exact) in zip(pair, gates, strict=True):
         weak = resp >= _local_threshold(resp, scale, floor_low, WEAK_TEXTURE_GAIN)
-        strong = _strong(resp, tone, scale, floor_high)
+        strong = _strong(resp, tone, exact, scale, floor_high)
         if not strong.any():
             continue
         linked = _linked(strong)
