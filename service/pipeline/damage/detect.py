@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageChops
 
+from service.pipeline import faces
 from service.pipeline.damage import creases, flatten, lines, specks
 from service.pipeline.ops._common import estimate_noise, reduced
 from service.pipeline.parallel import ordered_map, strips
@@ -68,11 +69,21 @@ class Found:
     folds: list[flatten.Fold]
 
 
+def _faces(grey: np.ndarray) -> list[lines.Box]:
+    """Face boxes in `grey`'s pixels (OpenCV's bundled cascade, on a 512-px view)."""
+    h, w = grey.shape
+    return [
+        (round(x * w), round(y * h), round(bw * w), round(bh * h))
+        for x, y, bw, bh in faces.find(grey)
+    ]
+
+
 def _line_mask(image: Image.Image, noise: float) -> Found:
     """Damage lines as a full-size 'L' mask, found on a reduced copy of a big scan."""
     factor = math.ceil(max(image.size) / WORK_SIDE)
     small = reduced(image, factor) if factor > 1 else image
-    found, ends = lines.damage_lines(tones(small), noise / factor)
+    t = tones(small)
+    found, ends = lines.damage_lines(t, noise / factor, _faces(t.grey))
     if factor > 1:  # one more small pixel all round: the full-size line's rim
         found = cv2.dilate(found.view(np.uint8), np.ones((3, 3), np.uint8)) > 0
     values = np.where(found, np.uint8(DAMAGE), np.uint8(0))

@@ -61,6 +61,7 @@ LINK = 1  # pixels: gaps of twice this between seeds of one line are bridged
 EDGE_MARGIN = 6  # pixels along the picture's edge where no seed is taken
 EXACT_REACH = 0.12  # within this share of the tonal range it is the paper's (or black's) own tone
 EXACT_FLOOR = 25  # …and there a seed needs only this much contrast
+FACE_MARGIN = 0.25  # of a face box's size: glasses and hair reach a little beyond it
 RIM = 1  # pixels: the soft edge of a scanned crack is damage too
 
 
@@ -217,8 +218,27 @@ def _grown(kept: np.ndarray, weak: np.ndarray) -> np.ndarray:
     return out
 
 
+Box = tuple[int, int, int, int]  # x, y, width, height in pixels
+
+
+def _not_within(stats: np.ndarray, keep: np.ndarray, faces: list[Box]) -> None:
+    """Drop kept lines that lie wholly within a face, in place: there the thin bright and dark
+    lines are the face's own (the rim of glasses, an eyelid, teeth, a strand of hair), and a
+    crack across a face runs on beyond it."""
+    x, y = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
+    x1, y1 = x + stats[:, cv2.CC_STAT_WIDTH], y + stats[:, cv2.CC_STAT_HEIGHT]
+    for fx, fy, fw, fh in faces:
+        mx, my = round(FACE_MARGIN * fw), round(FACE_MARGIN * fh)
+        within = (x >= fx - mx) & (y >= fy - my) & (x1 <= fx + fw + mx) & (y1 <= fy + fh + my)
+        keep &= ~within
+
+
 def line_mask(
-    tones: Tones, scale: Scale, noise: float, given: tuple[np.ndarray, np.ndarray] | None = None
+    tones: Tones,
+    scale: Scale,
+    noise: float,
+    given: tuple[np.ndarray, np.ndarray] | None = None,
+    faces: list[Box] | None = None,
 ) -> np.ndarray:
     """Pixels on damage lines of one size, bright or dark (bool, the size of `grey`).
 
@@ -242,6 +262,8 @@ def line_mask(
         linked = _linked(strong)
         _, labels, stats, _ = cv2.connectedComponentsWithStats(linked.view(np.uint8))
         keep = _keep(stats, scale, short_side)
+        if keep.any() and faces:
+            _not_within(stats, keep, faces)
         if keep.any():
             _thin_enough(labels, linked, keep, scale)
         if keep.any():
@@ -255,12 +277,15 @@ def line_mask(
     return out
 
 
-def damage_lines(tones: Tones, noise: float) -> tuple[np.ndarray, list[np.ndarray]]:
+def damage_lines(
+    tones: Tones, noise: float, faces: list[Box] | None = None
+) -> tuple[np.ndarray, list[np.ndarray]]:
     """Cracks and scratches (bool, the picture's size, widened by their rim), and the folds
-    across the picture (end points), which are repaired differently."""
+    across the picture (end points), which are repaired differently. `faces` are boxes where
+    a line must run on beyond the face to be damage."""
     fine = responses(tones.grey, FINE.kernel)
-    mask: np.ndarray = line_mask(tones, FINE, noise, fine)
-    mask |= line_mask(tones, CREASE, noise)
+    mask: np.ndarray = line_mask(tones, FINE, noise, fine, faces)
+    mask |= line_mask(tones, CREASE, noise, None, faces)
     if RIM and mask.any():
         se = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * RIM + 1, 2 * RIM + 1))
         mask = np.asarray(cv2.dilate(mask.view(np.uint8), se) > 0)

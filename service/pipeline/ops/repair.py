@@ -27,7 +27,7 @@ FLATTEN_ROWS = 256
 
 @register(
     "repair_damage",
-    "Find cracks, scratches, creases, dust and torn corners, and fill them in from around them",
+    "Find cracks, scratches, creases, dust and torn corners and repair them, touching nothing else",
 )
 def repair_damage(image: Image.Image, ctx: OpContext, /, **_: Any) -> Image.Image:
     """The image with its damage repaired; the very same object when none is found."""
