@@ -133,3 +133,15 @@ def test_a_torn_corner_is_filled() -> None:
     out = repair_damage(hurt.image, OpContext())
     assert removal(clean, hurt, out) >= MIN_REMOVAL
     assert ssim_outside(clean, hurt, out) >= MIN_SSIM_OUTSIDE
+
+
+def test_a_line_within_a_face_is_the_faces_own_and_one_across_it_is_damage() -> None:
+    from PIL import ImageDraw
+
+    within = picture("astronaut")  # the face is at about (174, 64), 99 px square
+    ImageDraw.Draw(within).line([(185, 150), (262, 150)], fill=(245, 240, 230), width=2)
+    across = picture("astronaut")
+    ImageDraw.Draw(across).line([(40, 150), (470, 150)], fill=(245, 240, 230), width=2)
+    assert (np.asarray(detect.detect(within))[146:155, 185:263] == 0).all()
+    found = (np.asarray(detect.detect(across))[146:155] > 0).any(axis=0)
+    assert found[40:470].mean() >= 0.75  # faint over the skin, but not dropped for the face
