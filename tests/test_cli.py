@@ -31,7 +31,7 @@ def test_chains_lists_every_chain_and_what_can_run(tmp_path: Path) -> None:
     for name in ("classic", "restore", "restore-color", "faces", "upscale"):
         assert name in done.stdout
     assert "needs HF_TOKEN" in done.stdout
-    assert "dust_scratch" in done.stdout
+    assert "repair_damage" in done.stdout
 
 
 def test_restore_writes_results_and_reports_failures(tmp_path: Path) -> None:

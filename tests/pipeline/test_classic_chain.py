@@ -9,7 +9,7 @@ from pipeline_photos import PHOTOS, age, photo, ssim
 
 from service.pipeline.runner import RunResult
 
-AUTOMATIC = {"dust_scratch", "denoise", "auto_levels"}
+AUTOMATIC = {"repair_damage", "denoise", "auto_levels"}
 
 
 @pytest.mark.parametrize("name", PHOTOS)

@@ -9,7 +9,8 @@ from pipeline_photos import photo, ssim
 
 from service.errors import ConfigError, InvalidEdit
 from service.pipeline import registry
-from service.pipeline.ops import cleanup, detail, framing
+from service.pipeline.damage import specks
+from service.pipeline.ops import detail, framing
 from service.pipeline.ops._common import PARALLEL_MIN_PIXELS, estimate_noise, grey_array, thumbnail
 from service.pipeline.registry import OpContext
 from service.pipeline.resample import inscribed_size
@@ -97,7 +98,7 @@ def test_dust_scratch_repairs_specks_and_touches_little_else() -> None:
 def test_dilated_median_erases_a_two_pixel_line() -> None:
     a = np.full((20, 20), 100, np.uint8)
     a[9:11] = 200
-    assert cleanup.dilated_median(a)[9:11].max() == 100
+    assert specks.dilated_median(a)[9:11].max() == 100
 
 
 def test_denoise_reduces_grain_and_keeps_edges() -> None:

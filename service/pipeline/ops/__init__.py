@@ -9,5 +9,6 @@ from service.pipeline.ops import (  # noqa: F401
     manual,
     mask_edit,
     merge,
+    repair,
     tone,
 )

@@ -1,0 +1,190 @@
+"""Creases: the line where a print was folded, a lit ridge beside a shadowed trough.
+
+A fold is neither paper-white nor black, and over a busy picture its contrast is no higher than
+the picture's own, so the tests that find cracks do not find it. Three things set it apart:
+
+- it is straight (paper folds along a line) and long (it crosses the print);
+- across it the picture goes bright-then-dark (or dark-then-bright) the same way all along its
+  length, while texture and detail change sign from one pixel to the next, so the signed
+  difference across the line, averaged along all of it, cancels for the picture and adds up
+  for the fold;
+- a few pixels further out the two sides are the same picture again, where an edge of the
+  picture (a horizon, a door frame) steps from one level to another.
+
+So for every angle the picture is turned to make lines of that angle rows (a Radon transform,
+on a copy `WORK_SIDE` pixels large), and each row scores the near difference across it less the
+far one. Rows that stand far out from all the others are candidates, and a candidate is a fold
+when, along nearly all of it, a narrow bright line and a narrow dark line lie side by side (the
+edge of a stripe — mortar, a tripod leg — has only one of them), when it does not run along the
+picture's edge (the print's edge, a scanner border), and when no two other candidates run
+parallel to it (courses of brick, the legs of a lattice tower, rows of text repeat).
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+WORK_SIDE = 512  # folds are looked for on a copy this large: they are wide enough to stay
+ANGLES = 180  # one-degree steps
+NEAR, FAR = 2, 10  # pixels from a line where a fold's ridge and trough are, and its sides
+MIN_LENGTH = 0.4  # of the picture's short side: a line shorter than this is not a fold
+MIN_CONTRAST = 8.0  # grey levels between ridge and trough a fold keeps along its length
+MIN_SCORE = 5.0  # robust deviations a fold's row stands above all rows
+MAX_FOLDS = 2
+CANDIDATES = 8  # strongest lines checked for a fold's ridge and trough
+PAIR_REACH = 4  # pixels either side of the line where its ridge and trough are looked for
+PAIR_CONTRAST = 10  # grey levels each of them stands out, at least
+BUSY_WINDOW = 31  # pixels: the neighbourhood whose typical response is taken away
+FAMILY_DEGREES = 8.0  # lines this close in angle are parallel
+FAMILY_APART = 25  # pixels between them, at least (closer, it is the same fold seen twice)
+FAMILY_SIZE = 3  # this many parallel strong lines are the picture's structure, not folds
+EDGE_MARGIN = 12  # pixels: a line running this close along the picture's edge is that edge
+MIN_COVER = 0.9  # fraction of the line along which both are seen
+SPREAD = 6  # offsets and degrees around a found fold that are the same fold
+HALF_WIDTH = 5  # pixels (at the picture's scale) either side of a fold that the mask covers
+
+
+def _row_means(rot: np.ndarray, inside: np.ndarray, d: int) -> np.ndarray:
+    """Per row y, the mean of rot[y + d] − rot[y − d] where both are inside the picture."""
+    h = rot.shape[0]
+    out = np.zeros(h, np.float32)
+    both = inside[2 * d :] & inside[: h - 2 * d]
+    diff = np.where(both, rot[2 * d :] - rot[: h - 2 * d], 0.0)
+    n = both.sum(axis=1)
+    out[d : h - d] = diff.sum(axis=1) / np.maximum(n, 1)
+    return out
+
+
+def _scores(small: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Per angle and row: |near difference| less |far difference|, and the row's length."""
+    h, w = small.shape
+    side = math.ceil(math.hypot(h, w)) + 2 * FAR + 2
+    canvas = np.zeros((side, side), np.float32)
+    y0, x0 = (side - h) // 2, (side - w) // 2
+    canvas[y0 : y0 + h, x0 : x0 + w] = small
+    ones = np.zeros((side, side), np.float32)
+    ones[y0 : y0 + h, x0 : x0 + w] = 1.0
+    score = np.zeros((ANGLES, side), np.float32)
+    length = np.zeros((ANGLES, side), np.float32)
+    for i in range(ANGLES):
+        rot_m = cv2.getRotationMatrix2D((side / 2, side / 2), 180.0 * i / ANGLES, 1.0)
+        rot = cv2.warpAffine(canvas, rot_m, (side, side))
+        inside = cv2.warpAffine(ones, rot_m, (side, side)) > 0.99
+        near, far = _row_means(rot, inside, NEAR), _row_means(rot, inside, FAR)
+        score[i] = np.abs(near) - np.abs(far)
+        length[i] = inside.sum(axis=1)
+    return score, length, side
+
+
+def _endpoints(angle_i: int, row: int, side: int, shift: tuple[int, int]) -> np.ndarray:
+    """The row `row` of the picture turned by angle `angle_i`, as two points in the picture."""
+    rot = cv2.getRotationMatrix2D((side / 2, side / 2), 180.0 * angle_i / ANGLES, 1.0)
+    back = cv2.invertAffineTransform(rot)
+    pts = np.array([[0.0, row, 1.0], [side - 1.0, row, 1.0]]) @ back.T
+    return pts - np.array(shift, np.float64)
+
+
+def fold_lines(grey: np.ndarray) -> list[np.ndarray]:
+    """Straight folds across `grey`, each as two end points (x, y) in its pixels."""
+    factor = max(1, math.ceil(max(grey.shape) / WORK_SIDE))
+    size = (grey.shape[1] // factor, grey.shape[0] // factor)
+    small = grey if factor == 1 else cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+    score, length, side = _scores(small.astype(np.float32))
+    valid = length >= MIN_LENGTH * min(small.shape)
+    if not valid.any():
+        return []
+    med = float(np.median(score[valid]))
+    spread = 1.4826 * float(np.median(np.abs(score[valid] - med))) + 0.25
+    z = np.where(valid, (score - med) / spread, 0.0)
+    shift = ((side - small.shape[1]) // 2, (side - small.shape[0]) // 2)
+    found = []
+    for _ in range(CANDIDATES):
+        a, r = np.unravel_index(int(np.argmax(z)), z.shape)
+        if z[a, r] < MIN_SCORE or score[a, r] < MIN_CONTRAST / factor:
+            break
+        found.append(_endpoints(int(a), int(r), side, shift) * factor)
+        for da in range(-SPREAD, SPREAD + 1):
+            z[(a + da) % ANGLES, max(0, r - SPREAD) : r + SPREAD + 1] = 0.0
+    return found
+
+
+def _sample(img: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    h, w = img.shape
+    xi = np.clip(np.rint(xs).astype(np.int64), 0, w - 1)
+    yi = np.clip(np.rint(ys).astype(np.int64), 0, h - 1)
+    return np.asarray(img[yi, xi])
+
+
+def paired_along(ends: np.ndarray, bright: np.ndarray, dark: np.ndarray, floor: int) -> float:
+    """Fraction of the line along which a bright line and a dark line lie side by side.
+
+    The signed difference is also large at the edge of a stripe (mortar, a tripod leg) and
+    beside a thin line, but there only one of the two stands out as narrow: a fold has both.
+    """
+    (x0, y0), (x1, y1) = ends
+    length = math.hypot(x1 - x0, y1 - y0)
+    h, w = bright.shape
+    t = np.linspace(0.0, 1.0, max(8, int(length)))
+    xs, ys = x0 + t * (x1 - x0), y0 + t * (y1 - y0)
+    ok = (xs >= 0) & (xs <= w - 1) & (ys >= 0) & (ys <= h - 1)
+    xs, ys = xs[ok], ys[ok]
+    if xs.size < 8:
+        return 0.0
+    edge = np.minimum(np.minimum(xs, w - 1 - xs), np.minimum(ys, h - 1 - ys))
+    if float(np.median(edge)) < EDGE_MARGIN:  # the print's own edge, or the scanner's border
+        return 0.0
+    nx, ny = -(y1 - y0) / length, (x1 - x0) / length
+    offsets = range(-PAIR_REACH, PAIR_REACH + 1)
+    b = np.max([_sample(bright, xs + d * nx, ys + d * ny) for d in offsets], axis=0)
+    d = np.max([_sample(dark, xs + d * nx, ys + d * ny) for d in offsets], axis=0)
+    return float(np.mean((b >= floor) & (d >= floor)))
+
+
+def _angle(ends: np.ndarray) -> float:
+    (x0, y0), (x1, y1) = ends
+    return math.degrees(math.atan2(y1 - y0, x1 - x0)) % 180.0
+
+
+def _in_a_family(ends: np.ndarray, lines: list[np.ndarray]) -> bool:
+    """True when more strong lines run parallel to this one: a picture's straight structure
+    (courses of brick, the legs of a lattice tower, a weave, rows of text) repeats, where a
+    fold is one line."""
+    mine = _angle(ends)
+    (x0, y0), (x1, y1) = ends
+    length = math.hypot(x1 - x0, y1 - y0)
+    siblings = 0
+    for other in lines:
+        turn = abs((_angle(other) - mine + 90.0) % 180.0 - 90.0)
+        mx, my = other.mean(axis=0)  # how far apart: the other's middle from this line
+        apart = abs((x1 - x0) * (y0 - my) - (x0 - mx) * (y1 - y0)) / length
+        siblings += turn <= FAMILY_DEGREES and apart > FAMILY_APART
+    return siblings >= FAMILY_SIZE - 1
+
+
+def folds(grey: np.ndarray, bright: np.ndarray, dark: np.ndarray, noise: float) -> list[np.ndarray]:
+    """The folds across `grey`, each as two end points, given its fine top-hat and black-hat."""
+    floor = max(PAIR_CONTRAST, round(3 * noise))
+    lines = fold_lines(grey)
+    if not lines:
+        return []
+    # Above the typical response around: in texture both stand out everywhere.
+    bright = cv2.subtract(bright, cv2.medianBlur(bright, BUSY_WINDOW))
+    dark = cv2.subtract(dark, cv2.medianBlur(dark, BUSY_WINDOW))
+    found = [
+        e
+        for e in lines
+        if not _in_a_family(e, lines) and paired_along(e, bright, dark, floor) >= MIN_COVER
+    ]
+    return found[:MAX_FOLDS]
+
+
+def band(shape: tuple[int, ...], ends: list[np.ndarray], half_width: int) -> np.ndarray:
+    """The pixels within `half_width` of each fold line (bool)."""
+    out = np.zeros(shape[:2], np.uint8)
+    for e in ends:
+        (x0, y0), (x1, y1) = np.rint(e).astype(np.int64)
+        cv2.line(out, (int(x0), int(y0)), (int(x1), int(y1)), 255, 2 * half_width + 1)
+    return out > 0

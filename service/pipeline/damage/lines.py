@@ -1,0 +1,292 @@
+"""Cracks and scratches: thin lines that do not belong to the picture (and, through
+`creases`, folds).
+
+A line of damage is narrower than its surroundings, so a morphological top-hat (bright lines:
+paper showing through) or black-hat (dark lines: a scratch through to black) brings it out on a
+flat background. Much of a picture's own detail does the same — whiskers, hair, rigging, text —
+so a line is kept only when it looks like damage rather than detail:
+
+- its strong pixels (the seeds) are at the tone of bare paper or of black in every colour
+  band, whatever the colour around: a picture's own thin lines are mostly a lighter or darker
+  shade of their surroundings; seeds must also beat the local texture, so grass blades do not;
+- it is long and thin: a crack or scratch runs far compared with its width; text is short
+  strokes and a catch-light a blob;
+- it has no family: detail repeats (courses of brick, the members of a lattice tower, a
+  bundle of whiskers run parallel; few other line pixels surround a lone crack; a page of
+  letters or a weave closes many small cells, a crack branches like a tree).
+
+Recall matters most (a crack left half in place is still seen), so a kept line is grown by
+hysteresis from its seeds along weaker connected pixels, a few steps only so that it does not
+run along a picture edge it touches, and widened by the soft rim a scanned crack has.
+Everything is uint8 OpenCV and numpy on one (working-size) grey picture.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from service.pipeline.damage import creases
+
+
+@dataclass(frozen=True)
+class Scale:
+    """One size of line looked for: the top-hat's reach and what a damage line must be."""
+
+    kernel: int  # top-hat square side: lines narrower than this stand out
+    low: int  # grey levels of contrast a line pixel needs (grown from seeds)
+    high: int  # …and a seed
+    min_length: float  # fraction of the picture's short side a damage line spans at least
+    max_half_width: float  # pixels from the centre line to the edge, at most
+    texture_gain: float  # a seed needs this many times the local mean response
+    max_company: float  # fraction of other line pixels around it, beyond which it is detail
+
+
+FINE = Scale(kernel=7, low=18, high=60, min_length=0.08, max_half_width=3.5,
+             texture_gain=4.0, max_company=0.12)  # fmt: skip
+CREASE = Scale(kernel=17, low=14, high=24, min_length=0.45, max_half_width=6.0,
+               texture_gain=3.0, max_company=0.12)  # fmt: skip
+COMPANY_RADIUS = 12  # pixels around a line where its "family" would be
+PAPER_PERCENTILES = (0.5, 99.5)  # the print's black and paper white, ignoring a few outliers
+TONE_REACH = 0.35  # a seed lies within this fraction of the tonal range of white or black
+FAMILY_STRETCH = 4.0  # major over minor axis: a straight line, whose direction means something
+FAMILY_DEGREES = 10.0  # lines this close in direction run parallel
+FAMILY_SIZE = 4  # this many parallel straight lines are the picture's structure
+MAX_CELLS = 6  # closed loops a crack network may have before it is taken for a mesh of detail
+WEAK_TEXTURE_GAIN = 2.0  # weak pixels need less: they only extend a line already found
+GROW = 4  # steps of hysteresis: how far a line is followed beyond its strong seeds
+LINK = 1  # pixels: gaps of twice this between seeds of one line are bridged
+EDGE_MARGIN = 6  # pixels along the picture's edge where no seed is taken
+EXACT_REACH = 0.12  # within this share of the tonal range it is the paper's (or black's) own tone
+EXACT_FLOOR = 25  # …and there a seed needs only this much contrast
+FACE_MARGIN = 0.25  # of a face box's size: glasses and hair reach a little beyond it
+RIM = 1  # pixels: the soft edge of a scanned crack is damage too
+
+
+def responses(grey: np.ndarray, kernel: int) -> tuple[np.ndarray, np.ndarray]:
+    """Bright-line (top-hat) and dark-line (black-hat) contrast, uint8."""
+    se = cv2.getStructuringElement(cv2.MORPH_RECT, (kernel, kernel))
+    return (
+        cv2.morphologyEx(grey, cv2.MORPH_TOPHAT, se),
+        cv2.morphologyEx(grey, cv2.MORPH_BLACKHAT, se),
+    )
+
+
+def _local_threshold(resp: np.ndarray, scale: Scale, floor: int, gain: float) -> np.ndarray:
+    """Per-pixel contrast a line pixel needs: the floor, raised where the picture is busy."""
+    k = 4 * scale.kernel + 1
+    busy = cv2.blur(resp, (k, k))
+    return np.maximum(cv2.convertScaleAbs(busy, alpha=gain), np.uint8(floor))
+
+
+def _keep(stats: np.ndarray, scale: Scale, short_side: int) -> np.ndarray:
+    """Which components are long and thin (booleans by label)."""
+    w, h = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
+    area = stats[:, cv2.CC_STAT_AREA]
+    span = np.hypot(w, h)
+    long = span >= scale.min_length * short_side
+    thin = span * span >= 6.0 * area  # elongated, even when branching
+    keep: np.ndarray = long & thin
+    keep[0] = False
+    return keep
+
+
+def _thin_enough(labels: np.ndarray, candidate: np.ndarray, keep: np.ndarray, scale: Scale) -> None:
+    """Drop kept components wider than a line (a bright region, not a crack), in place."""
+    dist = cv2.distanceTransform(candidate.view(np.uint8), cv2.DIST_L2, 3)
+    widest = np.zeros(keep.size, np.float32)
+    np.maximum.at(widest, labels[candidate], dist[candidate])
+    keep &= widest <= scale.max_half_width + LINK + 0.5  # the linking widened it by LINK
+
+
+def _alone(labels: np.ndarray, candidate: np.ndarray, keep: np.ndarray, scale: Scale) -> None:
+    """Drop kept components surrounded by many other line pixels (detail), in place."""
+    if not keep.any():
+        return
+    mine = keep[labels]
+    others = (candidate & ~mine).view(np.uint8)
+    k = 2 * COMPANY_RADIUS + 1
+    company = cv2.blur(others * np.uint8(255), (k, k))
+    total = np.zeros(keep.size, np.float64)
+    count = np.bincount(labels[mine], minlength=keep.size).astype(np.float64)
+    np.add.at(total, labels[mine], company[mine])
+    mean = total / np.maximum(count, 1) / 255.0
+    keep &= mean <= scale.max_company
+
+
+@dataclass(frozen=True)
+class Tones:
+    """Per pixel, the palest and the deepest band (both the grey itself for a grey picture)."""
+
+    grey: np.ndarray
+    palest: np.ndarray  # min over the colour bands: high only where every band is high
+    deepest: np.ndarray  # max over the colour bands: low only where every band is low
+
+
+def _orientations(labels: np.ndarray, mask: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per label, the direction of its main axis (degrees, 0–180) and how elongated it is
+    (major over minor axis spread), from its second moments."""
+    ys, xs = np.nonzero(mask)
+    lab = labels[ys, xs]
+    count = np.maximum(np.bincount(lab, minlength=n), 1).astype(np.float64)
+    mx, my = np.bincount(lab, xs, n) / count, np.bincount(lab, ys, n) / count
+    dx, dy = xs - mx[lab], ys - my[lab]
+    cxx, cyy = np.bincount(lab, dx * dx, n) / count, np.bincount(lab, dy * dy, n) / count
+    cxy = np.bincount(lab, dx * dy, n) / count
+    angle = np.degrees(0.5 * np.arctan2(2 * cxy, cxx - cyy)) % 180.0
+    root = np.sqrt(((cxx - cyy) / 2) ** 2 + cxy**2)
+    major, minor = (cxx + cyy) / 2 + root, np.maximum((cxx + cyy) / 2 - root, 0.25)
+    return angle, np.sqrt(major / minor)
+
+
+def _no_family(labels: np.ndarray, linked: np.ndarray, keep: np.ndarray) -> None:
+    """Drop kept straight lines that have several others running parallel to them, in place:
+    courses of brick, the members of a tower, a bundle of whiskers or hair repeat one direction,
+    while damage is laid over the picture without regard for it."""
+    angle, stretch = _orientations(labels, linked, keep.size)
+    straight = keep & (stretch >= FAMILY_STRETCH)
+    idx = np.flatnonzero(straight)
+    if idx.size < FAMILY_SIZE:
+        return
+    turn = np.abs((angle[idx, None] - angle[None, idx] + 90.0) % 180.0 - 90.0)
+    siblings = (turn <= FAMILY_DEGREES).sum(axis=1) - 1
+    keep[idx[siblings >= FAMILY_SIZE - 1]] = False
+
+
+def tone_gates(tones: Tones, share: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Where a seed of a bright line may be (near the paper's white in every band) and of a
+    dark one (near the deepest black in every band): damage shows the bare paper base or a
+    scratch through to black, neutral whatever the picture's colour there, while most of a
+    picture's own thin lines are a lighter or darker shade of what is around them."""
+    grey = tones.grey
+    lo, hi = np.percentile(grey[::4, ::4], (PAPER_PERCENTILES[0], PAPER_PERCENTILES[1]))
+    reach = (share or TONE_REACH) * max(float(hi - lo), 32.0)
+    return tones.palest >= hi - reach, tones.deepest <= lo + reach
+
+
+def _no_mesh(labels: np.ndarray, keep: np.ndarray) -> None:
+    """Drop kept components that enclose many small cells (a lattice, mortar, a weave, a page
+    of letters), in place: a crack branches like a tree and closes a loop only now and then."""
+    contours, hierarchy = cv2.findContours(
+        keep[labels].view(np.uint8), cv2.RETR_CCOMP, cv2.CHAIN_APPROX_NONE
+    )
+    if hierarchy is None:
+        return
+    holes = np.zeros(keep.size, np.int64)
+    for _, _, _, parent in hierarchy[0]:
+        if parent < 0:
+            continue
+        x, y = contours[parent][0, 0]
+        holes[labels[y, x]] += 1
+    keep &= holes < MAX_CELLS
+
+
+def _strong(
+    resp: np.ndarray, tone: np.ndarray, exact: np.ndarray, scale: Scale, floor: int
+) -> np.ndarray:
+    """Seeds: well above the local texture, at the tone of bare paper or of black. Where the
+    tone is that of the paper (or black) itself, less contrast will do: a crack over a light
+    sky is faint, and no shade of the picture is that white."""
+    need = _local_threshold(resp, scale, floor, scale.texture_gain)
+    seeds = np.asarray((resp >= need) & tone)
+    if floor > EXACT_FLOOR:
+        seeds |= (resp >= _local_threshold(resp, scale, EXACT_FLOOR, scale.texture_gain)) & exact
+    # Along the picture's edge a bright or dark band is the print's edge or the scanner's
+    # border, not damage; a crack that reaches the edge is still grown into it from inside.
+    e = EDGE_MARGIN
+    seeds[:e], seeds[-e:], seeds[:, :e], seeds[:, -e:] = False, False, False, False
+    return seeds
+
+
+def _linked(strong: np.ndarray) -> np.ndarray:
+    """Seeds with gaps of up to `2 * LINK` pixels bridged, for labelling: a crack's contrast
+    comes and goes along its length, and its pieces are one line."""
+    se = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * LINK + 1, 2 * LINK + 1))
+    return np.asarray(cv2.dilate(strong.view(np.uint8), se) > 0)
+
+
+def _grown(kept: np.ndarray, weak: np.ndarray) -> np.ndarray:
+    """Hysteresis with a reach: weak pixels joined to kept seeds through weak pixels, at most
+    `GROW` steps away, so a crack is masked to its faint ends without running along a picture
+    edge it touches."""
+    out: np.ndarray = kept & weak
+    step = np.ones((3, 3), np.uint8)
+    for _ in range(GROW):
+        out = np.asarray(cv2.dilate(out.view(np.uint8), step) > 0) & weak
+    return out
+
+
+Box = tuple[int, int, int, int]  # x, y, width, height in pixels
+
+
+def _not_within(stats: np.ndarray, keep: np.ndarray, faces: list[Box]) -> None:
+    """Drop kept lines that lie wholly within a face, in place: there the thin bright and dark
+    lines are the face's own (the rim of glasses, an eyelid, teeth, a strand of hair), and a
+    crack across a face runs on beyond it."""
+    x, y = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
+    x1, y1 = x + stats[:, cv2.CC_STAT_WIDTH], y + stats[:, cv2.CC_STAT_HEIGHT]
+    for fx, fy, fw, fh in faces:
+        mx, my = round(FACE_MARGIN * fw), round(FACE_MARGIN * fh)
+        within = (x >= fx - mx) & (y >= fy - my) & (x1 <= fx + fw + mx) & (y1 <= fy + fh + my)
+        keep &= ~within
+
+
+def line_mask(
+    tones: Tones,
+    scale: Scale,
+    noise: float,
+    given: tuple[np.ndarray, np.ndarray] | None = None,
+    faces: list[Box] | None = None,
+) -> np.ndarray:
+    """Pixels on damage lines of one size, bright or dark (bool, the size of `grey`).
+
+    The shape tests judge the strong seeds, linked: a seed line joined to the picture by weak
+    pixels must not inherit the picture's shape. Weak pixels count only for the company a line
+    keeps and for the final mask, which grows from kept seeds into weak pixels near them.
+    """
+    grey = tones.grey
+    short_side = min(grey.shape)
+    out = np.zeros(grey.shape, bool)
+    # On a very noisy picture no line stands out enough: 255 is as high as contrast goes.
+    floor_low = min(255, max(scale.low, round(3 * noise)))
+    floor_high = min(255, max(scale.high, round(6 * noise)))
+    pair = responses(grey, scale.kernel) if given is None else given
+    gates = zip(tone_gates(tones), tone_gates(tones, EXACT_REACH), strict=True)
+    for resp, (tone, exact) in zip(pair, gates, strict=True):
+        weak = resp >= _local_threshold(resp, scale, floor_low, WEAK_TEXTURE_GAIN)
+        strong = _strong(resp, tone, exact, scale, floor_high)
+        if not strong.any():
+            continue
+        linked = _linked(strong)
+        _, labels, stats, _ = cv2.connectedComponentsWithStats(linked.view(np.uint8))
+        keep = _keep(stats, scale, short_side)
+        if keep.any() and faces:
+            _not_within(stats, keep, faces)
+        if keep.any():
+            _thin_enough(labels, linked, keep, scale)
+        if keep.any():
+            _no_family(labels, linked, keep)
+        if keep.any():
+            _alone(labels, weak | linked, keep, scale)
+        if keep.any():
+            _no_mesh(labels, keep)
+        if keep.any():
+            out |= _grown(keep[labels] & strong, weak | strong)
+    return out
+
+
+def damage_lines(
+    tones: Tones, noise: float, faces: list[Box] | None = None
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Cracks and scratches (bool, the picture's size, widened by their rim), and the folds
+    across the picture (end points), which are repaired differently. `faces` are boxes where
+    a line must run on beyond the face to be damage."""
+    fine = responses(tones.grey, FINE.kernel)
+    mask: np.ndarray = line_mask(tones, FINE, noise, fine, faces)
+    mask |= line_mask(tones, CREASE, noise, None, faces)
+    if RIM and mask.any():
+        se = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * RIM + 1, 2 * RIM + 1))
+        mask = np.asarray(cv2.dilate(mask.view(np.uint8), se) > 0)
+    return mask, creases.folds(tones.grey, *fine, noise)
