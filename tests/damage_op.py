@@ -57,3 +57,21 @@ op = "auto_levels"
 """
     path.write_text(MODELS.read_text(encoding="utf-8") + chain, encoding="utf-8")
     return path
+
+
+NO_DETECTOR = "levels-only"
+
+
+def models_with_plain_chain(tmp: Path) -> Path:
+    """The real models.toml plus a chain with no damage step at all: levels only."""
+    path = tmp / "models.toml"
+    chain = f"""
+
+[chains.{NO_DETECTOR}]
+title = "Levels only (tests)"
+description = "No damage detector: no mask to show."
+[[chains.{NO_DETECTOR}.steps]]
+op = "auto_levels"
+"""
+    path.write_text(MODELS.read_text(encoding="utf-8") + chain, encoding="utf-8")
+    return path

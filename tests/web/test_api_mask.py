@@ -16,7 +16,14 @@ from PIL import Image
 
 from service.jobs.previews import PREVIEW_EDGE
 from service.pipeline.aligned import preview_size
-from tests.damage_op import BOX, CHAIN, box_mask, models_with_mask_chain
+from tests.damage_op import (
+    BOX,
+    CHAIN,
+    NO_DETECTOR,
+    box_mask,
+    models_with_mask_chain,
+    models_with_plain_chain,
+)
 from tests.web.api_support import Api, api_for
 from tests.web.live import scan_bytes
 
@@ -98,12 +105,25 @@ async def test_a_runs_damage_mask_is_served_and_a_rerun_with_corrections_changes
     assert anonymous.status_code == 401
 
 
-async def test_a_job_without_a_detector_has_no_mask(api: Api) -> None:
+async def test_a_job_whose_chain_has_no_damage_step_has_no_mask(
+    rdb: redis.Redis, data_dir: Path, tmp_path: Path
+) -> None:
+    models = models_with_plain_chain(tmp_path)
+    async with api_for(data_dir, models_file=models, default_chain=NO_DETECTOR) as api:
+        job_id = await api.upload("plain.jpg")
+        assert (await api.run(job_id)).status == "done"
+        assert (await api.job(job_id))["damage_mask"] is False
+        r = await api.client.get(f"/api/jobs/{job_id}/image/mask")
+        assert r.status_code == 404
+
+
+async def test_classic_always_offers_its_mask_even_when_nothing_was_found(api: Api) -> None:
+    """An empty mask is still a mask: the brush can add damage the detector missed."""
     job_id = await api.upload("plain.jpg")
     assert (await api.run(job_id)).status == "done"
-    assert (await api.job(job_id))["damage_mask"] is False
+    assert (await api.job(job_id))["damage_mask"] is True
     r = await api.client.get(f"/api/jobs/{job_id}/image/mask")
-    assert r.status_code == 404
+    assert r.status_code == 200
 
 
 async def test_a_bad_mask_edit_is_refused_before_anything_runs(api: Api) -> None:
