@@ -67,6 +67,7 @@ RIM = 1  # pixels: the soft edge of a scanned crack is damage too
 GROW_SPREADS = 3.0  # robust deviations of line strength a pixel needs to extend a line
 LINE_GAIN = 3.0  # a seed's line strength over the mean strength around it
 STRAIGHT_LENGTH = 0.4  # of the short side: a straight line found by its strength spans this
+COLLINEAR = 3.0  # pixels across: straight pieces this near one another's line are one line
 SEED_FLOOR = 40  # grey levels of contrast a seed on a line needs
 LINE_GROW = 2  # steps of hysteresis along the line strength: it stays on the line
 
@@ -245,9 +246,23 @@ def _long_if_straight(
     """Drop kept straight lines shorter than `STRAIGHT_LENGTH`, in place: a straight bright
     or dark rod of that size is as often the picture's (a tripod's leg, a mast, a cable) as a
     scratch, and a scratch runs on across much of the print; a crack, jagged, is not held to it."""
-    _, stretch = _orientations(labels, linked, keep.size)
-    span = np.hypot(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT])
-    keep &= (stretch < FAMILY_STRETCH) | (span >= STRAIGHT_LENGTH * short_side)
+    angle, stretch = _orientations(labels, linked, keep.size)
+    w, h = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
+    span = np.hypot(w, h)
+    idx = np.flatnonzero(keep & (stretch >= FAMILY_STRETCH))
+    if idx.size == 0:
+        return
+    # Pieces of one scratch, parted where the picture crosses it, lie on one line: their spans
+    # add up. Pieces side by side (a tripod's legs, a bundle of cables) do not.
+    t = np.radians(angle[idx])
+    cx = stats[idx, cv2.CC_STAT_LEFT] + w[idx] / 2
+    cy = stats[idx, cv2.CC_STAT_TOP] + h[idx] / 2
+    turn = np.abs((angle[idx, None] - angle[None, idx] + 90.0) % 180.0 - 90.0)
+    dx, dy = cx[None, :] - cx[:, None], cy[None, :] - cy[:, None]
+    off = np.abs(dx * np.sin(t)[:, None] - dy * np.cos(t)[:, None])  # across my direction
+    one_line = (turn <= FAMILY_DEGREES) & (off <= COLLINEAR)
+    total = (one_line * span[idx][None, :]).sum(axis=1)
+    keep[idx[total < STRAIGHT_LENGTH * short_side]] = False
 
 
 def _along_lines(
