@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from service.pipeline.damage import creases
+from service.pipeline.damage import creases, oriented
 
 
 @dataclass(frozen=True)
@@ -42,10 +42,11 @@ class Scale:
     max_half_width: float  # pixels from the centre line to the edge, at most
     texture_gain: float  # a seed needs this many times the local mean response
     max_company: float  # fraction of other line pixels around it, beyond which it is detail
+    line_spreads: float = 0.0  # robust deviations of line strength a seed needs (0: not used)
 
 
 FINE = Scale(kernel=7, low=18, high=60, min_length=0.08, max_half_width=3.5,
-             texture_gain=4.0, max_company=0.12)  # fmt: skip
+             texture_gain=4.0, max_company=0.12, line_spreads=4.0)  # fmt: skip
 CREASE = Scale(kernel=17, low=14, high=24, min_length=0.45, max_half_width=6.0,
                texture_gain=3.0, max_company=0.12)  # fmt: skip
 COMPANY_RADIUS = 12  # pixels around a line where its "family" would be
@@ -63,6 +64,12 @@ EXACT_REACH = 0.12  # within this share of the tonal range it is the paper's (or
 EXACT_FLOOR = 25  # …and there a seed needs only this much contrast
 FACE_MARGIN = 0.25  # of a face box's size: glasses and hair reach a little beyond it
 RIM = 1  # pixels: the soft edge of a scanned crack is damage too
+GROW_SPREADS = 3.0  # robust deviations of line strength a pixel needs to extend a line
+LINE_GAIN = 3.0  # a seed's line strength over the mean strength around it
+STRAIGHT_LENGTH = 0.4  # of the short side: a straight line found by its strength spans this
+COLLINEAR = 3.0  # pixels across: straight pieces this near one another's line are one line
+SEED_FLOOR = 40  # grey levels of contrast a seed on a line needs
+LINE_GROW = 2  # steps of hysteresis along the line strength: it stays on the line
 
 
 def responses(grey: np.ndarray, kernel: int) -> tuple[np.ndarray, np.ndarray]:
@@ -233,6 +240,80 @@ def _not_within(stats: np.ndarray, keep: np.ndarray, faces: list[Box]) -> None:
         keep &= ~within
 
 
+def _long_if_straight(
+    labels: np.ndarray, linked: np.ndarray, stats: np.ndarray, keep: np.ndarray, short_side: int
+) -> None:
+    """Drop kept straight lines shorter than `STRAIGHT_LENGTH`, in place: a straight bright
+    or dark rod of that size is as often the picture's (a tripod's leg, a mast, a cable) as a
+    scratch, and a scratch runs on across much of the print; a crack, jagged, is not held to it."""
+    angle, stretch = _orientations(labels, linked, keep.size)
+    w, h = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
+    span = np.hypot(w, h)
+    idx = np.flatnonzero(keep & (stretch >= FAMILY_STRETCH))
+    if idx.size == 0:
+        return
+    # Pieces of one scratch, parted where the picture crosses it, lie on one line: their spans
+    # add up. Pieces side by side (a tripod's legs, a bundle of cables) do not.
+    t = np.radians(angle[idx])
+    cx = stats[idx, cv2.CC_STAT_LEFT] + w[idx] / 2
+    cy = stats[idx, cv2.CC_STAT_TOP] + h[idx] / 2
+    turn = np.abs((angle[idx, None] - angle[None, idx] + 90.0) % 180.0 - 90.0)
+    dx, dy = cx[None, :] - cx[:, None], cy[None, :] - cy[:, None]
+    off = np.abs(dx * np.sin(t)[:, None] - dy * np.cos(t)[:, None])  # across my direction
+    one_line = (turn <= FAMILY_DEGREES) & (off <= COLLINEAR)
+    total = (one_line * span[idx][None, :]).sum(axis=1)
+    keep[idx[total < STRAIGHT_LENGTH * short_side]] = False
+
+
+def _along_lines(
+    resp: np.ndarray,
+    tone: np.ndarray,
+    scale: Scale,
+    floors: tuple[int, int],
+    faces: list[Box] | None,
+) -> np.ndarray:
+    """Damage lines found by their line strength (`oriented`) rather than by the pixels'
+    contrast over the local texture: a scratch across grass is crossed and touched by blades
+    everywhere, so its connected pixels merge with theirs, but along its length it stays
+    bright where they average out. Seeds stand out in line strength, have some contrast of
+    their own and the tone of paper or black; the line they make is judged on its shape,
+    face and family as the others are, and grown only into pixels still on a line."""
+    length = oriented.segment_length(min(resp.shape))
+    s = oriented.strength(resp, length)
+    floor, floor_high = floors
+    high = max(oriented.level(s, scale.line_spreads), floor / 2)
+    seeds: np.ndarray = (s >= high) & (resp >= floor_high) & tone
+    seeds &= s >= oriented.busy(s, length) * LINE_GAIN
+    e = EDGE_MARGIN
+    seeds[:e], seeds[-e:], seeds[:, :e], seeds[:, -e:] = False, False, False, False
+    if not seeds.any():
+        return seeds
+    linked = _linked(seeds)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(linked.view(np.uint8))
+    keep = _keep(stats, scale, min(resp.shape))
+    if keep.any() and faces:
+        _not_within(stats, keep, faces)
+    if keep.any():
+        _thin_enough(labels, linked, keep, scale)
+    if keep.any():
+        _no_family(labels, linked, keep)
+    if keep.any():
+        _alone(labels, linked, keep, scale)
+    if keep.any():
+        _long_if_straight(labels, linked, stats, keep, min(resp.shape))
+    if keep.any():
+        _no_mesh(labels, keep)
+    if not keep.any():
+        return np.zeros(resp.shape, bool)
+    low = max(oriented.level(s, GROW_SPREADS), floor / 4)
+    path = ((resp >= floor) & (s >= low)) | seeds
+    out: np.ndarray = keep[labels] & seeds
+    step = np.ones((3, 3), np.uint8)
+    for _ in range(LINE_GROW):
+        out = np.asarray(cv2.dilate(out.view(np.uint8), step) > 0) & path
+    return out
+
+
 def line_mask(
     tones: Tones,
     scale: Scale,
@@ -257,6 +338,8 @@ def line_mask(
     for resp, (tone, exact) in zip(pair, gates, strict=True):
         weak = resp >= _local_threshold(resp, scale, floor_low, WEAK_TEXTURE_GAIN)
         strong = _strong(resp, tone, exact, scale, floor_high)
+        if scale.line_spreads:
+            out |= _along_lines(resp, exact, scale, (floor_low, SEED_FLOOR), faces)
         if not strong.any():
             continue
         linked = _linked(strong)
