@@ -15,16 +15,13 @@ Damage comes in two shapes that want different repairs:
 
 A 600-dpi scan is 45 megapixels: the mask is read in TILE-sized pieces, only where it has
 damage (a box-reduced copy says where), and each piece is inpainted in a padded crop and pasted
-back. Holes come first, each in one crop with room for texture sources around it, separate
-holes side by side on the strip workers (a hole's crop reads no pixel of another hole, and
-writes only its own); lines after, so a crack that runs into a filled hole is rebuilt from the
-filled hole, not from the paper.
+back. Holes come first, each in one crop with room for texture sources around it; lines after,
+so a crack that runs into a filled hole is rebuilt from the filled hole, not from the paper.
 At no time is more than the result, the scan (unless `in_place`) and a few crops alive.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import cv2
@@ -46,7 +43,6 @@ INPAINT_RADIUS = 3
 MODES = {"RGB": 3, "RGBA": 3, "L": 1, "LA": 1, "I;16": 1, "I;16L": 1, "I;16B": 1, "F": 1}
 
 Box = tuple[int, int, int, int]
-_PASTE = threading.Lock()  # a hole's read-modify-write of its box, holes filled side by side
 
 
 def fill(image: Image.Image, mask: Image.Image, *, in_place: bool = False) -> Image.Image:
@@ -63,15 +59,11 @@ def fill(image: Image.Image, mask: Image.Image, *, in_place: bool = False) -> Im
         return image
     out = image if in_place and not image.readonly else image.copy()
     boxes, textured = _hole_boxes(_hole_cells(m, cells), image.size)
-
-    def fill_holes(box: Box) -> None:
+    for box in boxes:
         pieces: list[Box] = []
         for piece in _hole_pieces(box, textured):
             _fill_hole(out, m, piece, pieces)
             pieces.append(piece)
-
-    for _ in ordered_map(fill_holes, boxes):  # separate holes on the strip workers side by side
-        pass
     tiles = _tiles(cells, image.size)
     for done in ordered_map(lambda box: _fill_lines(out, m, box, textured), tiles):
         if done is not None:
@@ -248,15 +240,8 @@ def _fill_hole(out: Image.Image, m: Image.Image, box: Box, done: list[Box]) -> N
     arr = np.array(out.crop(big))
     seed = (box[0] * 7919 + box[1]) % (2**32)  # the same scan gives the same repair
     values = texture.fill_hole(_bands(arr, out.mode), hole, damaged, seed=seed)
-    del arr
-    x0, y0 = box[0] - big[0], box[1] - big[1]
-    core = slice(y0, y0 + box[3] - box[1]), slice(x0, x0 + box[2] - box[0])
-    values = values.reshape(*hole.shape, -1)[core]
-    # Only the hole's own pixels change: another hole's box may overlap this one, and it is
-    # filled at the same time (its pixels are damage here, never read).
-    with _PASTE:
-        at, patch = _patch(out.mode, np.array(out.crop(box)), values, hole[core], box, box)
-        out.paste(patch, at[:2])
+    at, patch = _patch(out.mode, arr, values.reshape(*hole.shape, -1), hole, box, big)
+    out.paste(patch, at[:2])
 
 
 def _clip(box: Box, to: Box) -> Box:
