@@ -16,12 +16,12 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from PIL import Image, ImageChops
+from PIL import Image
 
 from service.pipeline import faces
 from service.pipeline.damage import creases, flatten, lines, specks
 from service.pipeline.ops._common import estimate_noise, reduced
-from service.pipeline.parallel import ordered_map, strips
+from service.pipeline.parallel import in_background, ordered_map, strips
 
 MIN_SIDE = 32  # pixels: a picture this small has no room for a line to be told from detail
 DAMAGE, FOLD = 255, 254  # mask values: rebuilt by the fill; flattened (the picture is beneath)
@@ -78,10 +78,9 @@ def _faces(grey: np.ndarray) -> list[lines.Box]:
     ]
 
 
-def _line_mask(image: Image.Image, noise: float) -> Found:
-    """Damage lines as a full-size 'L' mask, found on a reduced copy of a big scan."""
-    factor = math.ceil(max(image.size) / WORK_SIDE)
-    small = reduced(image, factor) if factor > 1 else image
+def _judge_lines(small: Image.Image, size: tuple[int, int], factor: int, noise: float) -> Found:
+    """Damage lines as a full-`size` 'L' mask, judged on `small` (the scan reduced by
+    `factor`). Uses no strip worker: it runs on one, beside the specks' search."""
     t = tones(small)
     found, ends = lines.damage_lines(t, noise / factor, _faces(t.grey))
     if factor > 1:  # one more small pixel all round: the full-size line's rim
@@ -90,28 +89,36 @@ def _line_mask(image: Image.Image, noise: float) -> Found:
     values[creases.band(values.shape, ends, creases.HALF_WIDTH) & ~found] = FOLD
     mask = Image.fromarray(values, "L")
     if factor > 1:
-        mask = mask.resize(image.size, Image.Resampling.NEAREST)
+        mask = mask.resize(size, Image.Resampling.NEAREST)
     half = creases.HALF_WIDTH * factor + factor // 2
     return Found(mask, [flatten.Fold(e * factor, half, factor) for e in ends])
 
 
-def _add_specks(mask: Image.Image, image: Image.Image, noise: float) -> None:
-    """Mark dust specks in `mask`, found strip by strip at full resolution, in place."""
+Specks = list[tuple[int, np.ndarray, np.ndarray]]  # per strip: its top row, the specks' y and x
+
+
+def _specks(image: Image.Image, noise: float) -> Specks:
+    """The dust specks, found strip by strip at full resolution, as pixel positions (dust is a
+    few thousand pixels: no full-size mask while the lines are judged beside)."""
     w, h = image.size
 
-    def job(span: tuple[int, int]) -> tuple[int, Image.Image | None]:
+    def job(span: tuple[int, int]) -> tuple[int, np.ndarray, np.ndarray]:
         y0, y1 = span
         top, bottom = max(0, y0 - SPECK_MARGIN), min(h, y1 + SPECK_MARGIN)
         found = specks.speck_mask(_grey(image.crop((0, top, w, bottom))), noise)
-        core = found[y0 - top : y1 - top]
-        if not core.any():
-            return y0, None
-        return y0, Image.fromarray(core.view(np.uint8) * np.uint8(255), "L")
+        ys, xs = np.nonzero(found[y0 - top : y1 - top])
+        return y0, ys.astype(np.int32), xs.astype(np.int32)
 
-    for y0, part in ordered_map(job, strips(h, SPECK_ROWS)):
-        if part is not None:
-            box = (0, y0, w, y0 + part.height)
-            mask.paste(ImageChops.lighter(mask.crop(box), part), box)
+    return [part for part in ordered_map(job, strips(h, SPECK_ROWS)) if part[1].size]
+
+
+def _add_specks(mask: Image.Image, found: Specks) -> None:
+    """Mark the dust specks `found` in `mask`, in place."""
+    for y0, ys, xs in found:
+        box = (0, y0, mask.width, min(mask.height, y0 + SPECK_ROWS))
+        part = np.array(mask.crop(box))
+        part[ys, xs] = DAMAGE
+        mask.paste(Image.fromarray(part, "L"), box)
 
 
 def find(image: Image.Image) -> Found:
@@ -119,8 +126,16 @@ def find(image: Image.Image) -> Found:
     if min(image.size) < MIN_SIDE:
         return Found(Image.new("L", image.size, 0), [])
     noise = estimate_noise(image)
-    found = _line_mask(image, noise)
-    _add_specks(found.mask, image, noise)
+    factor = math.ceil(max(image.size) / WORK_SIDE)
+    small = reduced(image, factor) if factor > 1 else image
+    # The lines are judged on one strip worker (the reduced copy, all at once) while the
+    # specks are looked for on the other, strip by strip at full size.
+    judged = in_background(_judge_lines, small, image.size, factor, noise)
+    try:
+        dust = _specks(image, noise)
+    finally:
+        found = judged.result()
+    _add_specks(found.mask, dust)
     torn = _tears(image)
     if torn is not None and torn.any():
         found.mask.paste(DAMAGE, mask=Image.fromarray(torn.view(np.uint8) * np.uint8(255), "L"))

@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from service.pipeline import compose
 from service.pipeline.damage import texture
 from service.pipeline.parallel import ordered_map
 
@@ -64,6 +65,8 @@ def fill(image: Image.Image, mask: Image.Image, *, in_place: bool = False) -> Im
         for piece in _hole_pieces(box, textured):
             _fill_hole(out, m, piece, pieces)
             pieces.append(piece)
+    if boxes:
+        compose.release_memory()  # the holes' crops, before the line tiles' peak
     tiles = _tiles(cells, image.size)
     for done in ordered_map(lambda box: _fill_lines(out, m, box, textured), tiles):
         if done is not None:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from service.pipeline import handoff
+from service.pipeline import compose, handoff
 from service.pipeline.damage import detect, fill, flatten
 from service.pipeline.ops._common import split_alpha, with_alpha
 from service.pipeline.parallel import strips
@@ -33,27 +33,35 @@ def repair_damage(image: Image.Image, ctx: OpContext, /, **_: Any) -> Image.Imag
     """The image with its damage repaired; the very same object when none is found."""
     if image.mode not in MODES:
         return image
+    compose.release_memory()  # what the steps before freed, before this step's peak
     base, alpha = split_alpha(image)
     found = detect.find(base)
+    folds = found.folds
     edited = handoff.edited_mask(ctx, found.mask)  # what the user added is 255: filled
-    mask = detect.as_mask(edited)
+    del found  # its mask is `edited` now, or garbage
+    # Without a fold the mask is 0 or 255 already (DAMAGE); with one its 254s become 255.
+    mask = detect.as_mask(edited) if folds else edited
     ctx.extra[handoff.DAMAGE_MASK] = mask
     if mask.getbbox() is None:
         return image
-    repaired = _flattened(base, found, edited)
-    to_fill = edited.point(lambda v: 255 if v == detect.DAMAGE else 0)
-    repaired = fill.fill(repaired, to_fill)
-    if repaired is base:
-        return image
+    compose.release_memory()  # the detectors' strips, before the fill's copy and crops
+    owned = base is not image  # alpha split off: `base` is this step's own copy
+    if not folds:  # what the fill takes (≥ 128) is the shared mask itself
+        repaired = fill.fill(base, mask, in_place=owned)
+    else:
+        flat = _flattened(base, folds, edited)
+        _drop_folds(edited)  # what is left ≥ 128 is what the fill rebuilds
+        # The fill writes into the flattened copy, which is this step's own: one copy in all.
+        repaired = fill.fill(flat, edited, in_place=owned or flat is not base)
+        del edited, flat
+    compose.release_memory()  # the crops' memory, before the next step's peak
     return with_alpha(repaired, alpha)
 
 
-def _flattened(base: Image.Image, found: detect.Found, edited: Image.Image) -> Image.Image:
+def _flattened(base: Image.Image, folds: list[flatten.Fold], edited: Image.Image) -> Image.Image:
     """`base` with its folds flattened where the mask still marks them as folds."""
-    if not found.folds:
-        return base
     grey = np.asarray(base.getchannel(0) if base.mode == "L" else base.convert("L"))
-    tables = flatten.profiles(grey, found.folds)
+    tables = flatten.profiles(grey, folds)
     del grey
     out: Image.Image | None = None
     for y0, y1 in strips(base.height, FLATTEN_ROWS):  # strips: no second full-size array
@@ -67,3 +75,15 @@ def _flattened(base: Image.Image, found: detect.Found, edited: Image.Image) -> I
             out = base.copy()
         out.paste(Image.fromarray(pixels, base.mode), box)
     return base if out is None else out
+
+
+def _drop_folds(edited: Image.Image) -> None:
+    """Clear the fold marks of `edited` (this step's own mask) in place, strip by strip: a
+    full-size second mask would be more memory than the strips' work."""
+    for y0, y1 in strips(edited.height, FLATTEN_ROWS):
+        box = (0, y0, edited.width, y1)
+        part = np.array(edited.crop(box))
+        fold = part == detect.FOLD
+        if fold.any():
+            part[fold] = 0
+            edited.paste(Image.fromarray(part, "L"), box)
