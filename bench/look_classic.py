@@ -3,7 +3,7 @@
 For each scan: one overview sheet (before | after | the damage mask over the before), and 1:1
 crops around the largest repaired regions and around each face OpenCV's bundled cascade finds,
 so the places a crack was and the faces can be judged at full size. With `--readme`, also the
-README's picture (`docs/restoration.png`): before and after of one scan, side by side.
+README's picture (`docs/restoration.jpg`): before and after of one scan, side by side.
 
     .venv/bin/python bench/look_classic.py ../shared/data/real-old            # → bench/out/classic/
     .venv/bin/python bench/look_classic.py ../shared/data/real-old --readme scratched-a
@@ -124,7 +124,7 @@ def look(path: Path) -> None:
 
 
 def readme_picture(path: Path) -> None:
-    """docs/restoration.png: before and after of one scan, each at most 480 px wide."""
+    """docs/restoration.jpg: before and after of one scan, each at most 480 px wide."""
     scan = Image.open(path)
     scan.load()
     after, before, _, _ = run_classic(scan)
@@ -133,15 +133,15 @@ def readme_picture(path: Path) -> None:
     pic = labelled(
         [("before", before.resize(size)), ("after (classic, offline)", after.resize(size))]
     )
-    target = ROOT / "docs" / "restoration.png"
-    pic.save(target, optimize=True)
+    target = ROOT / "docs" / "restoration.jpg"
+    pic.save(target, quality=88, optimize=True)
     print(target)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", type=Path)
-    parser.add_argument("--readme", metavar="STEM", help="also write docs/restoration.png")
+    parser.add_argument("--readme", metavar="STEM", help="also write docs/restoration.jpg")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     for path in sorted(args.folder.glob("*.png")):
