@@ -127,7 +127,6 @@ def test_fine_detail_is_not_taken_for_damage(kind: str) -> None:
 
 
 def test_a_torn_corner_is_filled() -> None:
-    pytest.importorskip("service.pipeline.damage.tears", reason="the tear detector is not here")
     clean = picture("astronaut")
     hurt = damage(clean, 11, ("torn_corner",))
     out = repair_damage(hurt.image, OpContext())

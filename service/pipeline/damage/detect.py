@@ -1,7 +1,7 @@
 """The damage detector: one mask of everything broken on the print, at full size.
 
 Lines (cracks, scratches, creases) and specks are found on the grey picture; tears (paper-white
-regions reaching the edge) by `tears` when that detector is present. Specks vanish in a
+regions reaching the edge) by `tears`. Specks vanish in a
 thumbnail, so they are looked for at full resolution, strip by strip. Lines are judged on their
 length and company, which needs the whole picture at once; on a big scan that is done on a
 box-reduced copy no longer than `WORK_SIDE` (a line a few pixels wide at 600 dpi is still
@@ -10,7 +10,6 @@ one there), and the mask is scaled back up. Only the final mask is full-sized.
 
 from __future__ import annotations
 
-import importlib
 import math
 from dataclasses import dataclass
 
@@ -19,7 +18,7 @@ import numpy as np
 from PIL import Image
 
 from service.pipeline import faces
-from service.pipeline.damage import creases, flatten, lines, specks
+from service.pipeline.damage import creases, flatten, lines, specks, tears
 from service.pipeline.ops._common import estimate_noise, reduced
 from service.pipeline.parallel import in_background, ordered_map, strips
 
@@ -47,16 +46,8 @@ def _grey(image: Image.Image) -> np.ndarray:
 
 
 def _tears(image: Image.Image) -> np.ndarray | None:
-    """The tear detector's mask, when the `tears` module is there (it is built separately, and
-    the lines and specks are worth having without it)."""
-    try:
-        tears = importlib.import_module("service.pipeline.damage.tears")
-    except ModuleNotFoundError:
-        return None
-    tear_mask = getattr(tears, "tear_mask", None)
-    if tear_mask is None:
-        return None
-    found = tear_mask(image)
+    """The tear detector's mask (None when there is no tear)."""
+    found = tears.tear_mask(image)
     return None if found is None else np.asarray(found, bool)
 
 
