@@ -34,20 +34,9 @@ window.Brush = function (opts) {
   }
 
   function segment(s, from, to) {
-    const W = canvas.width, H = canvas.height;
     ctx.globalCompositeOperation = s.erase ? "destination-out" : "source-over";
     ctx.strokeStyle = ctx.fillStyle = COLOR;
-    ctx.lineWidth = 2 * s.r * W;
-    ctx.lineCap = ctx.lineJoin = "round";
-    ctx.beginPath();
-    if (from) {
-      ctx.moveTo(from[0] * W, from[1] * H);
-      ctx.lineTo(to[0] * W, to[1] * H);
-      ctx.stroke();
-    } else {
-      ctx.arc(to[0] * W, to[1] * H, s.r * W, 0, 2 * Math.PI);
-      ctx.fill();
-    }
+    window.PR.paintSegment(ctx, s.r, from, to);
   }
 
   function redraw() {

@@ -75,5 +75,26 @@ window.PR = (function () {
     + (c.cost_usd == null ? "" : " · ≈ $" + c.cost_usd.toFixed(3)));
   const statusLabel = (job) => (job.status === "done" && job.decision ? job.decision : job.status === "done" && job.to_review ? "to review" : job.status);
 
-  return { api, el, toast, onJob, fmtTime, fmtDuration, fmtSize, statusLabel, chainCost, csrf };
+  /* One brush dab or stroke on a canvas, in fractions of its size (radius `r` of its width):
+     the keep-original brush and the damage-mask brush paint alike. The caller sets the
+     composite operation and colour. */
+  function paintSegment(x, r, from, to) {
+    const W = x.canvas.width, H = x.canvas.height;
+    x.lineWidth = 2 * r * W;
+    x.lineCap = x.lineJoin = "round";
+    x.beginPath();
+    if (from) {
+      x.moveTo(from[0] * W, from[1] * H);
+      x.lineTo(to[0] * W, to[1] * H);
+      x.stroke();
+    } else {
+      x.arc(to[0] * W, to[1] * H, r * W, 0, 2 * Math.PI);
+      x.fill();
+    }
+  }
+
+  return {
+    api, el, toast, onJob, fmtTime, fmtDuration, fmtSize, statusLabel, chainCost, csrf,
+    paintSegment,
+  };
 })();

@@ -50,20 +50,10 @@ window.DamageMask = function (base, previous) {
   }
 
   function segment(target, s, from, to, op) {
-    const x = target.getContext("2d"), W = target.width, H = target.height;
+    const x = target.getContext("2d");
     x.globalCompositeOperation = op;
     x.strokeStyle = x.fillStyle = "#fff";
-    x.lineWidth = 2 * s.r * W;
-    x.lineCap = x.lineJoin = "round";
-    x.beginPath();
-    if (from) {
-      x.moveTo(from[0] * W, from[1] * H);
-      x.lineTo(to[0] * W, to[1] * H);
-      x.stroke();
-    } else {
-      x.arc(to[0] * W, to[1] * H, s.r * W, 0, 2 * Math.PI);
-      x.fill();
-    }
+    window.PR.paintSegment(x, s.r, from, to);
     x.globalCompositeOperation = "source-over";
   }
 
