@@ -265,6 +265,36 @@ def _long_if_straight(
     keep[idx[total < STRAIGHT_LENGTH * short_side]] = False
 
 
+def _judged(
+    seeds: np.ndarray,
+    scale: Scale,
+    faces: list[Box] | None,
+    weak: np.ndarray | None,
+    *,
+    straight_long: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The seeds linked into lines, labelled, and which labels look like damage (by label):
+    long and thin, not a face's own, no family, alone (among `weak` pixels too, when given),
+    no mesh — and, with `straight_long`, a straight one long enough to be a scratch."""
+    linked = _linked(seeds)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(linked.view(np.uint8))
+    short_side = min(seeds.shape)
+    keep = _keep(stats, scale, short_side)
+    if keep.any() and faces:
+        _not_within(stats, keep, faces)
+    if keep.any():
+        _thin_enough(labels, linked, keep, scale)
+    if keep.any():
+        _no_family(labels, linked, keep)
+    if keep.any():
+        _alone(labels, linked if weak is None else weak | linked, keep, scale)
+    if keep.any() and straight_long:
+        _long_if_straight(labels, linked, stats, keep, short_side)
+    if keep.any():
+        _no_mesh(labels, keep)
+    return labels, keep
+
+
 def _along_lines(
     resp: np.ndarray,
     tone: np.ndarray,
@@ -288,21 +318,7 @@ def _along_lines(
     seeds[:e], seeds[-e:], seeds[:, :e], seeds[:, -e:] = False, False, False, False
     if not seeds.any():
         return seeds
-    linked = _linked(seeds)
-    _, labels, stats, _ = cv2.connectedComponentsWithStats(linked.view(np.uint8))
-    keep = _keep(stats, scale, min(resp.shape))
-    if keep.any() and faces:
-        _not_within(stats, keep, faces)
-    if keep.any():
-        _thin_enough(labels, linked, keep, scale)
-    if keep.any():
-        _no_family(labels, linked, keep)
-    if keep.any():
-        _alone(labels, linked, keep, scale)
-    if keep.any():
-        _long_if_straight(labels, linked, stats, keep, min(resp.shape))
-    if keep.any():
-        _no_mesh(labels, keep)
+    labels, keep = _judged(seeds, scale, faces, None, straight_long=True)
     if not keep.any():
         return np.zeros(resp.shape, bool)
     low = max(oriented.level(s, GROW_SPREADS), floor / 4)
@@ -328,7 +344,6 @@ def line_mask(
     keeps and for the final mask, which grows from kept seeds into weak pixels near them.
     """
     grey = tones.grey
-    short_side = min(grey.shape)
     out = np.zeros(grey.shape, bool)
     # On a very noisy picture no line stands out enough: 255 is as high as contrast goes.
     floor_low = min(255, max(scale.low, round(3 * noise)))
@@ -342,19 +357,7 @@ def line_mask(
             out |= _along_lines(resp, exact, scale, (floor_low, SEED_FLOOR), faces)
         if not strong.any():
             continue
-        linked = _linked(strong)
-        _, labels, stats, _ = cv2.connectedComponentsWithStats(linked.view(np.uint8))
-        keep = _keep(stats, scale, short_side)
-        if keep.any() and faces:
-            _not_within(stats, keep, faces)
-        if keep.any():
-            _thin_enough(labels, linked, keep, scale)
-        if keep.any():
-            _no_family(labels, linked, keep)
-        if keep.any():
-            _alone(labels, weak | linked, keep, scale)
-        if keep.any():
-            _no_mesh(labels, keep)
+        labels, keep = _judged(strong, scale, faces, weak)
         if keep.any():
             out |= _grown(keep[labels] & strong, weak | strong)
     return out
