@@ -9,7 +9,7 @@ window.Brush = function (opts) {
   const frame = $("compare"), img = $("after-img"), canvas = $("brush-canvas"), ctx = canvas.getContext("2d");
   const toggle = $("brush-toggle"), size = $("brush-size");
   const COLOR = "#ff2d8a", MAX_CHARS = 2 * 1024 * 1024;
-  let strokes = [], base = null, dirty = false, current = null, erase = false, on = false;
+  let strokes = [], base = null, dirty = false, erase = false, on = false;
   const initial = opts.initial || null;
 
   /* The previous mask as an alpha-only layer (alpha × luminance covers both kinds of PNG). */
@@ -73,32 +73,20 @@ window.Brush = function (opts) {
     return [x / canvas.width, y / canvas.height];
   }
 
-  canvas.addEventListener("pointerdown", (ev) => {
-    ev.stopPropagation(); // not the before/after slider underneath
-    if (!on || current || !img.naturalWidth || (ev.pointerType === "mouse" && ev.button !== 0)) return;
-    ev.preventDefault();
-    canvas.setPointerCapture(ev.pointerId);
-    const r = Number(size.value) / 2 / scale().s / canvas.width; // screen px → fraction of the width
-    current = { id: ev.pointerId, erase, r, pts: [point(ev)] };
-    strokes.push(current);
-    dirty = true;
-    segment(current, null, current.pts[0]);
+  canvas.addEventListener("pointerdown", (ev) => ev.stopPropagation()); // not the before/after slider underneath
+  window.PR.brushStrokes(canvas, {
+    point,
+    begin(ev) {
+      if (!on || !img.naturalWidth) return null;
+      const r = Number(size.value) / 2 / scale().s / canvas.width; // screen px → fraction of the width
+      const s = { erase, r, pts: [point(ev)] };
+      strokes.push(s);
+      dirty = true;
+      return s;
+    },
+    paint: segment,
+    ended: changed,
   });
-  canvas.addEventListener("pointermove", (ev) => {
-    if (!current || ev.pointerId !== current.id) return;
-    for (const e of ev.getCoalescedEvents ? ev.getCoalescedEvents() : [ev]) {
-      const p = point(e);
-      segment(current, current.pts[current.pts.length - 1], p);
-      current.pts.push(p);
-    }
-  });
-  const end = (ev) => {
-    if (!current || ev.pointerId !== current.id) return;
-    current = null;
-    changed();
-  };
-  canvas.addEventListener("pointerup", end);
-  canvas.addEventListener("pointercancel", end);
 
   const painted = () => strokes.some((s) => !s.erase) || base !== null || (!!initial && !dirty);
 

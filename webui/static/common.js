@@ -93,8 +93,42 @@ window.PR = (function () {
     }
   }
 
+  /* Mouse, touch and pen strokes on a brush canvas, through Pointer Events, one pointer at a
+     time: `begin(ev)` returns a new stroke ({r, …} plus its `pts`, the first point) or null when
+     the press is not for painting; `paint(s, from, to)` draws one piece of it (from null: the
+     first dab); `drawn()`, if given, after each press or move; `ended()` when the pointer lets go. */
+  function brushStrokes(canvas, { begin, point, paint, drawn, ended }) {
+    let current = null;
+    canvas.addEventListener("pointerdown", (ev) => {
+      if (current || (ev.pointerType === "mouse" && ev.button !== 0)) return;
+      const s = begin(ev);
+      if (!s) return;
+      ev.preventDefault();
+      canvas.setPointerCapture(ev.pointerId);
+      current = Object.assign(s, { id: ev.pointerId });
+      paint(current, null, current.pts[0]);
+      if (drawn) drawn();
+    });
+    canvas.addEventListener("pointermove", (ev) => {
+      if (!current || ev.pointerId !== current.id) return;
+      for (const e of ev.getCoalescedEvents ? ev.getCoalescedEvents() : [ev]) {
+        const p = point(e);
+        paint(current, current.pts[current.pts.length - 1], p);
+        current.pts.push(p);
+      }
+      if (drawn) drawn();
+    });
+    const end = (ev) => {
+      if (!current || ev.pointerId !== current.id) return;
+      current = null;
+      ended();
+    };
+    canvas.addEventListener("pointerup", end);
+    canvas.addEventListener("pointercancel", end);
+  }
+
   return {
     api, el, toast, onJob, fmtTime, fmtDuration, fmtSize, statusLabel, chainCost, csrf,
-    paintSegment,
+    paintSegment, brushStrokes,
   };
 })();

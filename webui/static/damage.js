@@ -13,7 +13,7 @@ window.DamageMask = function (base, previous) {
   const RED = "#ff1a1a", MAX_CHARS = 2 * 1024 * 1024;
   const layer = () => document.createElement("canvas");
   const found = layer(), added = layer(), erased = layer();
-  let strokes = [], current = null, erasing = false, on = false, shownFor = null, ready = false;
+  let strokes = [], erasing = false, on = false, shownFor = null, ready = false;
   let initial = { add: null, erase: null }, kept = !!(previous && (previous.add || previous.erase));
   // `kept`: the reviewed job's own correction, sent again unless cleared (loaded into the layers
   // once the view is shown; sent as it came when it never was).
@@ -103,32 +103,19 @@ window.DamageMask = function (base, previous) {
     const r = canvas.getBoundingClientRect();
     return [(ev.clientX - r.left) / r.width, (ev.clientY - r.top) / r.height];
   }
-  canvas.addEventListener("pointerdown", (ev) => {
-    if (!on || current || !ready || (ev.pointerType === "mouse" && ev.button !== 0)) return;
-    ev.preventDefault();
-    canvas.setPointerCapture(ev.pointerId);
-    const shown = canvas.getBoundingClientRect().width / canvas.width;
-    current = { id: ev.pointerId, erase: erasing, r: Number(size.value) / 2 / shown / canvas.width, pts: [point(ev)] };
-    strokes.push(current);
-    apply(current, null, current.pts[0]);
-    compose();
+  window.PR.brushStrokes(canvas, {
+    point,
+    begin(ev) {
+      if (!on || !ready) return null;
+      const shown = canvas.getBoundingClientRect().width / canvas.width;
+      const s = { erase: erasing, r: Number(size.value) / 2 / shown / canvas.width, pts: [point(ev)] };
+      strokes.push(s);
+      return s;
+    },
+    paint: apply,
+    drawn: compose,
+    ended: changed,
   });
-  canvas.addEventListener("pointermove", (ev) => {
-    if (!current || ev.pointerId !== current.id) return;
-    for (const e of ev.getCoalescedEvents ? ev.getCoalescedEvents() : [ev]) {
-      const p = point(e);
-      apply(current, current.pts[current.pts.length - 1], p);
-      current.pts.push(p);
-    }
-    compose();
-  });
-  const end = (ev) => {
-    if (!current || ev.pointerId !== current.id) return;
-    current = null;
-    changed();
-  };
-  canvas.addEventListener("pointerup", end);
-  canvas.addEventListener("pointercancel", end);
 
   const corrected = () => strokes.length > 0 || kept;
 
