@@ -10,7 +10,7 @@ window.DamageMask = function (base, previous) {
   const $ = (id) => document.getElementById(id);
   const section = $("mask-section"), toggle = $("mask-toggle"), tools = $("mask-tools");
   const img = $("mask-before"), canvas = $("mask-canvas"), ctx = canvas.getContext("2d"), size = $("mask-size");
-  const RED = "#ff1a1a", MAX_CHARS = 2 * 1024 * 1024;
+  const RED = "#ff1a1a";
   const layer = () => document.createElement("canvas");
   const found = layer(), added = layer(), erased = layer();
   let strokes = [], erasing = false, on = false, shownFor = null, ready = false;
@@ -18,21 +18,11 @@ window.DamageMask = function (base, previous) {
   // `kept`: the reviewed job's own correction, sent again unless cleared (loaded into the layers
   // once the view is shown; sent as it came when it never was).
 
-  /* An image's painted part as white with alpha (alpha × luminance covers both kinds of PNG),
-     drawn over `target`, or tinted `color` when given. */
+  /* An image's painted part (white with alpha) drawn over `target`, or tinted `color` when given. */
   function paintedOnto(target, im, color) {
-    const c = layer();
-    c.width = target.width;
-    c.height = target.height;
-    const x = c.getContext("2d");
-    x.drawImage(im, 0, 0, c.width, c.height);
-    const d = x.getImageData(0, 0, c.width, c.height), p = d.data;
-    for (let i = 0; i < p.length; i += 4) {
-      p[i + 3] = Math.round((p[i + 3] * (p[i] + p[i + 1] + p[i + 2])) / 765);
-      p[i] = p[i + 1] = p[i + 2] = 255;
-    }
-    x.putImageData(d, 0, 0);
+    const c = window.PR.whiteAlpha(im, target.width, target.height);
     if (color) {
+      const x = c.getContext("2d");
       x.globalCompositeOperation = "source-in";
       x.fillStyle = color;
       x.fillRect(0, 0, c.width, c.height);
@@ -175,22 +165,6 @@ window.DamageMask = function (base, previous) {
       (kept ? " (its earlier corrections go with the re-run)." : ".");
   }
 
-  /* A layer as a PNG data URL, or null when nothing is painted on it. */
-  function png(c) {
-    const alpha = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
-    let any = false;
-    for (let i = 3; i < alpha.length && !any; i += 4) any = alpha[i] > 0;
-    if (!any) return null;
-    for (let k = 1; ; k *= 0.7) { // shrink in the rare case the PNG is too big
-      const out = layer();
-      out.width = Math.max(1, Math.round(c.width * k));
-      out.height = Math.max(1, Math.round(c.height * k));
-      out.getContext("2d").drawImage(c, 0, 0, out.width, out.height);
-      const url = out.toDataURL("image/png");
-      if (url.length <= MAX_CHARS || out.width < 64) return url;
-    }
-  }
-
   /* The `damage_mask` hand edit for a re-run, or null when nothing is corrected. */
   function edit() {
     if (!corrected()) return null;
@@ -199,7 +173,7 @@ window.DamageMask = function (base, previous) {
       for (const k of ["add", "erase"]) if (previous[k]) params[k] = previous[k];
       return { op: "damage_mask", params };
     }
-    const params = {}, add = png(added), erase = png(erased);
+    const params = {}, add = window.PR.maskPng(added), erase = window.PR.maskPng(erased);
     if (add) params.add = add;
     if (erase) params.erase = erase;
     return add || erase ? { op: "damage_mask", params } : null;
