@@ -18,16 +18,9 @@ window.DamageMask = function (base, previous) {
   // `kept`: the reviewed job's own correction, sent again unless cleared (loaded into the layers
   // once the view is shown; sent as it came when it never was).
 
-  /* An image's painted part (white with alpha) drawn over `target`, or tinted `color` when given. */
-  function paintedOnto(target, im, color) {
-    const c = window.PR.whiteAlpha(im, target.width, target.height);
-    if (color) {
-      const x = c.getContext("2d");
-      x.globalCompositeOperation = "source-in";
-      x.fillStyle = color;
-      x.fillRect(0, 0, c.width, c.height);
-    }
-    target.getContext("2d").drawImage(c, 0, 0);
+  /* An image's painted part (white with alpha) drawn over `target`, at its size. */
+  function paintedOnto(target, im) {
+    target.getContext("2d").drawImage(window.PR.whiteAlpha(im, target.width, target.height), 0, 0);
   }
 
   function load(url) {
