@@ -40,9 +40,15 @@ if OP not in registry.names():
     registry.register(OP, "tests only: marks a fixed box as damage")(mark_damage_box)
 
 
+def _models_plus(tmp: Path, chain: str) -> Path:
+    """The real models.toml with `chain` (TOML text) appended, written into `tmp`."""
+    path = tmp / "models.toml"
+    path.write_text(MODELS.read_text(encoding="utf-8") + chain, encoding="utf-8")
+    return path
+
+
 def models_with_mask_chain(tmp: Path) -> Path:
     """The real models.toml plus a chain `masked`: remove the border, mark the box, level."""
-    path = tmp / "models.toml"
     chain = f"""
 
 [chains.{CHAIN}]
@@ -55,8 +61,7 @@ op = "{OP}"
 [[chains.{CHAIN}.steps]]
 op = "auto_levels"
 """
-    path.write_text(MODELS.read_text(encoding="utf-8") + chain, encoding="utf-8")
-    return path
+    return _models_plus(tmp, chain)
 
 
 NO_DETECTOR = "levels-only"
@@ -64,7 +69,6 @@ NO_DETECTOR = "levels-only"
 
 def models_with_plain_chain(tmp: Path) -> Path:
     """The real models.toml plus a chain with no damage step at all: levels only."""
-    path = tmp / "models.toml"
     chain = f"""
 
 [chains.{NO_DETECTOR}]
@@ -73,5 +77,4 @@ description = "No damage detector: no mask to show."
 [[chains.{NO_DETECTOR}.steps]]
 op = "auto_levels"
 """
-    path.write_text(MODELS.read_text(encoding="utf-8") + chain, encoding="utf-8")
-    return path
+    return _models_plus(tmp, chain)

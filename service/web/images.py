@@ -122,7 +122,7 @@ async def file_response(
             local = Path(tmp) / "file"
             await services.storage.download(path, local)
             data = await _decode(services, local, _to_png, None)
-        return Response(data, media_type="image/png", headers=IMMUTABLE)
+        return png(data)
     media = BROWSER_TYPES.get(suffix) or OTHER_TYPES.get(suffix) or "application/octet-stream"
     headers = {
         "content-disposition": disposition("attachment" if download else "inline", filename),

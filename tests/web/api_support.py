@@ -72,9 +72,10 @@ async def _sign_in(client: httpx.AsyncClient) -> str:
 
 @asynccontextmanager
 async def api_for(data_dir: Path, **overrides: Any) -> AsyncIterator[Api]:
-    """The app with its lifespan running, and a signed-in client of it."""
+    """The app with its lifespan running, and a signed-in client of it (on the Redis of
+    `redis_url=` when given: a test's own server)."""
     settings = make_settings(data_dir, **overrides)
-    services = await Services.open(settings, REDIS_URL)
+    services = await Services.open(settings, settings.redis_url or REDIS_URL)
     app = create_app(settings, services=services)
     try:
         async with (

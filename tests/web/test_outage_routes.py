@@ -8,18 +8,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 import redis
 
 from service.queue import JobRequest
-from service.runtime.services import Services
-from service.web.app import create_app
 from service.web.health import LIVENESS_GRACE
 from tests.faults.harness import OwnRedis
-from tests.web.api_support import _sign_in
-from tests.web.conftest import BASE
-from tests.web.live import make_settings
+from tests.web.api_support import api_for
 
 
 @pytest.fixture
@@ -46,54 +41,36 @@ def refuse_writes(url: str) -> None:
 async def test_retry_on_a_redis_that_refuses_writes_is_503_not_500(
     own_redis: OwnRedis, tmp_path: Path
 ) -> None:
-    settings = make_settings(tmp_path / "data", redis_url=own_redis.url)
-    services = await Services.open(settings, own_redis.url)
-    app = create_app(settings, services=services)
-    try:
-        async with (
-            app.router.lifespan_context(app),
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as client,
-        ):
-            token = await _sign_in(client)
-            record = await services.queue.submit(
-                JobRequest(
-                    source="/F/to-restore/a.jpg",
-                    output="/F/restored/a.jpg",
-                    chain="classic",
-                    identity="a",
-                    version="1",
-                )
+    async with api_for(tmp_path / "data", redis_url=own_redis.url) as api:
+        record = await api.services.queue.submit(
+            JobRequest(
+                source="/F/to-restore/a.jpg",
+                output="/F/restored/a.jpg",
+                chain="classic",
+                identity="a",
+                version="1",
             )
-            assert record is not None
-            await services.store.update(record.id, status="failed", error="503 from fal-ai")
-            refuse_writes(own_redis.url)
-            r = await client.post("/api/jobs/retry", json={}, headers={"x-csrf-token": token})
-            assert r.status_code == 503, r.text
-            assert "Redis refuses writes" in r.json()["error"]
-            assert (await client.get("/api/jobs")).status_code == 200  # reading still works
-    finally:
-        await services.aclose()
+        )
+        assert record is not None
+        await api.services.store.update(record.id, status="failed", error="503 from fal-ai")
+        refuse_writes(own_redis.url)
+        r = await api.post("/api/jobs/retry", {})
+        assert r.status_code == 503, r.text
+        assert "Redis refuses writes" in r.json()["error"]
+        assert (await api.client.get("/api/jobs")).status_code == 200  # reading still works
 
 
 async def test_liveness_fails_only_for_a_worker_that_cannot_reach_redis(
     own_redis: OwnRedis, tmp_path: Path
 ) -> None:
-    settings = make_settings(tmp_path / "data", redis_url=own_redis.url)
-    services = await Services.open(settings, own_redis.url)
-    app = create_app(settings, services=services)
-    try:
-        async with (
-            app.router.lifespan_context(app),
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as client,
-        ):
-            services.trouble.failing("Redis unreachable: ConnectionError")
-            services.trouble.since = time.monotonic() - LIVENESS_GRACE - 1  # away that long
-            assert (await client.get("/healthz")).status_code == 200  # web only: stay up
-            services.hosts_worker = True
-            r = await client.get("/healthz")
-            assert r.status_code == 503
-            assert "unreachable" in r.json()["redis"]
-            services.trouble.ok()
-            assert (await client.get("/healthz")).status_code == 200
-    finally:
-        await services.aclose()
+    async with api_for(tmp_path / "data", redis_url=own_redis.url) as api:
+        services, client = api.services, api.client
+        services.trouble.failing("Redis unreachable: ConnectionError")
+        services.trouble.since = time.monotonic() - LIVENESS_GRACE - 1  # away that long
+        assert (await client.get("/healthz")).status_code == 200  # web only: stay up
+        services.hosts_worker = True
+        r = await client.get("/healthz")
+        assert r.status_code == 503
+        assert "unreachable" in r.json()["redis"]
+        services.trouble.ok()
+        assert (await client.get("/healthz")).status_code == 200

@@ -8,26 +8,15 @@ window.Brush = function (opts) {
   const $ = (id) => document.getElementById(id);
   const frame = $("compare"), img = $("after-img"), canvas = $("brush-canvas"), ctx = canvas.getContext("2d");
   const toggle = $("brush-toggle"), size = $("brush-size");
-  const COLOR = "#ff2d8a", MAX_CHARS = 2 * 1024 * 1024;
-  let strokes = [], base = null, dirty = false, current = null, erase = false, on = false;
+  const COLOR = "#ff2d8a";
+  let strokes = [], base = null, dirty = false, erase = false, on = false;
   const initial = opts.initial || null;
 
-  /* The previous mask as an alpha-only layer (alpha × luminance covers both kinds of PNG). */
+  /* The previous mask as an alpha-only layer. */
   if (initial) {
     const im = new Image();
     im.onload = () => {
-      const c = document.createElement("canvas");
-      c.width = im.naturalWidth;
-      c.height = im.naturalHeight;
-      const x = c.getContext("2d");
-      x.drawImage(im, 0, 0);
-      const d = x.getImageData(0, 0, c.width, c.height), p = d.data;
-      for (let i = 0; i < p.length; i += 4) {
-        p[i + 3] = Math.round((p[i + 3] * (p[i] + p[i + 1] + p[i + 2])) / 765);
-        p[i] = p[i + 1] = p[i + 2] = 255;
-      }
-      x.putImageData(d, 0, 0);
-      base = c;
+      base = window.PR.whiteAlpha(im, im.naturalWidth, im.naturalHeight);
       redraw();
     };
     im.src = initial;
@@ -73,32 +62,20 @@ window.Brush = function (opts) {
     return [x / canvas.width, y / canvas.height];
   }
 
-  canvas.addEventListener("pointerdown", (ev) => {
-    ev.stopPropagation(); // not the before/after slider underneath
-    if (!on || current || !img.naturalWidth || (ev.pointerType === "mouse" && ev.button !== 0)) return;
-    ev.preventDefault();
-    canvas.setPointerCapture(ev.pointerId);
-    const r = Number(size.value) / 2 / scale().s / canvas.width; // screen px → fraction of the width
-    current = { id: ev.pointerId, erase, r, pts: [point(ev)] };
-    strokes.push(current);
-    dirty = true;
-    segment(current, null, current.pts[0]);
+  canvas.addEventListener("pointerdown", (ev) => ev.stopPropagation()); // not the before/after slider underneath
+  window.PR.brushStrokes(canvas, {
+    point,
+    begin(ev) {
+      if (!on || !img.naturalWidth) return null;
+      const r = Number(size.value) / 2 / scale().s / canvas.width; // screen px → fraction of the width
+      const s = { erase, r, pts: [point(ev)] };
+      strokes.push(s);
+      dirty = true;
+      return s;
+    },
+    paint: segment,
+    ended: changed,
   });
-  canvas.addEventListener("pointermove", (ev) => {
-    if (!current || ev.pointerId !== current.id) return;
-    for (const e of ev.getCoalescedEvents ? ev.getCoalescedEvents() : [ev]) {
-      const p = point(e);
-      segment(current, current.pts[current.pts.length - 1], p);
-      current.pts.push(p);
-    }
-  });
-  const end = (ev) => {
-    if (!current || ev.pointerId !== current.id) return;
-    current = null;
-    changed();
-  };
-  canvas.addEventListener("pointerup", end);
-  canvas.addEventListener("pointercancel", end);
 
   const painted = () => strokes.some((s) => !s.erase) || base !== null || (!!initial && !dirty);
 
@@ -140,22 +117,7 @@ window.Brush = function (opts) {
   function mask() {
     if (initial && !dirty) return initial;
     if (!painted() || !canvas.width) return null;
-    const alpha = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
-    let any = false;
-    for (let i = 3; i < alpha.length && !any; i += 4) any = alpha[i] > 0;
-    if (!any) return null;
-    for (let k = 1; ; k *= 0.7) { // shrink in the rare case the PNG is too big
-      const out = document.createElement("canvas");
-      out.width = Math.max(1, Math.round(canvas.width * k));
-      out.height = Math.max(1, Math.round(canvas.height * k));
-      const o = out.getContext("2d");
-      o.drawImage(canvas, 0, 0, out.width, out.height);
-      o.globalCompositeOperation = "source-in";
-      o.fillStyle = "#fff";
-      o.fillRect(0, 0, out.width, out.height);
-      const url = out.toDataURL("image/png");
-      if (url.length <= MAX_CHARS || out.width < 64) return url;
-    }
+    return window.PR.maskPng(canvas);
   }
 
   setMode(false);

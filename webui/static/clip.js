@@ -64,5 +64,5 @@ window.ClipView = function (catalog) {
     return { clip_model: $("rerun-clip-model").value || null, clip_prompt: $("rerun-clip-prompt").value.trim() || null };
   }
 
-  return { render, fillRerun, rerunFields, makesClip };
+  return { render, fillRerun, rerunFields };
 };

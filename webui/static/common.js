@@ -93,8 +93,81 @@ window.PR = (function () {
     }
   }
 
+  /* Mouse, touch and pen strokes on a brush canvas, through Pointer Events, one pointer at a
+     time: `begin(ev)` returns a new stroke ({r, …} plus its `pts`, the first point) or null when
+     the press is not for painting; `paint(s, from, to)` draws one piece of it (from null: the
+     first dab); `drawn()`, if given, after each press or move; `ended()` when the pointer lets go. */
+  function brushStrokes(canvas, { begin, point, paint, drawn, ended }) {
+    let current = null;
+    canvas.addEventListener("pointerdown", (ev) => {
+      if (current || (ev.pointerType === "mouse" && ev.button !== 0)) return;
+      const s = begin(ev);
+      if (!s) return;
+      ev.preventDefault();
+      canvas.setPointerCapture(ev.pointerId);
+      current = Object.assign(s, { id: ev.pointerId });
+      paint(current, null, current.pts[0]);
+      if (drawn) drawn();
+    });
+    canvas.addEventListener("pointermove", (ev) => {
+      if (!current || ev.pointerId !== current.id) return;
+      for (const e of ev.getCoalescedEvents ? ev.getCoalescedEvents() : [ev]) {
+        const p = point(e);
+        paint(current, current.pts[current.pts.length - 1], p);
+        current.pts.push(p);
+      }
+      if (drawn) drawn();
+    });
+    const end = (ev) => {
+      if (!current || ev.pointerId !== current.id) return;
+      current = null;
+      ended();
+    };
+    canvas.addEventListener("pointerup", end);
+    canvas.addEventListener("pointercancel", end);
+  }
+
+  /* A mask image's painted part as white with alpha on a new canvas of `w`×`h` (alpha ×
+     luminance covers both kinds of PNG: white on black, and white on transparent). */
+  function whiteAlpha(im, w, h) {
+    const c = document.createElement("canvas");
+    c.width = w;
+    c.height = h;
+    const x = c.getContext("2d");
+    x.drawImage(im, 0, 0, w, h);
+    const d = x.getImageData(0, 0, w, h), p = d.data;
+    for (let i = 0; i < p.length; i += 4) {
+      p[i + 3] = Math.round((p[i + 3] * (p[i] + p[i + 1] + p[i + 2])) / 765);
+      p[i] = p[i + 1] = p[i + 2] = 255;
+    }
+    x.putImageData(d, 0, 0);
+    return c;
+  }
+
+  /* A painted canvas as a mask PNG data URL (white and opaque where painted, whatever the
+     colour shown), or null when nothing is painted on it. */
+  const MASK_MAX_CHARS = 2 * 1024 * 1024;
+  function maskPng(c) {
+    const alpha = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+    let any = false;
+    for (let i = 3; i < alpha.length && !any; i += 4) any = alpha[i] > 0;
+    if (!any) return null;
+    for (let k = 1; ; k *= 0.7) { // shrink in the rare case the PNG is too big
+      const out = document.createElement("canvas");
+      out.width = Math.max(1, Math.round(c.width * k));
+      out.height = Math.max(1, Math.round(c.height * k));
+      const o = out.getContext("2d");
+      o.drawImage(c, 0, 0, out.width, out.height);
+      o.globalCompositeOperation = "source-in";
+      o.fillStyle = "#fff";
+      o.fillRect(0, 0, out.width, out.height);
+      const url = out.toDataURL("image/png");
+      if (url.length <= MASK_MAX_CHARS || out.width < 64) return url;
+    }
+  }
+
   return {
     api, el, toast, onJob, fmtTime, fmtDuration, fmtSize, statusLabel, chainCost, csrf,
-    paintSegment,
+    paintSegment, brushStrokes, whiteAlpha, maskPng,
   };
 })();

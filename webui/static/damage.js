@@ -10,34 +10,17 @@ window.DamageMask = function (base, previous) {
   const $ = (id) => document.getElementById(id);
   const section = $("mask-section"), toggle = $("mask-toggle"), tools = $("mask-tools");
   const img = $("mask-before"), canvas = $("mask-canvas"), ctx = canvas.getContext("2d"), size = $("mask-size");
-  const RED = "#ff1a1a", MAX_CHARS = 2 * 1024 * 1024;
+  const RED = "#ff1a1a";
   const layer = () => document.createElement("canvas");
   const found = layer(), added = layer(), erased = layer();
-  let strokes = [], current = null, erasing = false, on = false, shownFor = null, ready = false;
+  let strokes = [], erasing = false, on = false, shownFor = null, ready = false;
   let initial = { add: null, erase: null }, kept = !!(previous && (previous.add || previous.erase));
   // `kept`: the reviewed job's own correction, sent again unless cleared (loaded into the layers
   // once the view is shown; sent as it came when it never was).
 
-  /* An image's painted part as white with alpha (alpha × luminance covers both kinds of PNG),
-     drawn over `target`, or tinted `color` when given. */
-  function paintedOnto(target, im, color) {
-    const c = layer();
-    c.width = target.width;
-    c.height = target.height;
-    const x = c.getContext("2d");
-    x.drawImage(im, 0, 0, c.width, c.height);
-    const d = x.getImageData(0, 0, c.width, c.height), p = d.data;
-    for (let i = 0; i < p.length; i += 4) {
-      p[i + 3] = Math.round((p[i + 3] * (p[i] + p[i + 1] + p[i + 2])) / 765);
-      p[i] = p[i + 1] = p[i + 2] = 255;
-    }
-    x.putImageData(d, 0, 0);
-    if (color) {
-      x.globalCompositeOperation = "source-in";
-      x.fillStyle = color;
-      x.fillRect(0, 0, c.width, c.height);
-    }
-    target.getContext("2d").drawImage(c, 0, 0);
+  /* An image's painted part (white with alpha) drawn over `target`, at its size. */
+  function paintedOnto(target, im) {
+    target.getContext("2d").drawImage(window.PR.whiteAlpha(im, target.width, target.height), 0, 0);
   }
 
   function load(url) {
@@ -103,32 +86,19 @@ window.DamageMask = function (base, previous) {
     const r = canvas.getBoundingClientRect();
     return [(ev.clientX - r.left) / r.width, (ev.clientY - r.top) / r.height];
   }
-  canvas.addEventListener("pointerdown", (ev) => {
-    if (!on || current || !ready || (ev.pointerType === "mouse" && ev.button !== 0)) return;
-    ev.preventDefault();
-    canvas.setPointerCapture(ev.pointerId);
-    const shown = canvas.getBoundingClientRect().width / canvas.width;
-    current = { id: ev.pointerId, erase: erasing, r: Number(size.value) / 2 / shown / canvas.width, pts: [point(ev)] };
-    strokes.push(current);
-    apply(current, null, current.pts[0]);
-    compose();
+  window.PR.brushStrokes(canvas, {
+    point,
+    begin(ev) {
+      if (!on || !ready) return null;
+      const shown = canvas.getBoundingClientRect().width / canvas.width;
+      const s = { erase: erasing, r: Number(size.value) / 2 / shown / canvas.width, pts: [point(ev)] };
+      strokes.push(s);
+      return s;
+    },
+    paint: apply,
+    drawn: compose,
+    ended: changed,
   });
-  canvas.addEventListener("pointermove", (ev) => {
-    if (!current || ev.pointerId !== current.id) return;
-    for (const e of ev.getCoalescedEvents ? ev.getCoalescedEvents() : [ev]) {
-      const p = point(e);
-      apply(current, current.pts[current.pts.length - 1], p);
-      current.pts.push(p);
-    }
-    compose();
-  });
-  const end = (ev) => {
-    if (!current || ev.pointerId !== current.id) return;
-    current = null;
-    changed();
-  };
-  canvas.addEventListener("pointerup", end);
-  canvas.addEventListener("pointercancel", end);
 
   const corrected = () => strokes.length > 0 || kept;
 
@@ -188,22 +158,6 @@ window.DamageMask = function (base, previous) {
       (kept ? " (its earlier corrections go with the re-run)." : ".");
   }
 
-  /* A layer as a PNG data URL, or null when nothing is painted on it. */
-  function png(c) {
-    const alpha = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
-    let any = false;
-    for (let i = 3; i < alpha.length && !any; i += 4) any = alpha[i] > 0;
-    if (!any) return null;
-    for (let k = 1; ; k *= 0.7) { // shrink in the rare case the PNG is too big
-      const out = layer();
-      out.width = Math.max(1, Math.round(c.width * k));
-      out.height = Math.max(1, Math.round(c.height * k));
-      out.getContext("2d").drawImage(c, 0, 0, out.width, out.height);
-      const url = out.toDataURL("image/png");
-      if (url.length <= MAX_CHARS || out.width < 64) return url;
-    }
-  }
-
   /* The `damage_mask` hand edit for a re-run, or null when nothing is corrected. */
   function edit() {
     if (!corrected()) return null;
@@ -212,7 +166,7 @@ window.DamageMask = function (base, previous) {
       for (const k of ["add", "erase"]) if (previous[k]) params[k] = previous[k];
       return { op: "damage_mask", params };
     }
-    const params = {}, add = png(added), erase = png(erased);
+    const params = {}, add = window.PR.maskPng(added), erase = window.PR.maskPng(erased);
     if (add) params.add = add;
     if (erase) params.erase = erase;
     return add || erase ? { op: "damage_mask", params } : null;
