@@ -93,6 +93,19 @@ async def until_redis(services: _Services, call: Callable[[], Awaitable[T]]) -> 
             return result
 
 
+@contextlib.contextmanager
+def _skipped_while_redis_away(services: _Services) -> Iterator[None]:
+    """Around a Redis write that may be skipped (only for show, or best effort): while Redis
+    is away it is noted (once in the log) and dropped; any other Redis error still raises."""
+    try:
+        yield
+    except RedisError as exc:
+        outage = from_redis(exc)
+        if outage is None:
+            raise
+        services.trouble.failing(outage)
+
+
 class Progress:
     """What a running job shows on the dashboard: its steps, and previews of the source, each
     changed step, the result and the damage mask. Only for show: while Redis is away they are
@@ -103,13 +116,8 @@ class Progress:
         self.job_id = job_id
 
     async def _shown(self, update: Awaitable[object]) -> None:
-        try:
+        with _skipped_while_redis_away(self.services):
             await update
-        except RedisError as exc:
-            outage = from_redis(exc)
-            if outage is None:
-                raise
-            self.services.trouble.failing(outage)
 
     async def steps(self, steps: list[StepRecord]) -> None:
         await self._shown(
@@ -133,12 +141,8 @@ class Progress:
 
 async def hand_back(services: _Services, job_id: str, note: str) -> None:
     """A cancelled job goes back to the queue; its record says so when Redis lets us."""
-    try:
+    with _skipped_while_redis_away(services):
         await services.store.update(job_id, status="queued", note=note)
-    except RedisError as exc:
-        if from_redis(exc) is None:
-            raise
-        services.trouble.failing(exc)
 
 
 async def pause_for(services: _Services, record: JobRecord, exc: LocalOutage, pause: float) -> None:
