@@ -33,7 +33,7 @@ from service.jobs.previews import (
     save_preview,
 )
 from service.jobs.records import JobStore
-from service.logs import Trouble
+from service.logs import Trouble, skipping_redis_outage
 from service.pipeline.runner import StepRecord
 from service.queue import JobRecord
 
@@ -93,19 +93,6 @@ async def until_redis(services: _Services, call: Callable[[], Awaitable[T]]) -> 
             return result
 
 
-@contextlib.contextmanager
-def _skipped_while_redis_away(services: _Services) -> Iterator[None]:
-    """Around a Redis write that may be skipped (only for show, or best effort): while Redis
-    is away it is noted (once in the log) and dropped; any other Redis error still raises."""
-    try:
-        yield
-    except RedisError as exc:
-        outage = from_redis(exc)
-        if outage is None:
-            raise
-        services.trouble.failing(outage)
-
-
 class Progress:
     """What a running job shows on the dashboard: its steps, and previews of the source, each
     changed step, the result and the damage mask. Only for show: while Redis is away they are
@@ -116,7 +103,7 @@ class Progress:
         self.job_id = job_id
 
     async def _shown(self, update: Awaitable[object]) -> None:
-        with _skipped_while_redis_away(self.services):
+        with skipping_redis_outage(self.services.trouble):
             await update
 
     async def steps(self, steps: list[StepRecord]) -> None:
@@ -141,7 +128,7 @@ class Progress:
 
 async def hand_back(services: _Services, job_id: str, note: str) -> None:
     """A cancelled job goes back to the queue; its record says so when Redis lets us."""
-    with _skipped_while_redis_away(services):
+    with skipping_redis_outage(services.trouble):
         await services.store.update(job_id, status="queued", note=note)
 
 

@@ -49,7 +49,7 @@ from service.constants import (
 from service.errors import from_redis
 from service.jobs.recovery import JobLeases, worker_lease
 from service.jobs.task import restore_job
-from service.logs import Trouble
+from service.logs import Trouble, skipping_redis_outage
 from service.runtime.services import Services, load_checked_catalog
 from service.watch.hosting import start_watcher
 
@@ -74,9 +74,10 @@ class SupervisedWorker(Worker):
             try:
                 return await call()
             except RedisError as exc:
-                if from_redis(exc) is None:
+                outage = from_redis(exc)
+                if outage is None:
                     raise
-                self.trouble.failing(from_redis(exc))
+                self.trouble.failing(outage)
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, MAX_PAUSE)
 
@@ -102,9 +103,10 @@ class SupervisedWorker(Worker):
         try:
             await super().run_job(job_id, score)
         except RedisError as exc:
-            if from_redis(exc) is None:
+            outage = from_redis(exc)
+            if outage is None:
                 raise
-            self.trouble.failing(from_redis(exc))
+            self.trouble.failing(outage)
             # The bookkeeping around the job met the outage: free it to run again once Redis
             # is back, rather than leave it "in progress" for the whole job timeout.
             await self._until_redis(lambda: self.pool.delete(in_progress_key_prefix + job_id))
@@ -141,25 +143,17 @@ class SupervisedWorker(Worker):
 async def _heartbeat(leases: JobLeases, trouble: Trouble, stop: asyncio.Event) -> None:
     """Keep this worker's lease alive and hand back the jobs of workers that are gone."""
     while not stop.is_set():
-        try:
+        with skipping_redis_outage(trouble):
             await leases.lease.acquire()
             await leases.recover()
-        except RedisError as exc:
-            if from_redis(exc) is None:
-                raise
-            trouble.failing(from_redis(exc))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=leases.lease.ttl / 3)
 
 
 async def _quietly(trouble: Trouble, call: Awaitable[Any]) -> None:
     """A bookkeeping call that may be skipped while Redis is away (recovery copes)."""
-    try:
+    with skipping_redis_outage(trouble):
         await call
-    except RedisError as exc:
-        if from_redis(exc) is None:
-            raise
-        trouble.failing(from_redis(exc))
 
 
 class _Lifecycle:
