@@ -71,10 +71,11 @@ def outage_budget() -> Iterator[None]:
         _deadline.reset(token)
 
 
-async def until_redis(services: _Services, call: Callable[[], Awaitable[T]]) -> T:
+async def until_redis(trouble: Trouble, call: Callable[[], Awaitable[T]]) -> T:
     """A Redis call whose loss would waste work already done: while Redis is away (said once
-    in the log), wait and try again — until this run's outage budget is spent, then
-    RedisUnavailable hands the job back to the queue."""
+    in the log), wait and try again — inside a job until this run's outage budget is spent,
+    then RedisUnavailable hands the job back to the queue; outside one (the worker's own
+    bookkeeping) until Redis is back."""
     pause = 0.2
     while True:
         try:
@@ -83,13 +84,13 @@ async def until_redis(services: _Services, call: Callable[[], Awaitable[T]]) -> 
             outage = from_redis(exc)
             if outage is None:
                 raise
-            services.trouble.failing(outage)
+            trouble.failing(outage)
             if time.monotonic() + pause > _deadline.get():
                 raise outage from exc
             await asyncio.sleep(pause)
             pause = min(pause * 2, 5.0)
         else:
-            services.trouble.ok()
+            trouble.ok()
             return result
 
 
@@ -137,13 +138,13 @@ async def pause_for(services: _Services, record: JobRecord, exc: LocalOutage, pa
     this run's budget, `exc` is raised to hand the job back to the queue."""
     if isinstance(exc, RedisUnavailable):
         services.trouble.failing(exc)
-        await until_redis(services, services.redis.ping)
+        await until_redis(services.trouble, services.redis.ping)
         return
     if time.monotonic() + pause > _deadline.get():
         raise exc
     log.warning("job %s waits %.0f s: %s", record.id, pause, exc)
     with_note = f"waiting {pause:.0f} s: {exc}"
-    await until_redis(services, lambda: services.store.update(record.id, note=with_note))
+    await until_redis(services.trouble, lambda: services.store.update(record.id, note=with_note))
     await asyncio.sleep(pause)
 
 

@@ -26,7 +26,7 @@ import contextlib
 import logging
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from datetime import datetime
 from typing import Any
 
@@ -47,6 +47,7 @@ from service.constants import (
     WORKER_HEALTH_KEY,
 )
 from service.errors import from_redis
+from service.jobs.outages import until_redis
 from service.jobs.recovery import JobLeases, worker_lease
 from service.jobs.task import restore_job
 from service.logs import Trouble, skipping_redis_outage
@@ -67,19 +68,6 @@ class SupervisedWorker(Worker):
         super().__init__(*args, **kwargs)
         self.trouble = trouble
         self._pause = 0.5
-
-    async def _until_redis(self, call: Callable[[], Awaitable[Any]]) -> Any:
-        pause = 0.2
-        while True:
-            try:
-                return await call()
-            except RedisError as exc:
-                outage = from_redis(exc)
-                if outage is None:
-                    raise
-                self.trouble.failing(outage)
-                await asyncio.sleep(pause)
-                pause = min(pause * 2, MAX_PAUSE)
 
     async def _poll_iteration(self) -> None:
         try:
@@ -109,14 +97,19 @@ class SupervisedWorker(Worker):
             self.trouble.failing(outage)
             # The bookkeeping around the job met the outage: free it to run again once Redis
             # is back, rather than leave it "in progress" for the whole job timeout.
-            await self._until_redis(lambda: self.pool.delete(in_progress_key_prefix + job_id))
+            await until_redis(
+                self.trouble, lambda: self.pool.delete(in_progress_key_prefix + job_id)
+            )
 
     async def finish_job(self, *args: Any, **kwargs: Any) -> None:
-        await self._until_redis(lambda: super(SupervisedWorker, self).finish_job(*args, **kwargs))
+        await until_redis(
+            self.trouble, lambda: super(SupervisedWorker, self).finish_job(*args, **kwargs)
+        )
 
     async def finish_failed_job(self, job_id: str, result_data: bytes | None) -> None:
-        await self._until_redis(
-            lambda: super(SupervisedWorker, self).finish_failed_job(job_id, result_data)
+        await until_redis(
+            self.trouble,
+            lambda: super(SupervisedWorker, self).finish_failed_job(job_id, result_data),
         )
 
     async def record_health(self) -> None:
