@@ -34,6 +34,10 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from redis.exceptions import RedisError
+
+from service.errors import from_redis
+
 REDACTED = "***"
 # Environment variables whose values are secrets even before Settings is loaded.
 SECRET_ENV = (
@@ -311,3 +315,17 @@ class Trouble:
     def down_for(self) -> float:
         """Seconds since the trouble began; 0 while all is well."""
         return 0.0 if self.since is None else time.monotonic() - self.since
+
+
+@contextlib.contextmanager
+def skipping_redis_outage(trouble: Trouble) -> Iterator[None]:
+    """Around Redis calls that may be skipped (only for show, or caught up later): while Redis
+    is away (`errors.from_redis`) it is noted on `trouble`, said once, and the rest of the
+    block is dropped; any other Redis error, a bug of ours, still raises."""
+    try:
+        yield
+    except RedisError as exc:
+        outage = from_redis(exc)
+        if outage is None:
+            raise
+        trouble.failing(outage)

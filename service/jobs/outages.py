@@ -33,7 +33,7 @@ from service.jobs.previews import (
     save_preview,
 )
 from service.jobs.records import JobStore
-from service.logs import Trouble
+from service.logs import Trouble, skipping_redis_outage
 from service.pipeline.runner import StepRecord
 from service.queue import JobRecord
 
@@ -71,10 +71,11 @@ def outage_budget() -> Iterator[None]:
         _deadline.reset(token)
 
 
-async def until_redis(services: _Services, call: Callable[[], Awaitable[T]]) -> T:
+async def until_redis(trouble: Trouble, call: Callable[[], Awaitable[T]]) -> T:
     """A Redis call whose loss would waste work already done: while Redis is away (said once
-    in the log), wait and try again — until this run's outage budget is spent, then
-    RedisUnavailable hands the job back to the queue."""
+    in the log), wait and try again — inside a job until this run's outage budget is spent,
+    then RedisUnavailable hands the job back to the queue; outside one (the worker's own
+    bookkeeping) until Redis is back."""
     pause = 0.2
     while True:
         try:
@@ -83,13 +84,13 @@ async def until_redis(services: _Services, call: Callable[[], Awaitable[T]]) -> 
             outage = from_redis(exc)
             if outage is None:
                 raise
-            services.trouble.failing(outage)
+            trouble.failing(outage)
             if time.monotonic() + pause > _deadline.get():
                 raise outage from exc
             await asyncio.sleep(pause)
             pause = min(pause * 2, 5.0)
         else:
-            services.trouble.ok()
+            trouble.ok()
             return result
 
 
@@ -103,13 +104,8 @@ class Progress:
         self.job_id = job_id
 
     async def _shown(self, update: Awaitable[object]) -> None:
-        try:
+        with skipping_redis_outage(self.services.trouble):
             await update
-        except RedisError as exc:
-            outage = from_redis(exc)
-            if outage is None:
-                raise
-            self.services.trouble.failing(outage)
 
     async def steps(self, steps: list[StepRecord]) -> None:
         await self._shown(
@@ -133,12 +129,8 @@ class Progress:
 
 async def hand_back(services: _Services, job_id: str, note: str) -> None:
     """A cancelled job goes back to the queue; its record says so when Redis lets us."""
-    try:
+    with skipping_redis_outage(services.trouble):
         await services.store.update(job_id, status="queued", note=note)
-    except RedisError as exc:
-        if from_redis(exc) is None:
-            raise
-        services.trouble.failing(exc)
 
 
 async def pause_for(services: _Services, record: JobRecord, exc: LocalOutage, pause: float) -> None:
@@ -146,13 +138,13 @@ async def pause_for(services: _Services, record: JobRecord, exc: LocalOutage, pa
     this run's budget, `exc` is raised to hand the job back to the queue."""
     if isinstance(exc, RedisUnavailable):
         services.trouble.failing(exc)
-        await until_redis(services, services.redis.ping)
+        await until_redis(services.trouble, services.redis.ping)
         return
     if time.monotonic() + pause > _deadline.get():
         raise exc
     log.warning("job %s waits %.0f s: %s", record.id, pause, exc)
     with_note = f"waiting {pause:.0f} s: {exc}"
-    await until_redis(services, lambda: services.store.update(record.id, note=with_note))
+    await until_redis(services.trouble, lambda: services.store.update(record.id, note=with_note))
     await asyncio.sleep(pause)
 
 

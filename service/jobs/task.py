@@ -186,7 +186,7 @@ async def _deliver(services: TaskServices, record: JobRecord, restored: Restored
     )
     # The result is written: from here on a Redis outage must not undo the work.
     done = await until_redis(
-        services,
+        services.trouble,
         lambda: services.store.update(
             record.id,
             status="done",
@@ -246,7 +246,7 @@ async def _fail(
     log.warning("failed %s: %s", record.source, reason)
     await _write_failure_note(services, record, reason, temporary=temporary)
     return await until_redis(
-        services,
+        services.trouble,
         lambda: services.store.update(
             record.id, status="failed", finished=time.time(), error=reason
         ),
@@ -257,14 +257,14 @@ async def _retry_later(
     services: TaskServices, record: JobRecord, exc: TransientError, attempt: int
 ) -> JobRecord | None:
     """Queue the job again with backoff (the caller re-raises), or give up after the last try."""
-    current = await until_redis(services, lambda: services.store.get(record.id))
+    current = await until_redis(services.trouble, lambda: services.store.get(record.id))
     attempts = current.attempts if current else attempt
     wait = job_retry(services.settings.retry_base_seconds).next_wait(attempts, exc.retry_after)
     if wait is None:
         reason = f"gave up after {attempts} attempts: {exc}"
         return await _fail(services, record, reason, temporary=True)
     await until_redis(
-        services,
+        services.trouble,
         lambda: services.store.update(
             record.id, status="queued", note=f"retrying in {wait:.0f} s: {exc}"
         ),
@@ -306,7 +306,7 @@ async def run_restore(services: TaskServices, job_id: str, *, attempt: int = 1) 
 
 
 async def _run(services: TaskServices, job_id: str, attempt: int) -> JobRecord | None:
-    record = await until_redis(services, lambda: services.store.get(job_id))
+    record = await until_redis(services.trouble, lambda: services.store.get(job_id))
     if record is None:
         log.warning("job %s has no record; dropping it", job_id)
         return None
@@ -314,7 +314,7 @@ async def _run(services: TaskServices, job_id: str, attempt: int) -> JobRecord |
         return record  # the same job twice gives one result
     tries = record.attempts + 1
     started = await until_redis(
-        services,
+        services.trouble,
         lambda: services.store.update(
             job_id,
             status="running",
@@ -352,7 +352,7 @@ async def restore_job(ctx: dict[str, Any], job_id: str) -> str:
             _count(ctx, "retried")  # no Redis call here: Redis may be the one away
             raise Retry(defer=MAX_OUTAGE_PAUSE) from exc
         except TransientError as exc:
-            current = await until_redis(services, lambda: services.store.get(job_id))
+            current = await until_redis(services.trouble, lambda: services.store.get(job_id))
             log.warning("transient failure, will retry: %s", exc)
             _count(ctx, "retried")
             raise Retry(

@@ -26,7 +26,7 @@ import contextlib
 import logging
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from datetime import datetime
 from typing import Any
 
@@ -47,9 +47,10 @@ from service.constants import (
     WORKER_HEALTH_KEY,
 )
 from service.errors import from_redis
+from service.jobs.outages import until_redis
 from service.jobs.recovery import JobLeases, worker_lease
 from service.jobs.task import restore_job
-from service.logs import Trouble
+from service.logs import Trouble, skipping_redis_outage
 from service.runtime.services import Services, load_checked_catalog
 from service.watch.hosting import start_watcher
 
@@ -67,18 +68,6 @@ class SupervisedWorker(Worker):
         super().__init__(*args, **kwargs)
         self.trouble = trouble
         self._pause = 0.5
-
-    async def _until_redis(self, call: Callable[[], Awaitable[Any]]) -> Any:
-        pause = 0.2
-        while True:
-            try:
-                return await call()
-            except RedisError as exc:
-                if from_redis(exc) is None:
-                    raise
-                self.trouble.failing(from_redis(exc))
-                await asyncio.sleep(pause)
-                pause = min(pause * 2, MAX_PAUSE)
 
     async def _poll_iteration(self) -> None:
         try:
@@ -102,19 +91,25 @@ class SupervisedWorker(Worker):
         try:
             await super().run_job(job_id, score)
         except RedisError as exc:
-            if from_redis(exc) is None:
+            outage = from_redis(exc)
+            if outage is None:
                 raise
-            self.trouble.failing(from_redis(exc))
+            self.trouble.failing(outage)
             # The bookkeeping around the job met the outage: free it to run again once Redis
             # is back, rather than leave it "in progress" for the whole job timeout.
-            await self._until_redis(lambda: self.pool.delete(in_progress_key_prefix + job_id))
+            await until_redis(
+                self.trouble, lambda: self.pool.delete(in_progress_key_prefix + job_id)
+            )
 
     async def finish_job(self, *args: Any, **kwargs: Any) -> None:
-        await self._until_redis(lambda: super(SupervisedWorker, self).finish_job(*args, **kwargs))
+        await until_redis(
+            self.trouble, lambda: super(SupervisedWorker, self).finish_job(*args, **kwargs)
+        )
 
     async def finish_failed_job(self, job_id: str, result_data: bytes | None) -> None:
-        await self._until_redis(
-            lambda: super(SupervisedWorker, self).finish_failed_job(job_id, result_data)
+        await until_redis(
+            self.trouble,
+            lambda: super(SupervisedWorker, self).finish_failed_job(job_id, result_data),
         )
 
     async def record_health(self) -> None:
@@ -141,25 +136,17 @@ class SupervisedWorker(Worker):
 async def _heartbeat(leases: JobLeases, trouble: Trouble, stop: asyncio.Event) -> None:
     """Keep this worker's lease alive and hand back the jobs of workers that are gone."""
     while not stop.is_set():
-        try:
+        with skipping_redis_outage(trouble):
             await leases.lease.acquire()
             await leases.recover()
-        except RedisError as exc:
-            if from_redis(exc) is None:
-                raise
-            trouble.failing(from_redis(exc))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=leases.lease.ttl / 3)
 
 
 async def _quietly(trouble: Trouble, call: Awaitable[Any]) -> None:
     """A bookkeeping call that may be skipped while Redis is away (recovery copes)."""
-    try:
+    with skipping_redis_outage(trouble):
         await call
-    except RedisError as exc:
-        if from_redis(exc) is None:
-            raise
-        trouble.failing(from_redis(exc))
 
 
 class _Lifecycle:

@@ -15,7 +15,7 @@ from service.jobs.task import restore_job, run_restore
 from service.runtime.services import Services
 from service.watch.rules import NOTE_TEMPORARY
 from tests.images import jpeg_with_exif
-from tests.jobs.test_task import inbox, submit
+from tests.jobs.test_task import inbox, job_whose_download, submit
 
 
 async def test_a_full_disk_pauses_the_job_and_it_goes_on_without_a_note(
@@ -53,8 +53,6 @@ async def test_a_full_disk_pauses_the_job_and_it_goes_on_without_a_note(
 async def test_a_real_enospc_from_the_disk_is_a_pause_not_a_failure(
     services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    jpeg_with_exif(inbox(services) / "enospc.jpg")
-    job = await submit(services, "enospc.jpg")
     real = services.storage.download
     calls: list[Path] = []
 
@@ -64,7 +62,7 @@ async def test_a_real_enospc_from_the_disk_is_a_pause_not_a_failure(
             raise OSError(28, "No space left on device")
         return await real(path, dest)
 
-    monkeypatch.setattr(services.storage, "download", enospc_once)
+    job = await job_whose_download(services, monkeypatch, "enospc.jpg", enospc_once)
     record = await run_restore(services, job)
     assert record is not None
     assert record.status == "done"
@@ -74,13 +72,10 @@ async def test_a_real_enospc_from_the_disk_is_a_pause_not_a_failure(
 async def test_a_note_after_giving_up_on_a_transient_cause_says_it_is_temporary(
     services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    jpeg_with_exif(inbox(services) / "busy.jpg")
-    job = await submit(services, "busy.jpg")
-
     async def busy(*a: object, **k: object) -> None:
         raise StorageUnavailable("503 Service Unavailable")
 
-    monkeypatch.setattr(services.storage, "download", busy)
+    job = await job_whose_download(services, monkeypatch, "busy.jpg", busy)
     for _ in range(4):
         with pytest.raises(StorageUnavailable):
             await run_restore(services, job)
@@ -94,8 +89,6 @@ async def test_a_note_after_giving_up_on_a_transient_cause_says_it_is_temporary(
 async def test_the_temporary_copy_of_the_original_lives_in_the_scratch_folder(
     services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    jpeg_with_exif(inbox(services) / "where.jpg")
-    job = await submit(services, "where.jpg")
     real = services.storage.download
     seen: list[Path] = []
 
@@ -103,7 +96,7 @@ async def test_the_temporary_copy_of_the_original_lives_in_the_scratch_folder(
         seen.append(dest)
         return await real(path, dest)
 
-    monkeypatch.setattr(services.storage, "download", spy)
+    job = await job_whose_download(services, monkeypatch, "where.jpg", spy)
     await run_restore(services, job)
     assert services.settings.scratch_dir in seen[0].parents
     assert not seen[0].exists()  # and is gone when the job is

