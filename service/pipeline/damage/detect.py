@@ -96,7 +96,7 @@ def _specks(image: Image.Image, noise: float) -> Specks:
     def job(span: tuple[int, int]) -> tuple[int, np.ndarray, np.ndarray]:
         y0, y1 = span
         top, bottom = max(0, y0 - SPECK_MARGIN), min(h, y1 + SPECK_MARGIN)
-        found = specks.speck_mask(_grey(image.crop((0, top, w, bottom))), noise)
+        found = specks.dust_mask(_grey(image.crop((0, top, w, bottom))), noise)
         ys, xs = np.nonzero(found[y0 - top : y1 - top])
         return y0, ys.astype(np.int32), xs.astype(np.int32)
 

@@ -69,8 +69,3 @@ def dust_mask(grey: np.ndarray, noise: float) -> np.ndarray:
     np.floor_divide(diff, DUST_TEXTURE_RATIO, out=diff)
     mask &= activity <= diff
     return _grow(mask) if np.count_nonzero(mask) >= DUST_MIN_PIXELS else np.zeros_like(mask)
-
-
-def speck_mask(grey: np.ndarray, noise: float) -> np.ndarray:
-    """Pixels of dust specks (bool, the size of `grey`), their soft rim included."""
-    return dust_mask(grey, noise)
