@@ -15,6 +15,12 @@ DUST_MIN_PIXELS = 12  # fewer flagged pixels in a strip than this is texture, no
 STEP = 2  # sample spacing of the median: 3×3 samples spanning 5×5 pixels
 
 
+def grey(image: Image.Image) -> np.ndarray:
+    """The uint8 grey that `dust_mask` reads, of an image in a working mode (RGB, RGBA, L, LA):
+    Pillow's luminance straight from the bands, without an RGB copy of a strip first."""
+    return np.asarray(image.getchannel(0) if image.mode in ("L", "LA") else image.convert("L"))
+
+
 def _med3(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
     median: np.ndarray = np.maximum(np.minimum(a, b), np.minimum(np.maximum(a, b), c))
     return median
