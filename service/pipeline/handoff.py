@@ -29,6 +29,7 @@ DAMAGE_MASK = "damage_mask"
 DAMAGE_EDIT = "damage_mask_edit"
 FIDELITY_LEVELS = ("faithful", "balanced", "strong")
 DEFAULT_FIDELITY = "balanced"
+PAINTED = 128  # a `MaskEdit` mask's level from which a pixel counts as painted
 
 
 @dataclass(frozen=True)
@@ -103,5 +104,5 @@ def edited_mask(ctx: OpContext, detected: Image.Image) -> Image.Image:
         if painted is None:
             continue
         scaled = painted.convert("L").resize(detected.size, Image.Resampling.BILINEAR)
-        out[np.asarray(scaled) >= 128] = value
+        out[np.asarray(scaled) >= PAINTED] = value
     return Image.fromarray(out, "L")

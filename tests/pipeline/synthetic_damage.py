@@ -15,6 +15,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from tests.pipeline.pipeline_photos import photo
+
 PAPER = np.array([244.0, 239.0, 226.0])  # the print's paper base, where the emulsion is gone
 VISIBLE = 4.0  # grey levels: a change smaller than this is not damage anyone sees
 
@@ -222,9 +224,7 @@ def picture(name: str) -> Image.Image:
     """A clean picture by name: scikit-image's photographs, or the woven `fabric`."""
     if name == "fabric":
         return Image.fromarray(np.rint(_fabric()).astype(np.uint8), "RGB")
-    from skimage import data
-
-    return Image.fromarray(getattr(data, name)())
+    return photo(name)
 
 
 # A face (catch-lights, hair), a cat (whiskers), a texture, a grey photo with a tripod, lattice

@@ -40,11 +40,6 @@ def tones(image: Image.Image) -> lines.Tones:
     return lines.Tones(grey, cv2.min(cv2.min(r, g), b), cv2.max(cv2.max(r, g), b))
 
 
-def _grey(image: Image.Image) -> np.ndarray:
-    band = image.getchannel(0) if image.mode in ("L", "LA") else image.convert("RGB").convert("L")
-    return np.asarray(band)
-
-
 def _tears(image: Image.Image) -> np.ndarray | None:
     """The tear detector's mask (None when there is no tear)."""
     found = tears.tear_mask(image)
@@ -96,7 +91,7 @@ def _specks(image: Image.Image, noise: float) -> Specks:
     def job(span: tuple[int, int]) -> tuple[int, np.ndarray, np.ndarray]:
         y0, y1 = span
         top, bottom = max(0, y0 - SPECK_MARGIN), min(h, y1 + SPECK_MARGIN)
-        found = specks.speck_mask(_grey(image.crop((0, top, w, bottom))), noise)
+        found = specks.dust_mask(specks.grey(image.crop((0, top, w, bottom))), noise)
         ys, xs = np.nonzero(found[y0 - top : y1 - top])
         return y0, ys.astype(np.int32), xs.astype(np.int32)
 

@@ -15,6 +15,12 @@ DUST_MIN_PIXELS = 12  # fewer flagged pixels in a strip than this is texture, no
 STEP = 2  # sample spacing of the median: 3×3 samples spanning 5×5 pixels
 
 
+def grey(image: Image.Image) -> np.ndarray:
+    """The uint8 grey that `dust_mask` reads, of an image in a working mode (RGB, RGBA, L, LA):
+    Pillow's luminance straight from the bands, without an RGB copy of a strip first."""
+    return np.asarray(image.getchannel(0) if image.mode in ("L", "LA") else image.convert("L"))
+
+
 def _med3(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
     median: np.ndarray = np.maximum(np.minimum(a, b), np.minimum(np.maximum(a, b), c))
     return median
@@ -69,8 +75,3 @@ def dust_mask(grey: np.ndarray, noise: float) -> np.ndarray:
     np.floor_divide(diff, DUST_TEXTURE_RATIO, out=diff)
     mask &= activity <= diff
     return _grow(mask) if np.count_nonzero(mask) >= DUST_MIN_PIXELS else np.zeros_like(mask)
-
-
-def speck_mask(grey: np.ndarray, noise: float) -> np.ndarray:
-    """Pixels of dust specks (bool, the size of `grey`), their soft rim included."""
-    return dust_mask(grey, noise)

@@ -27,6 +27,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from service.pipeline.ops._common import thumbnail
+
 THUMB_SIDE = 512
 FLAT_STD = 3.5  # grey levels (3×3 at the thumbnail): paper, lid
 TONE_TOL = 14.0  # per band: the region's own tone
@@ -74,7 +76,7 @@ def _thumb(image: Image.Image) -> tuple[np.ndarray, float]:
     if factor == 1:
         return _bands(image), 1.0
     if image.mode in ("RGB", "RGBA", "L", "LA", "I", "F"):
-        return _bands(image.reduce(factor)), float(factor)
+        return _bands(thumbnail(image, THUMB_SIDE)), float(factor)
     # Pillow does not reduce 16-bit grey: block means of strips of it, a strip at a time.
     w, h = image.size
     rows = []

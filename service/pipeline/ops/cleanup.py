@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageFilter
 
-from service.pipeline.damage.specks import STEP, dust_mask
+from service.pipeline.damage.specks import STEP, dust_mask, grey
 from service.pipeline.ops._common import estimate_noise, map_strip_rows, map_strips
 from service.pipeline.registry import OpContext, register
 
@@ -24,12 +24,11 @@ def _repair(strip: Image.Image, noise: float, a: int, b: int) -> Image.Image | N
     """Rows `a:b` of `strip` with their flagged pixels replaced by the median of their
     neighbours, per band; None when there are none. The other rows are context only."""
     n_colour = 3 if len(strip.getbands()) >= 3 else 1
-    grey = np.asarray(strip.convert("L") if n_colour == 3 else strip.getchannel(0))
-    mask = dust_mask(grey, noise)
+    mask = dust_mask(grey(strip), noise)
     mask[:a] = False
     mask[b:] = False  # flagged margin rows belong to the neighbouring strip
     ys, xs = np.nonzero(mask)
-    del grey, mask
+    del mask
     if ys.size == 0:
         return None
     h, w = strip.height, strip.width

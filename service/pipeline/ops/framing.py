@@ -44,18 +44,13 @@ def estimate_skew(g: Any) -> float:
     return 0.0 if found is None else found.degrees
 
 
-def _inner(edge: Edge, extent: float, margin: float) -> float:
-    """The line's position furthest into the print over the side, `margin` pixels further in."""
+def _line_at(edge: Edge, extent: float, margin: float, *, into_print: bool) -> float:
+    """The line's position over the side furthest into the print, `margin` pixels further in;
+    or (not `into_print`) nearest the bed, `margin` pixels out onto the bed."""
     inward = 1.0 if edge.side in ("top", "left") else -1.0
+    towards = inward if into_print else -inward
     ends = (edge.across(0.0), edge.across(extent))
-    return (max(ends) if inward > 0 else min(ends)) + inward * margin
-
-
-def _outer(edge: Edge, extent: float, margin: float) -> float:
-    """The line's position nearest the bed over the side, `margin` pixels out onto the bed."""
-    inward = 1.0 if edge.side in ("top", "left") else -1.0
-    ends = (edge.across(0.0), edge.across(extent))
-    return (min(ends) if inward > 0 else max(ends)) - inward * margin
+    return (max(ends) if towards > 0 else min(ends)) + towards * margin
 
 
 def border_box(found: PrintEdges, keep_bed: bool) -> Box:
@@ -69,7 +64,8 @@ def border_box(found: PrintEdges, keep_bed: bool) -> Box:
             continue
         extent = float(w if side in ("top", "bottom") else h)
         limit = float(w if side in ("left", "right") else h)
-        pos = _outer(edge, extent, KEEP_BED) if keep_bed else _inner(edge, extent, 1.0)
+        margin = KEEP_BED if keep_bed else 1.0
+        pos = _line_at(edge, extent, margin, into_print=not keep_bed)
         box[index] = min(max(pos, 0.0), limit)
     return box[0], box[1], box[2], box[3]
 

@@ -20,7 +20,6 @@ from service.pipeline.ops.keep import decode_mask
 from service.pipeline.registry import OpContext, register
 
 OP = "damage_mask"
-PAINTED = 128  # the level `handoff.edited_mask` counts as painted
 
 
 def painted(value: Any, param: str) -> Image.Image | None:
@@ -29,7 +28,7 @@ def painted(value: Any, param: str) -> Image.Image | None:
     if value is None or value == "":
         return None
     mask = decode_mask(value, f"{OP}: {param}")
-    counted = mask.point(lambda v: 255 if v >= PAINTED else 0)
+    counted = mask.point(lambda v: 255 if v >= handoff.PAINTED else 0)
     return mask if counted.getbbox() is not None else None
 
 
