@@ -15,8 +15,10 @@ from pathlib import Path
 
 import numpy as np
 from _peak import run_child
-from bench_fullres import age, perfect_model
+from bench_fullres import age
 from PIL import Image
+
+from tests.pipeline.fullres_support import perfect_at
 
 REPEATS = 5
 SIDE = 6700
@@ -80,7 +82,7 @@ def make_scan(path: Path, answer_path: Path) -> int:
     grain = Image.fromarray(np.clip(noise + 128, 0, 255).astype(np.uint8)).resize((SIDE, SIDE))
     scan = Image.merge("RGB", [Image.blend(b, grain, 0.08) for b in scan.split()])
     scan.save(path, "JPEG", quality=92)
-    perfect_model(clean, (1024, 1024)).save(answer_path, "PNG")
+    perfect_at(clean, (1024, 1024)).save(answer_path, "PNG")
     return SIDE * SIDE * 3
 
 
