@@ -11,18 +11,16 @@ Per-step times are printed, so a new step's cost shows.
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from _peak import run_child
 from PIL import Image, ImageDraw, ImageFilter
 
 SIDE = 6700
-ROOT = Path(__file__).resolve().parents[1]
 
 CHILD = r"""
 import asyncio, io, json, sys, time
@@ -33,12 +31,6 @@ from service.pipeline import imageio
 from service.pipeline.registry import OpContext
 from service.pipeline.runner import ChainRunner, LocalExecutor, RunContext
 import service.pipeline.ops  # noqa: F401 - same imports in every mode, so the baseline matches
-
-def hwm_kib():
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    return 0
 
 # Peak per stage: VmHWM is read, then reset (clear_refs 5), at each stage's end; the run's
 # peak is the largest of them.
@@ -156,22 +148,11 @@ def _photo() -> Path:
     return out
 
 
-def run(mode: str, path: Path) -> dict:
-    proc = subprocess.run(
-        [sys.executable, "-c", CHILD, mode, str(path)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
 def report(kind: str, path: Path, decoded_bytes: int) -> None:
     """Floor and classic on one file, and their ratios."""
-    base = run("baseline", path)
-    floor = run("floor", path)
-    classic = run("classic", path)
+    base = run_child(CHILD, "baseline", path)
+    floor = run_child(CHILD, "floor", path)
+    classic = run_child(CHILD, "classic", path)
     base_mib = base["peak_kib"] * 1024
     floor_mem = floor["peak_kib"] * 1024 - base_mib
     classic_mem = classic["peak_kib"] * 1024 - base_mib

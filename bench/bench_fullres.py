@@ -33,12 +33,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from service.pipeline import findings, handoff  # noqa: E402
-from service.pipeline.ops.merge import merge_detail  # noqa: E402
-from service.pipeline.registry import OpContext  # noqa: E402
+from tests.pipeline.fullres_support import merged, perfect_at, realistic_at  # noqa: E402
 
 FACTORS = (4, 6)
-GRAIN: dict[str, float] = {}
 
 
 # ---------------------------------------------------------------------------- clean pictures
@@ -153,32 +150,6 @@ def sent_size(size: tuple[int, int], factor: float) -> tuple[int, int]:
     return max(8, round(size[0] / factor)), max(8, round(size[1] / factor))
 
 
-def perfect_model(clean: Image.Image, size: tuple[int, int]) -> Image.Image:
-    """Restores perfectly at the size it is sent: the clean picture at that size, as RGB."""
-    return clean.convert("RGB").resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
-
-
-def realistic_model(clean: Image.Image, size: tuple[int, int]) -> Image.Image:
-    """Not perfect: its own tone curve, a slight blur, a warm shift, skin smoothed."""
-    im = perfect_model(clean, size)
-    a = np.asarray(im, np.float32) / 255
-    a = a ** np.array([0.9, 0.93, 1.0]) * 255 + np.array([6, 2, -5])
-    im = Image.fromarray(np.clip(a, 0, 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(0.7))
-    smooth = im.filter(ImageFilter.GaussianBlur(2.5))
-    hsv = np.asarray(im.convert("HSV"), np.float32)
-    skin = ((hsv[..., 0] < 40) & (hsv[..., 1] > 40) & (hsv[..., 2] > 80)).astype(np.uint8) * 255
-    mask = Image.fromarray(skin).filter(ImageFilter.GaussianBlur(2))
-    return Image.composite(smooth, im, mask)
-
-
-def merged(answer: Image.Image, scan: Image.Image) -> tuple[Image.Image, findings.Findings]:
-    ctx = OpContext(original_size=scan.size)
-    handoff.leave(ctx, scan, "stand-in")
-    with findings.collecting() as found:
-        out = merge_detail(answer, ctx, **GRAIN)
-    return out, found
-
-
 # ---------------------------------------------------------------------------- metrics
 def _arr(im: Image.Image, grey: bool) -> np.ndarray:
     return np.asarray(im.convert("L" if grey else "RGB"), np.float32)
@@ -231,10 +202,10 @@ def quality(model: str) -> list[dict[str, float | str]]:
         ceiling = detail(_arr(scan, grey), ref, outside_damage(age.last_thin))  # type: ignore[attr-defined]
         for factor in FACTORS:
             size = sent_size(scan.size, factor)
-            answer = (perfect_model if model == "perfect" else realistic_model)(clean, size)
+            answer = (perfect_at if model == "perfect" else realistic_at)(clean, size)
             resized = answer.resize(scan.size, Image.Resampling.LANCZOS)
             t0 = time.perf_counter()
-            ours, found = merged(answer, scan)
+            ours, found, _ = merged(answer, scan)
             seconds = time.perf_counter() - t0
             r, o = _arr(resized, grey), _arr(ours, grey)
             rows.append(

@@ -10,17 +10,16 @@ there, its time and the whole restore's peak.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
-from bench_fullres import age, perfect_model
+from _peak import run_child
+from bench_fullres import age
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.pipeline.fullres_support import perfect_at
+
 REPEATS = 5
 SIDE = 6700
 
@@ -35,12 +34,6 @@ from service.pipeline.registry import OpContext
 import service.pipeline.ops  # noqa: F401 - same imports in every mode, so the baseline matches
 sys.path.insert(0, "bench")
 import fullres_service
-
-def peak_kib():
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    return 0
 
 mode, path, answer_path = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
 t0 = time.perf_counter()
@@ -70,7 +63,7 @@ if mode in ("service", "service-keep"):
     with tempfile.TemporaryDirectory() as tmp:
         r = fullres_service.restore_once(path, answer_path, keep=keep, tmp=Path(tmp))
     merge_s, in_place = r["merge"], r["in_place"]
-print(json.dumps({"seconds": time.perf_counter() - t0, "merge": merge_s, "peak_kib": peak_kib(),
+print(json.dumps({"seconds": time.perf_counter() - t0, "merge": merge_s, "peak_kib": hwm_kib(),
                   "in_place": in_place}))
 """
 
@@ -89,19 +82,8 @@ def make_scan(path: Path, answer_path: Path) -> int:
     grain = Image.fromarray(np.clip(noise + 128, 0, 255).astype(np.uint8)).resize((SIDE, SIDE))
     scan = Image.merge("RGB", [Image.blend(b, grain, 0.08) for b in scan.split()])
     scan.save(path, "JPEG", quality=92)
-    perfect_model(clean, (1024, 1024)).save(answer_path, "PNG")
+    perfect_at(clean, (1024, 1024)).save(answer_path, "PNG")
     return SIDE * SIDE * 3
-
-
-def run_child(mode: str, path: Path, answer: Path) -> dict[str, float]:
-    proc = subprocess.run(
-        [sys.executable, "-c", CHILD, mode, str(path), str(answer)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(proc.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
 def best_of(modes: tuple[str, ...], path: Path, answer: Path) -> dict[str, dict[str, float]]:
@@ -111,7 +93,7 @@ def best_of(modes: tuple[str, ...], path: Path, answer: Path) -> dict[str, dict[
     runs: dict[str, list[dict[str, float]]] = {m: [] for m in modes}
     for _ in range(REPEATS):
         for mode in modes:
-            runs[mode].append(run_child(mode, path, answer))
+            runs[mode].append(run_child(CHILD, mode, path, answer))
     out = {}
     for mode, results in runs.items():
         fastest = min(results, key=lambda r: r["merge"] or r["seconds"])

@@ -19,10 +19,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from service.config.catalog import Chain, load_catalog  # noqa: E402
-from service.pipeline import findings, handoff  # noqa: E402
-from service.pipeline.ops.merge import merge_detail  # noqa: E402
 from service.pipeline.registry import OpContext  # noqa: E402
 from service.pipeline.runner import ChainRunner, LocalExecutor, RunContext  # noqa: E402
+from tests.pipeline.fullres_support import merged  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
 CROP = 260
@@ -63,16 +62,13 @@ def main() -> None:
         scan.load()
         scan = scan.convert("RGB")
         answer = stand_in(scan, factor)
-        ctx = OpContext(original_size=scan.size)
-        handoff.leave(ctx, scan, "stand-in")
-        with findings.collecting() as found:
-            merged = merge_detail(answer, ctx)
+        result, found, _ = merged(answer, scan)
         resized = answer.resize(scan.size, Image.Resampling.LANCZOS)
         w, h = scan.size
         boxes = [((w - CROP) // 2, (h - CROP) // 3), ((w - CROP) // 4, (h - CROP) * 2 // 3)]
         for x, y in boxes:
             x, y = max(0, x), max(0, y)
-            print(sheet(path.stem, [scan, resized, merged], (x, y, x + CROP, y + CROP)))
+            print(sheet(path.stem, [scan, resized, result], (x, y, x + CROP, y + CROP)))
         drift = found.measurements.get("drift", {})
         print(
             f"{path.name}: drift {drift.get('kind')} match {drift.get('match')}, repaired "

@@ -55,8 +55,13 @@ CLIP = "MP4"  # the one format clips are written in
 def clip_name(result: str) -> str:
     """The clip's name beside the photo `result`: `restored/x.jpg` → `restored/x.mp4`."""
     folder, slash, name = result.rpartition("/")
+    return folder + slash + _stem(name) + FORMATS[CLIP].extension
+
+
+def _stem(name: str) -> str:
+    """`name` without its extension (a dot-file such as `.jpg` has none)."""
     stem, dot, _ext = name.rpartition(".")
-    return folder + slash + (stem if dot and stem else name) + FORMATS[CLIP].extension
+    return stem if dot and stem else name
 
 
 def choices(media: str) -> list[str]:
@@ -88,8 +93,7 @@ def for_name(name: str) -> str | None:
 def result_name(name: str, fmt: str | None) -> str:
     """The result's file name: the input's, with the extension of `fmt` when the chain sets
     one, or of the fallback when the input is an image format we do not write."""
-    stem, dot, _ext = name.rpartition(".")
-    base = stem if dot and stem else name
+    base = _stem(name)
     if fmt:
         return base + FORMATS[fmt].extension
     if _pillow_format(name) is not None and for_name(name) is None:

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from service.pipeline import views
+
 # Beyond these the model re-framed the picture rather than drifted: 2.5 % of the short side is
 # ~25 px on a 1-megapixel answer, far more than the latent-grid shifts edit models make.
 MAX_SHIFT = 0.025
@@ -82,12 +84,17 @@ def smooth(a: np.ndarray, sigma: float) -> np.ndarray:
     return out2
 
 
+def _band_pass(g: np.ndarray) -> tuple[np.ndarray, float]:
+    """The luminance band-passed at scales set by the picture's size, and the coarse scale."""
+    side = max(g.shape)
+    fine, coarse = max(0.6, side / 1400), max(3.0, side / 90)
+    return smooth(g, fine) - smooth(g, coarse), coarse
+
+
 def structure(grey: np.ndarray) -> np.ndarray:
     """Band-passed luminance divided by its local contrast: edges, not tone."""
     g = grey.astype(np.float32)
-    side = max(g.shape)
-    fine, coarse = max(0.6, side / 1400), max(3.0, side / 90)
-    band = smooth(g, fine) - smooth(g, coarse)
+    band, coarse = _band_pass(g)
     energy = smooth(band * band, 2 * coarse)
     out: np.ndarray = band / (np.sqrt(np.maximum(energy, 0)) + 2.0)
     return out
@@ -146,12 +153,9 @@ def classify(matrix: np.ndarray, size: tuple[int, int]) -> str:
 
 
 def _resize_to(grey: np.ndarray, side: int) -> tuple[np.ndarray, float]:
-    h, w = grey.shape
-    f = min(1.0, side / max(h, w))
-    if f == 1.0:
-        return grey, 1.0
-    size = (max(8, round(w * f)), max(8, round(h * f)))
-    return cv2.resize(grey, size, interpolation=cv2.INTER_AREA), size[0] / w
+    """`views.shrink_to`, and the factor it reduced by."""
+    out = views.shrink_to(grey, side)
+    return out, out.shape[1] / grey.shape[1]
 
 
 def _rescale(matrix: np.ndarray, f: float) -> np.ndarray:
@@ -271,9 +275,7 @@ def _inside(
 
 def featureless(grey: np.ndarray) -> bool:
     """Hardly any structure at all: the band-passed luminance varies by under a grey level."""
-    g = _resize_to(grey.astype(np.float32), FEATURE_SIDE)[0]
-    side = max(g.shape)
-    band = smooth(g, max(0.6, side / 1400)) - smooth(g, max(3.0, side / 90))
+    band, _ = _band_pass(_resize_to(grey.astype(np.float32), FEATURE_SIDE)[0])
     return float(band.std()) < FEATURELESS
 
 

@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image
 
 from service.pipeline.ops._common import reduced
-from service.pipeline.resample import inscribed_size
+from service.pipeline.resample import inscribed_box
 from service.pipeline.transforms import Transform
 
 PREVIEW_MODES = ("RGB", "L")
@@ -85,13 +85,11 @@ def _rotate_crop(
     degrees: float, box: Sequence[float] | None, size: tuple[int, int]
 ) -> tuple[np.ndarray, tuple[int, int]]:
     """`resample.rotate_crop`'s map: rotation about the centre, then the box of the rotated frame
-    (the inscribed rectangle, one pixel in, when no box was given)."""
+    (`resample.inscribed_box` when no box was given)."""
     w, h = size
-    if box is None:
-        iw, ih = inscribed_size(w, h, degrees)
-        ox, oy = (w - iw) / 2 + 1, (h - ih) / 2 + 1
-        box = (ox, oy, w - ox, h - oy)
-    left, top, right, bottom = (float(v) for v in box)
+    left, top, right, bottom = (
+        (float(v) for v in box) if box is not None else inscribed_box(w, h, degrees)
+    )
     a = -math.radians(degrees)
     ca, sa = math.cos(a), math.sin(a)
     dx, dy = left - w / 2, top - h / 2

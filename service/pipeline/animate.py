@@ -57,8 +57,8 @@ class VideoExecutor:
         )
 
     def model_for(self, step: Step, ctx: RunContext) -> ModelSpec:
-        """The clip model this run asks for: a re-run's choice, else the step's."""
-        name = str(ctx.clip.get("model") or step.name)
+        """The clip model this run asks for (`chosen`)."""
+        name = chosen(step, ctx)
         spec = self.catalog.models.get(name)
         if spec is None or not spec.makes_clips:
             known = ", ".join(n for n, m in self.catalog.models.items() if m.makes_clips)
@@ -67,7 +67,7 @@ class VideoExecutor:
 
     def _failed(self, image: Image.Image, step: Step, ctx: RunContext, reason: str) -> StepOutcome:
         """The photo goes on; the step says why there is no clip."""
-        name = str(ctx.clip.get("model") or step.name)
+        name = chosen(step, ctx)
         spec = self.catalog.models.get(name)
         log.warning("no clip for job %s (%s): %s", ctx.job_id or "-", name, reason)
         return StepOutcome(image, status="failed", model=spec.repo if spec else name, note=reason)
@@ -86,6 +86,11 @@ class VideoExecutor:
         if prompt:
             params["prompt"] = str(prompt)
         return params
+
+
+def chosen(step: Step, ctx: RunContext) -> str:
+    """The name of the clip model a run asks for: a re-run's choice, else the step's."""
+    return str(ctx.clip.get("model") or step.name)
 
 
 def describe(clip: Clip) -> str:

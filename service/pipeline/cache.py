@@ -154,32 +154,32 @@ class StepCache:
         encoded = json.dumps(dict(meta), default=str)
         if self.redis is not None:
             try:
-                await self._redis_put(key, data, encoded)
+                await self._redis_put(self.redis, key, data, encoded)
             except Exception as exc:
-                if from_redis(exc) is None:
+                outage = from_redis(exc)
+                if outage is None:
                     raise
-                log.warning("step result not cached, Redis is away: %s", from_redis(exc))
+                log.warning("step result not cached, Redis is away: %s", outage)
             return
         async with self._lock:
             await asyncio.to_thread(self._folder_put, key, data, encoded)
 
-    async def _redis_put(self, key: str, data: bytes, encoded: str) -> None:
-        if self.redis is not None:
-            await self.redis.eval(
-                _PUT,
-                3,
-                self.keys.entry + key,
-                self.keys.index,
-                self.keys.total,
-                data,
-                encoded,
-                len(data),
-                time.time(),
-                key,
-            )
-            await self.redis.eval(
-                _EVICT, 2, self.keys.index, self.keys.total, self.max_bytes, self.keys.entry
-            )
+    async def _redis_put(self, redis: Any, key: str, data: bytes, encoded: str) -> None:
+        await redis.eval(
+            _PUT,
+            3,
+            self.keys.entry + key,
+            self.keys.index,
+            self.keys.total,
+            data,
+            encoded,
+            len(data),
+            time.time(),
+            key,
+        )
+        await redis.eval(
+            _EVICT, 2, self.keys.index, self.keys.total, self.max_bytes, self.keys.entry
+        )
 
     async def delete(self, key: str) -> None:
         """Drop the entry for `key` (gone already is fine): a note that has served its turn."""

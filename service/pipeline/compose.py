@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from service.pipeline import grain, merge
+from service.pipeline import grain, merge, views
 from service.pipeline.parallel import ordered_map
 
 # Rows per strip: OpenCV's per-call cost favours tall strips; a separate result (a second
@@ -136,14 +136,6 @@ def strip(
     return out
 
 
-def read_grey(scan: Image.Image, box: tuple[int, int, int, int]) -> np.ndarray:
-    """The luminance (Rec. 601) of a region of the scan as uint8: Pillow converts from its own
-    4-byte layout, without unpacking the colour bands first (several times cheaper)."""
-    part = scan.crop(box)
-    grey = part.getchannel(0) if scan.mode == "LA" else part.convert("L")
-    return np.asarray(grey)
-
-
 def output_mode(scan: Image.Image, channels: int) -> str:
     """The result's mode: the answer's colour, the scan's alpha."""
     base = "L" if channels == 1 else "RGB"
@@ -169,7 +161,7 @@ def compose(scan: Image.Image, p: merge.Plan, *, in_place: bool) -> Image.Image:
             alpha = None
             if scan.mode in ("RGBA", "LA"):
                 alpha = np.asarray(scan.crop((0, y0, width, y1)).getchannel("A"))
-            yield y0, y1, top, read_grey(scan, (0, top, width, bottom)), alpha
+            yield y0, y1, top, views.read_grey(scan, (0, top, width, bottom)), alpha
 
     def job(item: tuple[int, int, int, np.ndarray, np.ndarray | None]) -> tuple[int, np.ndarray]:
         y0, y1, top, grey, alpha = item

@@ -125,10 +125,11 @@ def plan(
     white = views.white_noise(v.bands)
     scale = scan_size[0] / v.plan_size[0]
     slope0 = float(np.median(fit.gain[::2, ::2])) * _curve_slope(fit, v.small)
-    mask, matched_luma = repairs.repair_mask(matched, aligned, white * slope0 / scale)
+    answer_luma = views.luma(aligned)
+    mask, matched_luma = repairs.repair_mask(matched, aligned, answer_luma, white * slope0 / scale)
     del matched, fit
     repair = repairs.add_damage(mask, damage)
-    check = Check(matched_luma, views.luma(aligned), repair)
+    check = Check(matched_luma, answer_luma, repair)
     gain, slope = tonefit.detail_gain(v.grey.astype(np.float32), check.answer, 1.0 - repair)
     spread = views.block_spread(v.bands, v.k)
     grid = (int(v.grid.shape[1]), int(v.grid.shape[0]))

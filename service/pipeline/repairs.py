@@ -77,16 +77,17 @@ def _distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def repair_mask(
-    tone_matched: np.ndarray, answer: np.ndarray, noise: float
+    tone_matched: np.ndarray, answer: np.ndarray, answer_l: np.ndarray, noise: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Soft mask (0…1, h×w float32) of where the answer repaired the scan, and the scan's
     luminance.
 
     `tone_matched` is the scan at the answer's size with the answer's tone (h×w×C float32,
     used up: it holds the difference afterwards, a megapixel answer's worth of memory less);
-    `noise` the scan's grain at that size, in grey levels.
+    `answer_l` the answer's luminance (`views.luma`, which the caller keeps too); `noise` the
+    scan's grain at that size, in grey levels.
     """
-    scan_l, answer_l = views.luma(tone_matched), views.luma(answer)
+    scan_l = views.luma(tone_matched)
     residual = np.sqrt(_distance(answer, tone_matched))
     # Wide enough that a scratch or a speck is a minority of the window around it.
     k = max(9, round(0.03 * max(residual.shape)))

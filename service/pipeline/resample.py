@@ -31,6 +31,14 @@ def inscribed_size(w: float, h: float, degrees: float) -> tuple[float, float]:
     return (w * cos_a - h * sin_a) / cos_2a, (h * cos_a - w * sin_a) / cos_2a
 
 
+def inscribed_box(w: int, h: int, degrees: float) -> tuple[float, float, float, float]:
+    """`rotate_crop`'s default box: the inscribed rectangle, centred, one pixel in (so no fill
+    colour shows)."""
+    iw, ih = inscribed_size(w, h, degrees)
+    ox, oy = (w - iw) / 2 + 1, (h - ih) / 2 + 1
+    return ox, oy, w - ox, h - oy
+
+
 def rotate_crop(
     image: Image.Image,
     degrees: float,
@@ -42,11 +50,7 @@ def rotate_crop(
     """Rotate counter-clockwise by `degrees` and keep `box` of the rotated frame (default: the
     inscribed rectangle), in one resampling pass done strip by strip."""
     w, h = image.size
-    if box is None:
-        iw, ih = inscribed_size(w, h, degrees)
-        ox, oy = (w - iw) / 2 + 1, (h - ih) / 2 + 1  # one pixel in: no fill colour shows
-        box = (ox, oy, w - ox, h - oy)
-    left, top, right, bottom = box
+    left, top, right, bottom = box if box is not None else inscribed_box(w, h, degrees)
     out_w, out_h = max(1, int(right - left)), max(1, int(bottom - top))
     a = -math.radians(degrees)
     ca, sa = math.cos(a), math.sin(a)

@@ -160,8 +160,7 @@ def fit(scan_small: np.ndarray, answer: np.ndarray, weight: np.ndarray | None = 
     # The local gain and offset: broad by design (the radius is ~2 % of the picture, eps ≈
     # (10 grey levels)²: below that local contrast the gain stays near one and only the offset
     # follows the model), so they are fitted at up to GUIDE_SIDE and enlarged.
-    f = min(1.0, GUIDE_SIDE / max(h, w))
-    gs = (max(4, round(w * f)), max(4, round(h * f)))
+    _, gs = _guide_size(w, h)
     small = scan_small
     if gs != (w, h):
         small = _shape(cv2.resize(scan_small, gs, interpolation=cv2.INTER_AREA), small.shape[2])
@@ -179,6 +178,12 @@ def fit(scan_small: np.ndarray, answer: np.ndarray, weight: np.ndarray | None = 
         _shape(gain, bands).astype(np.float32),
         _shape(offset, bands).astype(np.float32),
     )
+
+
+def _guide_size(w: int, h: int) -> tuple[float, tuple[int, int]]:
+    """The factor to GUIDE_SIDE (never above 1) and the (w, h) a broad field is fitted at."""
+    f = min(1.0, GUIDE_SIDE / max(h, w))
+    return f, (max(4, round(w * f)), max(4, round(h * f)))
 
 
 def _shape(a: np.ndarray, bands: int) -> np.ndarray:
@@ -209,8 +214,7 @@ def detail_gain(
     h, w = scan_grey.shape
     # Measured at up to GUIDE_SIDE: the band (~10 of the answer's pixels a period) survives the
     # reduction, and the field is broad anyway.
-    f = min(1.0, GUIDE_SIDE / max(h, w))
-    gs = (max(4, round(w * f)), max(4, round(h * f)))
+    f, gs = _guide_size(w, h)
     if gs != (w, h):
         scan_grey, answer_luma, weight = (
             cv2.resize(a, gs, interpolation=cv2.INTER_AREA)

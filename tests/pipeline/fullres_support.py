@@ -23,13 +23,26 @@ def aged(clean: Image.Image, seed: int = 3) -> Image.Image:
 
 def perfect(clean: Image.Image, factor: float) -> Image.Image:
     """A model that restores perfectly at the size it is sent: the clean picture, smaller."""
-    size = (round(clean.width / factor), round(clean.height / factor))
+    return perfect_at(clean, _smaller(clean, factor))
+
+
+def perfect_at(clean: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """`perfect`, sent at `size` (bench_fullres uses these stand-ins too)."""
     return clean.convert("RGB").resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
 
 
 def realistic(clean: Image.Image, factor: float) -> Image.Image:
     """Not perfect: its own tone curve, a slight blur, a warm cast, smoothed skin."""
-    im = perfect(clean, factor)
+    return realistic_at(clean, _smaller(clean, factor))
+
+
+def _smaller(clean: Image.Image, factor: float) -> tuple[int, int]:
+    return round(clean.width / factor), round(clean.height / factor)
+
+
+def realistic_at(clean: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """`realistic`, sent at `size`."""
+    im = perfect_at(clean, size)
     a = np.asarray(im, np.float32) / 255
     a = a ** np.array([0.9, 0.93, 1.0]) * 255 + np.array([6, 2, -5])
     im = Image.fromarray(np.clip(a, 0, 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(0.7))
