@@ -13,14 +13,13 @@ subprocess that only imports is subtracted as the baseline (as bench_classic.py 
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from _peak import run_child
 from PIL import Image
 
 SIDE = 6700
@@ -35,12 +34,6 @@ from PIL import Image
 from service.pipeline import imageio
 from service.pipeline.damage import fill
 import numpy, cv2  # noqa: F401 - same imports in every mode, so the baseline matches
-
-def peak_kib():
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    return 0
 
 mode, path, mask_path = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
 t0 = time.perf_counter()
@@ -60,7 +53,7 @@ if mode != "baseline":
         im = out
     buf = io.BytesIO()
     im.save(buf, "JPEG", quality=92)
-print(json.dumps({"seconds": time.perf_counter() - t0, "fill": fill_s, "peak_kib": peak_kib()}))
+print(json.dumps({"seconds": time.perf_counter() - t0, "fill": fill_s, "peak_kib": hwm_kib()}))
 """
 
 
@@ -97,15 +90,7 @@ def make_scan(tmp: Path) -> tuple[Path, Path, int]:
 
 
 def run(mode: str, scan: Path, mask: Path) -> dict[str, float]:
-    proc = subprocess.run(
-        [sys.executable, "-c", CHILD, mode, str(scan), str(mask)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    out: dict[str, float] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return out
+    return run_child(CHILD, mode, scan, mask)
 
 
 def main() -> None:
