@@ -11,8 +11,6 @@ Otherwise the result is a new image. Strips are a hundred rows or so: a few MB o
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import functools
 import math
 from collections.abc import Iterator
@@ -22,6 +20,7 @@ import numpy as np
 from PIL import Image
 
 from service.pipeline import grain, merge, views
+from service.pipeline.memory import release_memory
 from service.pipeline.parallel import ordered_map
 
 # Rows per strip: OpenCV's per-call cost favours tall strips; a separate result (a second
@@ -31,16 +30,6 @@ STRIP_ROWS_APART = 32
 MARGIN = 2  # rows each side: the Wiener window (5×5) and the dust test's 3×3 dilation
 GRAIN_TILE = 256
 GRAIN_UNIT = 16  # the grain tiles hold unit-sigma noise ×16
-
-
-def release_memory() -> None:
-    """Hand freed heap memory back to the system (glibc only; elsewhere nothing to do).
-
-    glibc keeps freed blocks below its mmap threshold in the heap and in each thread's arena,
-    so the process would carry the plan's temporaries into the full-size pass, its peak.
-    """
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def enlarge(field: np.ndarray, k: int, y0: int, y1: int, width: int) -> np.ndarray:

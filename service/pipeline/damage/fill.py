@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from service.pipeline import compose
+from service.pipeline import memory
 from service.pipeline.damage import texture
 from service.pipeline.parallel import ordered_map
 
@@ -66,7 +66,7 @@ def fill(image: Image.Image, mask: Image.Image, *, in_place: bool = False) -> Im
             _fill_hole(out, m, piece, pieces)
             pieces.append(piece)
     if boxes:
-        compose.release_memory()  # the holes' crops, before the line tiles' peak
+        memory.release_memory()  # the holes' crops, before the line tiles' peak
     tiles = _tiles(cells, image.size)
     for done in ordered_map(lambda box: _fill_lines(out, m, box, textured), tiles):
         if done is not None:

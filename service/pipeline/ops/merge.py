@@ -25,7 +25,17 @@ import numpy as np
 from PIL import Image
 
 from service.errors import ConfigError
-from service.pipeline import align, compose, faces, findings, handoff, merge, transforms, views
+from service.pipeline import (
+    align,
+    compose,
+    faces,
+    findings,
+    handoff,
+    memory,
+    merge,
+    transforms,
+    views,
+)
 from service.pipeline.ops.geometry import match_size
 from service.pipeline.parallel import in_background
 from service.pipeline.registry import OpContext, register
@@ -156,7 +166,7 @@ def merge_answer(
     (nothing else refers to the scan) the result is written into the scan's own memory."""
     if scan.mode not in ("RGB", "L", "RGBA", "LA"):  # the pipeline's working modes; others once
         scan, owned = scan.convert("L" if scan.mode in ("I", "I;16", "F", "1") else "RGB"), True
-    compose.release_memory()  # what decoding and the model step freed, before this step's peak
+    memory.release_memory()  # what decoding and the model step freed, before this step's peak
     channels = _channels(scan, answer)
     size = frame_size(scan.size, answer.size)
     v = views.look(scan, size)

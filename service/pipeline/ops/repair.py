@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from service.pipeline import compose, handoff
+from service.pipeline import handoff, memory
 from service.pipeline.damage import detect, fill, flatten
 from service.pipeline.ops._common import split_alpha, with_alpha
 from service.pipeline.parallel import strips
@@ -33,7 +33,7 @@ def repair_damage(image: Image.Image, ctx: OpContext, /, **_: Any) -> Image.Imag
     """The image with its damage repaired; the very same object when none is found."""
     if image.mode not in MODES:
         return image
-    compose.release_memory()  # what the steps before freed, before this step's peak
+    memory.release_memory()  # what the steps before freed, before this step's peak
     base, alpha = split_alpha(image)
     found = detect.find(base)
     folds = found.folds
@@ -44,7 +44,7 @@ def repair_damage(image: Image.Image, ctx: OpContext, /, **_: Any) -> Image.Imag
     ctx.extra[handoff.DAMAGE_MASK] = mask
     if mask.getbbox() is None:
         return image
-    compose.release_memory()  # the detectors' strips, before the fill's copy and crops
+    memory.release_memory()  # the detectors' strips, before the fill's copy and crops
     owned = base is not image  # alpha split off: `base` is this step's own copy
     if not folds:  # what the fill takes (≥ 128) is the shared mask itself
         repaired = fill.fill(base, mask, in_place=owned)
@@ -54,7 +54,7 @@ def repair_damage(image: Image.Image, ctx: OpContext, /, **_: Any) -> Image.Imag
         # The fill writes into the flattened copy, which is this step's own: one copy in all.
         repaired = fill.fill(flat, edited, in_place=owned or flat is not base)
         del edited, flat
-    compose.release_memory()  # the crops' memory, before the next step's peak
+    memory.release_memory()  # the crops' memory, before the next step's peak
     return with_alpha(repaired, alpha)
 
 
