@@ -16,6 +16,29 @@ from PIL import Image
 from service.errors import ConfigError
 
 
+@dataclass
+class Ownership:
+    """Whether the step now running may write its result into the image it was given, and
+    whether it did. A 600-dpi scan is 135 MB (180 MB as Pillow holds RGB): a step that copies
+    it holds two while it works, one that writes into it holds one.
+
+    `granted` is the runner's word, given step by step: nothing but the chain holds the image
+    (no caller, preview or merge keeps it), so nobody sees it change. `used` is the step's word
+    back: the same object it returns holds a new picture, so the step is not 'skipped'.
+    """
+
+    granted: bool = False
+    used: bool = False
+
+    def may_write(self, image: Image.Image) -> bool:
+        """True when the step may change `image` itself (the one it was given)."""
+        return self.granted and not image.readonly
+
+    def wrote(self) -> None:
+        """Say that the image the step was given now holds its result."""
+        self.used = True
+
+
 @dataclass(frozen=True)
 class OpContext:
     """What an operation may need beyond its image."""
@@ -23,6 +46,7 @@ class OpContext:
     original_size: tuple[int, int] = (0, 0)  # the decoded scan's size, for match_size
     source_format: str = "JPEG"
     extra: dict[str, Any] = field(default_factory=dict)
+    ownership: Ownership = field(default_factory=Ownership)  # reset by the runner each step
 
 
 class LocalOp(Protocol):

@@ -3,7 +3,8 @@
 Executors are looked up by `Step.kind`, so a new kind is a new executor handed to the runner,
 not a change here. A `video` step's executor answers the image unchanged and a clip beside it
 (`StepOutcome.clip`), which the run hands back (`RunResult.clip`). Local work runs in a
-thread, never on the event loop.
+thread, never on the event loop. Each step is told whether it may write into the image it is
+given (`OpContext.ownership`): only when nothing but the run still holds that image.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from PIL import Image
 from service import metrics
 from service.config.catalog import Chain, Step
 from service.errors import ConfigError
-from service.pipeline import findings, handoff, registry, transforms
+from service.pipeline import findings, handoff, memory, registry, transforms
 from service.pipeline.registry import OpContext
 
 
@@ -91,10 +92,24 @@ class LocalExecutor:
     """Runs a registered operation in a worker thread."""
 
     async def run(self, image: Image.Image, step: Step, ctx: RunContext) -> StepOutcome:
-        """Apply the operation; 'skipped' when it returned its input unchanged."""
+        """Apply the operation; 'skipped' when it returned its input unchanged.
+
+        The images go to and from the thread in lists that are emptied on arrival: the
+        thread's future and work item outlive the step (a reference cycle, freed whenever the
+        collector runs), and must not hold the picture the next step may be let to own.
+        """
         info = registry.get(step.name)
-        out = await asyncio.to_thread(info.func, image, ctx.op_context, **dict(step.params))
-        return StepOutcome(out, status="skipped" if out is image else "done")
+        given, params, op = id(image), dict(step.params), ctx.op_context
+        inbox = [image]
+        del image  # the caller holds it while the step runs; the op alone in the thread
+
+        def work() -> list[Image.Image]:
+            return [info.func(inbox.pop(), op, **params)]
+
+        out = (await asyncio.to_thread(work)).pop()
+        # The caller's reference keeps the input alive, so its id is not reused by `out`.
+        unchanged = id(out) == given and not op.ownership.used
+        return StepOutcome(out, status="skipped" if unchanged else "done")
 
 
 @dataclass
@@ -151,6 +166,8 @@ class ChainRunner:
                 await on_progress(records)
             t0 = time.perf_counter()
             recorded, size_before = transforms.entries(), image.size
+            ownership = ctx.op_context.ownership
+            ownership.granted, ownership.used = memory.sole_reference(image), False
             try:
                 with findings.collecting() as found:  # what the step reports beyond its image
                     outcome = await executor.run(image, step, ctx)
@@ -160,6 +177,8 @@ class ChainRunner:
                 if on_progress:
                     await on_progress(records)
                 raise
+            finally:
+                written, ownership.granted, ownership.used = ownership.used, False, False
             rec.duration = time.perf_counter() - t0
             if transforms.entries() == recorded and outcome.image.size != size_before:
                 # A step that changed the size without saying how (a model's answer, a resize):
@@ -175,10 +194,11 @@ class ChainRunner:
                 )
             if outcome.cost_usd and outcome.status != "cached":
                 metrics.add_spend(outcome.provider, outcome.model, outcome.cost_usd)
-            if outcome.image is not image and ctx.intermediate is not None:
+            if (outcome.image is not image or written) and ctx.intermediate is not None:
                 await ctx.intermediate(i, outcome.image)
             image = outcome.image
             clip = outcome.clip if outcome.clip is not None else clip
+            del outcome  # `image` alone names the picture now: the next step may own it
             if on_progress:
                 await on_progress(records)
         handoff.drop(ctx.op_context)  # a scan left for a merge that never came

@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 
 from service.pipeline import compose, handoff
-from service.pipeline.ops.merge import merge_detail, sole_reference
+from service.pipeline.memory import sole_reference
+from service.pipeline.ops.merge import merge_detail
 from service.pipeline.registry import OpContext
 from tests.pipeline.fullres_support import aged, astronaut, merged, perfect
 

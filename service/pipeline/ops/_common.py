@@ -76,8 +76,12 @@ def is_grey(image: Image.Image) -> bool:
     return bool(np.abs(arr - arr[:, :, :1]).max() <= 2)
 
 
-def apply_luts(image: Image.Image, luts: list[np.ndarray]) -> Image.Image:
-    """Apply one 256-entry LUT per colour band with `Image.point`; alpha keeps an identity LUT."""
+def apply_luts(
+    image: Image.Image, luts: list[np.ndarray], *, in_place: bool = False
+) -> Image.Image:
+    """Apply one 256-entry LUT per colour band with `Image.point`; alpha keeps an identity LUT.
+    With `in_place` (the caller may write into `image`: see `registry.Ownership`), strip by
+    strip into `image` itself, so no second full-size image is made."""
     bands = len(image.getbands())
     identity = np.arange(256)
     table: list[int] = []
@@ -85,7 +89,12 @@ def apply_luts(image: Image.Image, luts: list[np.ndarray]) -> Image.Image:
         n_colour = 3 if image.mode in COLOUR_MODES else 1
         lut = luts[min(i, len(luts) - 1)] if i < n_colour else identity
         table.extend(np.clip(np.rint(lut), 0, 255).astype(np.int64).tolist())
-    return image.point(table)
+    if not in_place or image.mode not in ("L", "LA", "RGB", "RGBA"):
+        return image.point(table)
+    for y0, y1 in strips(image.height):
+        box = (0, y0, image.width, y1)
+        image.paste(image.crop(box).point(table), box)
+    return image
 
 
 def split_alpha(image: Image.Image) -> tuple[Image.Image, Image.Image | None]:

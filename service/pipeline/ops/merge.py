@@ -17,7 +17,6 @@ than a second full-size image.
 from __future__ import annotations
 
 import math
-import sys
 from typing import Any
 
 import cv2
@@ -131,16 +130,6 @@ def _check_faces(
             )
 
 
-def sole_reference(obj: object) -> bool:
-    """True when the caller's one variable is the only reference left to `obj`.
-
-    Compared with a fresh object held by one local variable, measured the same way, so the
-    interpreter's own temporary references cancel out.
-    """
-    probe = object()
-    return sys.getrefcount(obj) <= sys.getrefcount(probe) + 1
-
-
 def _drift(v: views.Views, answer: np.ndarray) -> align.Drift:
     """The answer's drift, estimated on the shared 512-px views, in the plan's pixels."""
     scan_grey = v.grey_at(align.FINE_SIDE)
@@ -224,5 +213,5 @@ def merge_detail(
         if image.size == scan.size:
             return image
         return image.resize(scan.size, Image.Resampling.LANCZOS)
-    owned = sole_reference(scan)  # nobody else holds the scan: its memory can take the result
+    owned = memory.sole_reference(scan)  # nobody else holds the scan: its memory takes the result
     return merge_answer(image, scan, fidelity, ctx, grain=keep, owned=owned)

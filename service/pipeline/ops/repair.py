@@ -45,21 +45,28 @@ def repair_damage(image: Image.Image, ctx: OpContext, /, **_: Any) -> Image.Imag
     if mask.getbbox() is None:
         return image
     memory.release_memory()  # the detectors' strips, before the fill's copy and crops
-    owned = base is not image  # alpha split off: `base` is this step's own copy
+    # `base` is this step's own when the alpha was split off, or when the runner lets the step
+    # own its image: then the repair is written into it, and no second full-size copy is made.
+    owned = base is not image or ctx.ownership.may_write(image)
     if not folds:  # what the fill takes (≥ 128) is the shared mask itself
         repaired = fill.fill(base, mask, in_place=owned)
     else:
-        flat = _flattened(base, folds, edited)
+        flat = _flattened(base, folds, edited, in_place=owned)
         _drop_folds(edited)  # what is left ≥ 128 is what the fill rebuilds
         # The fill writes into the flattened copy, which is this step's own: one copy in all.
         repaired = fill.fill(flat, edited, in_place=owned or flat is not base)
         del edited, flat
     memory.release_memory()  # the crops' memory, before the next step's peak
+    if repaired is image:
+        ctx.ownership.wrote()
     return with_alpha(repaired, alpha)
 
 
-def _flattened(base: Image.Image, folds: list[flatten.Fold], edited: Image.Image) -> Image.Image:
-    """`base` with its folds flattened where the mask still marks them as folds."""
+def _flattened(
+    base: Image.Image, folds: list[flatten.Fold], edited: Image.Image, *, in_place: bool
+) -> Image.Image:
+    """`base` with its folds flattened where the mask still marks them as folds; written into
+    `base` itself when `in_place`."""
     grey = np.asarray(base.getchannel(0) if base.mode == "L" else base.convert("L"))
     tables = flatten.profiles(grey, folds)
     del grey
@@ -72,7 +79,7 @@ def _flattened(base: Image.Image, folds: list[flatten.Fold], edited: Image.Image
         pixels = np.array(base.crop(box))
         flatten.flatten(pixels, tables, where, top=y0)
         if out is None:
-            out = base.copy()
+            out = base if in_place else base.copy()
         out.paste(Image.fromarray(pixels, base.mode), box)
     return base if out is None else out
 

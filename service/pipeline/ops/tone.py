@@ -47,7 +47,16 @@ def auto_levels(image: Image.Image, ctx: OpContext, /, **_: Any) -> Image.Image:
         lo, hi = mid - 127.5 / MAX_GAIN, mid + 127.5 / MAX_GAIN
     # One table for every channel: the stretch must not shift hues; color_balance does that.
     lut = _stretch_lut(lo, hi)
-    return apply_luts(image, [lut])
+    return _applied(image, ctx, [lut])
+
+
+def _applied(image: Image.Image, ctx: OpContext, luts: list[np.ndarray]) -> Image.Image:
+    """The tables applied, into `image` itself when the runner lets this step own it."""
+    in_place = ctx.ownership.may_write(image)
+    out = apply_luts(image, luts, in_place=in_place)
+    if out is image:
+        ctx.ownership.wrote()
+    return out
 
 
 def toned(values: np.ndarray) -> bool:
@@ -97,4 +106,4 @@ def color_balance(image: Image.Image, ctx: OpContext, /, **_: Any) -> Image.Imag
         new_hi = hi + CAST_STRENGTH * (target_hi - hi)
         new_hi = min(new_hi, new_lo + (hi - lo) * MAX_CHANNEL_GAIN)
         luts.append(_stretch_lut(lo, hi, new_lo, new_hi))
-    return apply_luts(image, luts)
+    return _applied(image, ctx, luts)
