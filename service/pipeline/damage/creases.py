@@ -11,9 +11,11 @@ the picture's own, so the tests that find cracks do not find it. Three things se
 - a few pixels further out the two sides are the same picture again, where an edge of the
   picture (a horizon, a door frame) steps from one level to another.
 
-So for every angle the picture is turned to make lines of that angle rows (a Radon transform,
+So for every angle (in half degrees: a fold across 512 pixels drifts two pixels off a row a
+degree away from it) the picture is turned to make lines of that angle rows (a Radon transform,
 on a copy `WORK_SIDE` pixels large), and each row scores the near difference across it less the
-far one. Rows that stand far out from all the others are candidates, and a candidate is a fold
+far one. Rows that stand far out from all the others are candidates (enough of them that a
+faint fold over brick is among the courses of mortar), and a candidate is a fold
 when, along nearly all of it, a narrow bright line and a narrow dark line lie side by side (the
 edge of a stripe — mortar, a tripod leg — has only one of them), when it does not run along the
 picture's edge (the print's edge, a scanner border), and when no two other candidates run
@@ -28,13 +30,13 @@ import cv2
 import numpy as np
 
 WORK_SIDE = 512  # folds are looked for on a copy this large: they are wide enough to stay
-ANGLES = 180  # one-degree steps
+ANGLES = 360  # half-degree steps
 NEAR, FAR = 2, 10  # pixels from a line where a fold's ridge and trough are, and its sides
 MIN_LENGTH = 0.4  # of the picture's short side: a line shorter than this is not a fold
 MIN_CONTRAST = 8.0  # grey levels between ridge and trough a fold keeps along its length
 MIN_SCORE = 5.0  # robust deviations a fold's row stands above all rows
 MAX_FOLDS = 2
-CANDIDATES = 8  # strongest lines checked for a fold's ridge and trough
+CANDIDATES = 24  # strongest lines checked for a fold's ridge and trough
 PAIR_REACH = 4  # pixels either side of the line where its ridge and trough are looked for
 PAIR_CONTRAST = 10  # grey levels each of them stands out, at least
 BUSY_WINDOW = 31  # pixels: the neighbourhood whose typical response is taken away
@@ -52,36 +54,47 @@ def _row_means(rot: np.ndarray, inside: np.ndarray, d: int) -> np.ndarray:
     h = rot.shape[0]
     out = np.zeros(h, np.float32)
     both = inside[2 * d :] & inside[: h - 2 * d]
-    diff = np.where(both, rot[2 * d :] - rot[: h - 2 * d], 0.0)
+    diff = np.subtract(rot[2 * d :], rot[: h - 2 * d], dtype=np.float32)
+    diff *= both
     n = both.sum(axis=1)
     out[d : h - d] = diff.sum(axis=1) / np.maximum(n, 1)
     return out
 
 
+def _row_scores(rot: np.ndarray, inside: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of the turned picture: |near difference| less |far difference|, and length."""
+    near, far = _row_means(rot, inside, NEAR), _row_means(rot, inside, FAR)
+    return np.abs(near) - np.abs(far), inside.sum(axis=1).astype(np.float32)
+
+
 def _scores(small: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
-    """Per angle and row: |near difference| less |far difference|, and the row's length."""
+    """Per angle and row: |near difference| less |far difference|, and the row's length.
+
+    The picture is turned by each angle below 90°; its rows are the lines of that angle and
+    its columns, read bottom to top, the lines of that angle plus 90°: half the turns."""
     h, w = small.shape
     side = math.ceil(math.hypot(h, w)) + 2 * FAR + 2
-    canvas = np.zeros((side, side), np.float32)
+    canvas = np.zeros((side, side, 2), np.float32)  # the picture, and where it is
     y0, x0 = (side - h) // 2, (side - w) // 2
-    canvas[y0 : y0 + h, x0 : x0 + w] = small
-    ones = np.zeros((side, side), np.float32)
-    ones[y0 : y0 + h, x0 : x0 + w] = 1.0
+    canvas[y0 : y0 + h, x0 : x0 + w, 0] = small
+    canvas[y0 : y0 + h, x0 : x0 + w, 1] = 1.0
     score = np.zeros((ANGLES, side), np.float32)
     length = np.zeros((ANGLES, side), np.float32)
-    for i in range(ANGLES):
-        rot_m = cv2.getRotationMatrix2D((side / 2, side / 2), 180.0 * i / ANGLES, 1.0)
-        rot = cv2.warpAffine(canvas, rot_m, (side, side))
-        inside = cv2.warpAffine(ones, rot_m, (side, side)) > 0.99
-        near, far = _row_means(rot, inside, NEAR), _row_means(rot, inside, FAR)
-        score[i] = np.abs(near) - np.abs(far)
-        length[i] = inside.sum(axis=1)
+    quarter = ANGLES // 2
+    for i in range(quarter):
+        rot_m = cv2.getRotationMatrix2D(((side - 1) / 2, (side - 1) / 2), 180.0 * i / ANGLES, 1.0)
+        turned = cv2.warpAffine(canvas, rot_m, (side, side))
+        rot, inside = turned[..., 0], turned[..., 1] > 0.99
+        score[i], length[i] = _row_scores(rot, inside)
+        # Turned 90° more, row r of the picture is column r of this one, read upwards.
+        cols, cols_in = np.ascontiguousarray(rot.T[::-1]), np.ascontiguousarray(inside.T[::-1])
+        score[i + quarter], length[i + quarter] = _row_scores(cols, cols_in)
     return score, length, side
 
 
 def _endpoints(angle_i: int, row: int, side: int, shift: tuple[int, int]) -> np.ndarray:
     """The row `row` of the picture turned by angle `angle_i`, as two points in the picture."""
-    rot = cv2.getRotationMatrix2D((side / 2, side / 2), 180.0 * angle_i / ANGLES, 1.0)
+    rot = cv2.getRotationMatrix2D(((side - 1) / 2, (side - 1) / 2), 180.0 * angle_i / ANGLES, 1.0)
     back = cv2.invertAffineTransform(rot)
     pts = np.array([[0.0, row, 1.0], [side - 1.0, row, 1.0]]) @ back.T
     return pts - np.array(shift, np.float64)
@@ -173,11 +186,8 @@ def folds(grey: np.ndarray, bright: np.ndarray, dark: np.ndarray, noise: float) 
     # Above the typical response around: in texture both stand out everywhere.
     bright = cv2.subtract(bright, cv2.medianBlur(bright, BUSY_WINDOW))
     dark = cv2.subtract(dark, cv2.medianBlur(dark, BUSY_WINDOW))
-    found = [
-        e
-        for e in lines
-        if not _in_a_family(e, lines) and paired_along(e, bright, dark, floor) >= MIN_COVER
-    ]
+    paired = [e for e in lines if paired_along(e, bright, dark, floor) >= MIN_COVER]
+    found = [e for e in paired if not _in_a_family(e, lines)]
     return found[:MAX_FOLDS]
 
 
