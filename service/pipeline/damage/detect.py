@@ -1,11 +1,14 @@
 """The damage detector: one mask of everything broken on the print, at full size.
 
 Lines (cracks, scratches, creases) and specks are found on the grey picture; tears (paper-white
-regions reaching the edge) by `tears`. Specks vanish in a
-thumbnail, so they are looked for at full resolution, strip by strip. Lines are judged on their
-length and company, which needs the whole picture at once; on a big scan that is done on a
-box-reduced copy no longer than `WORK_SIDE` (a line a few pixels wide at 600 dpi is still
-one there), and the mask is scaled back up. Only the final mask is full-sized.
+regions reaching the edge) by `tears`. The detectors know damage by its width in pixels (a
+crack a few across, a speck one to four), and the same crack is six times wider on a 600-dpi
+scan than on a small copy of the print, so they look at a pyramid of the picture: the scan
+itself for the finest specks (strip by strip), a copy no longer than `WORK_SIDE` for lines
+(their length and company need the whole picture at once), and halvings of it down to about
+`LEVEL_SIDE` pixels, where lines and specks are sought again. Folds are sought on the smallest
+level, where a fold is as wide as on the prints the crease detector was made for. What a
+reduced level found is narrowed at full size (`refine`): only the final mask is full-sized.
 """
 
 from __future__ import annotations
@@ -15,16 +18,18 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from service.pipeline import faces
-from service.pipeline.damage import creases, flatten, lines, specks, tears
+from service.pipeline.damage import creases, flatten, lines, refine, specks, tears
 from service.pipeline.ops._common import estimate_noise, reduced
 from service.pipeline.parallel import in_background, ordered_map, strips
 
 MIN_SIDE = 32  # pixels: a picture this small has no room for a line to be told from detail
 DAMAGE, FOLD = 255, 254  # mask values: rebuilt by the fill; flattened (the picture is beneath)
 WORK_SIDE = 2048  # lines are judged on at most this many pixels a side (4 MP, ~60 MB of work)
+LEVEL_SIDE = 512  # pixels: levels are halved while they stay at least this long (the size of
+# print the line, speck and fold detectors were made on)
 SPECK_ROWS = 256
 SPECK_MARGIN = 8  # rows of context above and below a strip: the median's and the blur's reach
 
@@ -64,20 +69,136 @@ def _faces(grey: np.ndarray) -> list[lines.Box]:
     ]
 
 
-def _judge_lines(small: Image.Image, size: tuple[int, int], factor: int, noise: float) -> Found:
-    """Damage lines as a full-`size` 'L' mask, judged on `small` (the scan reduced by
-    `factor`). Uses no strip worker: it runs on one, beside the specks' search."""
-    t = tones(small)
-    found, ends = lines.damage_lines(t, noise / factor, _faces(t.grey))
-    if factor > 1:  # one more small pixel all round: the full-size line's rim
-        found = cv2.dilate(found.view(np.uint8), np.ones((3, 3), np.uint8)) > 0
-    values = np.where(found, np.uint8(DAMAGE), np.uint8(0))
-    values[creases.band(values.shape, ends, creases.HALF_WIDTH) & ~found] = FOLD
-    mask = Image.fromarray(values, "L")
-    if factor > 1:
-        mask = mask.resize(size, Image.Resampling.NEAREST)
-    half = creases.HALF_WIDTH * factor + factor // 2
-    return Found(mask, [flatten.Fold(e * factor, half, factor) for e in ends])
+@dataclass(frozen=True)
+class Level:
+    """Damage found on one level of the pyramid: a mask of that level's size (grown by one of
+    its pixels, the full-size rim) and how many scan pixels one of its pixels spans."""
+
+    mask: np.ndarray
+    factor: int
+    around: np.ndarray | None = None  # reduced levels: the picture's level around the damage
+
+
+def level_factors(size: tuple[int, int]) -> list[int]:
+    """How many scan pixels a pixel of each level spans, finest first: the work copy (no
+    longer than WORK_SIDE), then copies of about half its length and less, down to LEVEL_SIDE.
+    A level is never shorter than its target: below about 512 pixels the picture's own rims
+    and highlights turn into lines as thin as damage. One no smaller than the level before
+    is left out."""
+    side = max(size)
+    out = [math.ceil(side / WORK_SIDE)]
+    target = WORK_SIDE // 2
+    while target >= LEVEL_SIDE:
+        f = side // target
+        if f > out[-1]:
+            out.append(f)
+        target //= 2
+    return out
+
+
+def _levels(
+    copies: list[tuple[Image.Image, int]], noise: float
+) -> tuple[list[Level], list[np.ndarray], int]:
+    """Lines on each reduced copy (with the factor it was reduced by, finest first) and specks
+    on those too coarse for the full-size search; folds on the smallest (their end points in
+    scan pixels, and that copy's factor). Uses no strip worker: it runs on one, beside the
+    full-size specks' search."""
+    first, factor = copies[0]
+    t = tones(first)
+    face_boxes = _faces(t.grey)
+    levels, smallest = [], (t.grey, factor, noise)
+    for level, f in copies:
+        if level is not first:
+            t = tones(level)
+        step = f / factor
+        boxes = [(round(x / step), round(y / step), round(w / step), round(h / step))
+                 for x, y, w, h in face_boxes]  # fmt: skip
+        # A reduced copy's own grain: box-reducing averages white noise away by the factor,
+        # but a scan's grain is not white, and an enlarged picture has none to average.
+        level_noise = noise if f == 1 else estimate_noise(level)
+        fine = lines.responses(t.grey, lines.FINE.kernel)
+        found = lines.line_damage(t, level_noise, boxes, fine)
+        if f > 1:  # specks this coarse are too big for the full-size search
+            found |= _level_specks(t.grey, level_noise)
+        level_around = None
+        if f > 1 and found.any():  # one more pixel all round: the damage's rim at full size
+            found = cv2.dilate(found.view(np.uint8), np.ones((3, 3), np.uint8)) > 0
+            level_around = refine.around(t.grey, found)
+        levels.append(Level(found, f, level_around))
+        smallest = (t.grey, f, level_noise)
+    grey, f, level_noise = smallest
+    ends = creases.folds(grey, *lines.responses(grey, lines.FINE.kernel), level_noise)
+    return levels, [e * f for e in ends], f
+
+
+def _level_specks(grey: np.ndarray, noise: float) -> np.ndarray:
+    """Specks on a reduced level, strip by strip as at full size (`dust_mask` judges a strip)."""
+    out = np.zeros(grey.shape, bool)
+    h = grey.shape[0]
+    for y0, y1 in strips(h, SPECK_ROWS):
+        top, bottom = max(0, y0 - SPECK_MARGIN), min(h, y1 + SPECK_MARGIN)
+        out[y0:y1] = specks.dust_mask(grey[top:bottom], noise)[y0 - top : y1 - top]
+    return out
+
+
+def _fold_bands(mask: Image.Image, ends: list[np.ndarray], half: int) -> None:
+    """Mark the bands of the folds `ends` as FOLD in `mask` (empty so far), in place."""
+    draw = ImageDraw.Draw(mask)
+    for e in ends:
+        (x0, y0), (x1, y1) = (tuple(float(v) for v in p) for p in e)
+        draw.line([(x0, y0), (x1, y1)], fill=FOLD, width=2 * half + 1)
+
+
+def _scaled_up(rows: np.ndarray, f: int, top: int, bottom: int, w: int) -> np.ndarray:
+    """Scan rows top..bottom of a level's mask, whose rows from `top // f` on are `rows`."""
+    band = np.repeat(np.repeat(rows, f, axis=0), f, axis=1)
+    return band[top - (top // f) * f :][: bottom - top, :w]
+
+
+def _level_at(small: np.ndarray, f: int, top: int, bottom: int, w: int) -> np.ndarray:
+    """Scan rows top..bottom of a level's `around`, scaled up smoothly (bilinear, pixel
+    centres matched): a picture's gradient must not become steps of `f` pixels."""
+    r0, r1 = max(0, top // f - 1), min(small.shape[0], -(-bottom // f) + 1)
+    part = small[r0:r1]
+    up = cv2.resize(part, (part.shape[1] * f, part.shape[0] * f), interpolation=cv2.INTER_LINEAR)
+    out: np.ndarray = up[top - r0 * f :][: bottom - top, :w]
+    return out
+
+
+def _paste_levels(image: Image.Image, mask: Image.Image, levels: list[Level], noise: float) -> None:
+    """Mark what each level found as DAMAGE in `mask` (scan-sized), strip by strip: a level
+    at the scan's own size as it is, a reduced one narrowed at full size (`refine`)."""
+    w, h = image.size
+    wanted = [one for one in levels if one.mask.any()]
+    if not wanted:
+        return
+    reach = max(refine.margin(one.factor) for one in wanted)
+
+    def job(span: tuple[int, int]) -> tuple[int, np.ndarray] | None:
+        y0, y1 = span
+        top, bottom = max(0, y0 - reach), min(h, y1 + reach)
+        out = np.zeros((y1 - y0, w), bool)
+        grey: np.ndarray | None = None
+        for one in wanted:
+            f = one.factor
+            rows = one.mask[top // f : -(-bottom // f)]
+            if not rows.any():
+                continue
+            band = _scaled_up(rows, f, top, bottom, w)
+            if one.around is not None:
+                if grey is None:
+                    grey = specks.grey(image.crop((0, top, w, bottom)))
+                level = _level_at(one.around, f, top, bottom, w)
+                band = refine.narrowed(grey, band, level, f, noise)
+            out |= band[y0 - top : y1 - top]
+        return (y0, out) if out.any() else None
+
+    for done in ordered_map(job, strips(h, SPECK_ROWS)):
+        if done is not None:
+            y0, part = done
+            box = (0, y0, w, y0 + part.shape[0])
+            old = np.asarray(mask.crop(box))
+            mask.paste(Image.fromarray(np.where(part, np.uint8(DAMAGE), old), "L"), box)
 
 
 Specks = list[tuple[int, np.ndarray, np.ndarray]]  # per strip: its top row, the specks' y and x
@@ -112,20 +233,25 @@ def find(image: Image.Image) -> Found:
     if min(image.size) < MIN_SIDE:
         return Found(Image.new("L", image.size, 0), [])
     noise = estimate_noise(image)
-    factor = math.ceil(max(image.size) / WORK_SIDE)
-    small = reduced(image, factor) if factor > 1 else image
-    # The lines are judged on one strip worker (the reduced copy, all at once) while the
+    copies = [(reduced(image, f) if f > 1 else image, f) for f in level_factors(image.size)]
+    # The levels are judged on one strip worker (small copies, each all at once) while the
     # specks are looked for on the other, strip by strip at full size.
-    judged = in_background(_judge_lines, small, image.size, factor, noise)
+    judged = in_background(_levels, copies, noise)
     try:
         dust = _specks(image, noise)
     finally:
-        found = judged.result()
-    _add_specks(found.mask, dust)
+        levels, ends, scale = judged.result()
+    del copies
+    mask = Image.new("L", image.size, 0)
+    half = creases.HALF_WIDTH * scale + scale // 2
+    _fold_bands(mask, ends, half)
+    _paste_levels(image, mask, levels, noise)
+    del levels
+    _add_specks(mask, dust)
     torn = _tears(image)
     if torn is not None and torn.any():
-        found.mask.paste(DAMAGE, mask=Image.fromarray(torn.view(np.uint8) * np.uint8(255), "L"))
-    return found
+        mask.paste(DAMAGE, mask=Image.fromarray(torn.view(np.uint8) * np.uint8(255), "L"))
+    return Found(mask, [flatten.Fold(e, half, scale) for e in ends])
 
 
 def detect(image: Image.Image) -> Image.Image:

@@ -370,9 +370,20 @@ def damage_lines(
     across the picture (end points), which are repaired differently. `faces` are boxes where
     a line must run on beyond the face to be damage."""
     fine = responses(tones.grey, FINE.kernel)
+    return line_damage(tones, noise, faces, fine), creases.folds(tones.grey, *fine, noise)
+
+
+def line_damage(
+    tones: Tones,
+    noise: float,
+    faces: list[Box] | None = None,
+    fine: tuple[np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
+    """Cracks and scratches alone (bool, widened by their rim); `fine` is the fine scale's
+    top-hat and black-hat when the caller has them already."""
     mask: np.ndarray = line_mask(tones, FINE, noise, fine, faces)
     mask |= line_mask(tones, CREASE, noise, None, faces)
     if RIM and mask.any():
         se = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * RIM + 1, 2 * RIM + 1))
         mask = np.asarray(cv2.dilate(mask.view(np.uint8), se) > 0)
-    return mask, creases.folds(tones.grey, *fine, noise)
+    return mask
