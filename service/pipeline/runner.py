@@ -134,6 +134,18 @@ class RunResult:
 ProgressCallback = Callable[[list[StepRecord]], Awaitable[None]]
 
 
+def _record(rec: StepRecord, step: Step, outcome: StepOutcome, found: findings.Findings) -> None:
+    """Put a finished step's outcome and findings into its record and the metrics."""
+    rec.status, rec.provider, rec.model = outcome.status, outcome.provider, outcome.model
+    rec.retries, rec.cost_usd, rec.note = outcome.retries, outcome.cost_usd, outcome.note
+    rec.review = [*outcome.review, *(r for r in found.review if r not in outcome.review)]
+    rec.measurements = {**found.measurements, **outcome.measurements}
+    if outcome.status != "skipped":
+        metrics.observe_step(step.kind, outcome.provider, outcome.model or step.name, rec.duration)
+    if outcome.cost_usd and outcome.status != "cached":
+        metrics.add_spend(outcome.provider, outcome.model, outcome.cost_usd)
+
+
 class ChainRunner:
     """Runs chains with one executor per step kind."""
 
@@ -184,16 +196,7 @@ class ChainRunner:
                 # A step that changed the size without saying how (a model's answer, a resize):
                 # for the original to line up, it is scaled the same way.
                 transforms.record("resize", size=outcome.image.size)
-            rec.status, rec.provider, rec.model = outcome.status, outcome.provider, outcome.model
-            rec.retries, rec.cost_usd, rec.note = outcome.retries, outcome.cost_usd, outcome.note
-            rec.review = [*outcome.review, *(r for r in found.review if r not in outcome.review)]
-            rec.measurements = {**found.measurements, **outcome.measurements}
-            if outcome.status != "skipped":
-                metrics.observe_step(
-                    step.kind, outcome.provider, outcome.model or step.name, rec.duration
-                )
-            if outcome.cost_usd and outcome.status != "cached":
-                metrics.add_spend(outcome.provider, outcome.model, outcome.cost_usd)
+            _record(rec, step, outcome, found)
             if (outcome.image is not image or written) and ctx.intermediate is not None:
                 await ctx.intermediate(i, outcome.image)
             image = outcome.image
