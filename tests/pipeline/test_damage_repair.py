@@ -144,3 +144,15 @@ def test_a_line_within_a_face_is_the_faces_own_and_one_across_it_is_damage() -> 
     assert (np.asarray(detect.detect(within))[146:155, 185:263] == 0).all()
     found = (np.asarray(detect.detect(across))[146:155] > 0).any(axis=0)
     assert found[40:470].mean() >= 0.75  # faint over the skin, but not dropped for the face
+
+
+def test_a_dot_within_a_face_is_the_faces_own_and_one_beside_it_is_dust() -> None:
+    from PIL import ImageDraw
+
+    hurt = picture("astronaut")  # the face is at about (174, 64), 99 px square
+    draw = ImageDraw.Draw(hurt)
+    for x, y in ((205, 140), (60, 300)):  # on the cheek, and on the suit
+        draw.ellipse([x - 1, y - 1, x + 1, y + 1], fill=(20, 18, 16))
+    mask = np.asarray(detect.detect(hurt)) > 0
+    assert not mask[136:145, 201:210].any()  # a mole or a mouth's corner is not filled in
+    assert mask[296:305, 56:65].any()

@@ -98,11 +98,11 @@ def level_factors(size: tuple[int, int]) -> list[int]:
 
 def _levels(
     copies: list[tuple[Image.Image, int]], noise: float
-) -> tuple[list[Level], list[np.ndarray], int]:
+) -> tuple[list[Level], list[np.ndarray], int, list[lines.Box]]:
     """Lines on each reduced copy (with the factor it was reduced by, finest first) and specks
     on those too coarse for the full-size search; folds on the smallest (their end points in
-    scan pixels, and that copy's factor). Uses no strip worker: it runs on one, beside the
-    full-size specks' search."""
+    scan pixels, and that copy's factor); the faces, in scan pixels. Uses no strip worker:
+    it runs on one, beside the full-size specks' search."""
     first, factor = copies[0]
     t = tones(first)
     face_boxes = _faces(t.grey)
@@ -119,7 +119,7 @@ def _levels(
         fine = lines.responses(t.grey, lines.FINE.kernel)
         found = lines.line_damage(t, level_noise, boxes, fine)
         if f > 1:  # specks this coarse are too big for the full-size search
-            found |= _level_specks(t.grey, level_noise)
+            found |= _off_faces(_level_specks(t.grey, level_noise), boxes)
         level_around = None
         if f > 1 and found.any():  # one more pixel all round: the damage's rim at full size
             found = cv2.dilate(found.view(np.uint8), np.ones((3, 3), np.uint8)) > 0
@@ -128,7 +128,27 @@ def _levels(
         smallest = (t.grey, f, level_noise)
     grey, f, level_noise = smallest
     ends = creases.folds(grey, *lines.responses(grey, lines.FINE.kernel), level_noise)
-    return levels, [e * f for e in ends], f
+    in_scan = [(x * factor, y * factor, w * factor, h * factor) for x, y, w, h in face_boxes]
+    return levels, [e * f for e in ends], f, in_scan
+
+
+def _face_boxes(faces: list[lines.Box], shape: tuple[int, int]) -> list[tuple[int, int, int, int]]:
+    """Face boxes grown by `lines.FACE_MARGIN` as (x0, y0, x1, y1), clipped to `shape`."""
+    h, w = shape
+    out = []
+    for fx, fy, fw, fh in faces:
+        mx, my = round(lines.FACE_MARGIN * fw), round(lines.FACE_MARGIN * fh)
+        out.append((max(0, fx - mx), max(0, fy - my), min(w, fx + fw + mx), min(h, fy + fh + my)))
+    return out
+
+
+def _off_faces(found: np.ndarray, faces: list[lines.Box]) -> np.ndarray:
+    """`found` specks with those within a face cleared, in place: there a dark or bright dot
+    is the face's own (a pupil, a nostril, the corner of a mouth, a catch-light, a mole), and
+    a face filled in where it needed nothing is the worst a repair can do."""
+    for x0, y0, x1, y1 in _face_boxes(faces, found.shape):
+        found[y0:y1, x0:x1] = False
+    return found
 
 
 def _level_specks(grey: np.ndarray, noise: float) -> np.ndarray:
@@ -219,9 +239,18 @@ def _specks(image: Image.Image, noise: float) -> Specks:
     return [part for part in ordered_map(job, strips(h, SPECK_ROWS)) if part[1].size]
 
 
-def _add_specks(mask: Image.Image, found: Specks) -> None:
-    """Mark the dust specks `found` in `mask`, in place."""
+def _add_specks(mask: Image.Image, found: Specks, faces: list[lines.Box]) -> None:
+    """Mark the dust specks `found` in `mask`, in place, but for those within a face (see
+    `_off_faces`)."""
+    boxes = _face_boxes(faces, (mask.height, mask.width))
     for y0, ys, xs in found:
+        if boxes:
+            keep = np.ones(ys.shape, bool)
+            for x0, by0, x1, by1 in boxes:
+                keep &= ~((xs >= x0) & (xs < x1) & (ys + y0 >= by0) & (ys + y0 < by1))
+            ys, xs = ys[keep], xs[keep]
+            if not ys.size:
+                continue
         box = (0, y0, mask.width, min(mask.height, y0 + SPECK_ROWS))
         part = np.array(mask.crop(box))
         part[ys, xs] = DAMAGE
@@ -240,14 +269,14 @@ def find(image: Image.Image) -> Found:
     try:
         dust = _specks(image, noise)
     finally:
-        levels, ends, scale = judged.result()
+        levels, ends, scale, faces_in_scan = judged.result()
     del copies
     mask = Image.new("L", image.size, 0)
     half = creases.HALF_WIDTH * scale + scale // 2
     _fold_bands(mask, ends, half)
     _paste_levels(image, mask, levels, noise)
     del levels
-    _add_specks(mask, dust)
+    _add_specks(mask, dust, faces_in_scan)
     torn = _tears(image)
     if torn is not None and torn.any():
         mask.paste(DAMAGE, mask=Image.fromarray(torn.view(np.uint8) * np.uint8(255), "L"))
