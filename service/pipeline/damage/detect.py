@@ -106,7 +106,7 @@ def _levels(
     first, factor = copies[0]
     t = tones(first)
     face_boxes = _faces(t.grey)
-    levels, smallest = [], (t.grey, factor, noise)
+    levels: list[Level] = []
     for level, f in copies:
         if level is not first:
             t = tones(level)
@@ -125,9 +125,8 @@ def _levels(
             found = cv2.dilate(found.view(np.uint8), np.ones((3, 3), np.uint8)) > 0
             level_around = refine.around(t.grey, found)
         levels.append(Level(found, f, level_around))
-        smallest = (t.grey, f, level_noise)
-    grey, f, level_noise = smallest
-    ends = creases.folds(grey, *lines.responses(grey, lines.FINE.kernel), level_noise)
+    # The loop's last values are the smallest level's.
+    ends = creases.folds(t.grey, *fine, level_noise)
     in_scan = [(x * factor, y * factor, w * factor, h * factor) for x, y, w, h in face_boxes]
     return levels, [e * f for e in ends], f, in_scan
 
