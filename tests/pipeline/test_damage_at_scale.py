@@ -14,6 +14,7 @@ from PIL import Image, ImageDraw
 from service.pipeline.damage import detect, refine
 from service.pipeline.ops.repair import repair_damage
 from service.pipeline.registry import OpContext
+from tests.pipeline.pipeline_photos import ssim
 from tests.pipeline.synthetic_damage import PICTURES, Damaged, damage, picture, removal
 
 pytest.importorskip("skimage")
@@ -55,13 +56,10 @@ def test_damage_on_a_finer_scan_is_repaired_about_as_well() -> None:
 
 @pytest.mark.parametrize("name", PICTURES)
 def test_a_clean_picture_scanned_finer_comes_back_as_it_was(name: str) -> None:
-    from skimage.metrics import structural_similarity
-
     clean = _finer(picture(name))
     out = repair_damage(clean, OpContext())
     assert out.size == clean.size
-    x, y = np.asarray(out), np.asarray(clean)
-    score = structural_similarity(x, y, channel_axis=2 if x.ndim == 3 else None, data_range=255)
+    score = ssim(out, clean)
     print(f"\nSSIM clean {name} at {SCALE}×: {score:.4f}")
     assert score >= MIN_SSIM_CLEAN
 
