@@ -104,20 +104,29 @@ def _levels(
     scan pixels, and that copy's factor); the faces, in scan pixels. Uses no strip worker:
     it runs on one, beside the full-size specks' search."""
     first, factor = copies[0]
-    t = tones(first)
+    last, f_last = copies[-1]
+    t_last = tones(last)
+    noise_last = noise if f_last == 1 else estimate_noise(last)
+    fine_last = lines.responses(t_last.grey, lines.FINE.kernel)
+    # Folds first, on the smallest level: the lines are sought beside them, not across them.
+    in_scan = [e * f_last for e in creases.folds(t_last.grey, *fine_last, noise_last)]
+    t = t_last if last is first else tones(first)
     face_boxes = _faces(t.grey)
     levels: list[Level] = []
     for level, f in copies:
-        if level is not first:
-            t = tones(level)
+        if level is last:
+            t, level_noise, fine = t_last, noise_last, fine_last
+        else:
+            t = t if level is first else tones(level)
+            # A reduced copy's own grain: box-reducing averages white noise away by the
+            # factor, but a scan's grain is not white, and an enlarged picture has none.
+            level_noise = noise if f == 1 else estimate_noise(level)
+            fine = lines.responses(t.grey, lines.FINE.kernel)
         step = f / factor
         boxes = [(round(x / step), round(y / step), round(w / step), round(h / step))
                  for x, y, w, h in face_boxes]  # fmt: skip
-        # A reduced copy's own grain: box-reducing averages white noise away by the factor,
-        # but a scan's grain is not white, and an enlarged picture has none to average.
-        level_noise = noise if f == 1 else estimate_noise(level)
-        fine = lines.responses(t.grey, lines.FINE.kernel)
-        found = lines.line_damage(t, level_noise, boxes, fine)
+        folds = ([e / f for e in in_scan], round(creases.HALF_WIDTH * f_last / f))
+        found = lines.line_damage(t, level_noise, boxes, fine, folds)
         if f > 1:  # specks this coarse are too big for the full-size search
             found |= _off_faces(_level_specks(t.grey, level_noise), boxes)
         level_around = None
@@ -125,10 +134,8 @@ def _levels(
             found = cv2.dilate(found.view(np.uint8), np.ones((3, 3), np.uint8)) > 0
             level_around = refine.around(t.grey, found)
         levels.append(Level(found, f, level_around))
-    # The loop's last values are the smallest level's.
-    ends = creases.folds(t.grey, *fine, level_noise)
-    in_scan = [(x * factor, y * factor, w * factor, h * factor) for x, y, w, h in face_boxes]
-    return levels, [e * f for e in ends], f, in_scan
+    faces_in_scan = [(x * factor, y * factor, w * factor, h * factor) for x, y, w, h in face_boxes]
+    return levels, in_scan, f_last, faces_in_scan
 
 
 def _face_boxes(faces: list[lines.Box], shape: tuple[int, int]) -> list[tuple[int, int, int, int]]:

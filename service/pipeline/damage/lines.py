@@ -336,12 +336,16 @@ def line_mask(
     noise: float,
     given: tuple[np.ndarray, np.ndarray] | None = None,
     faces: list[Box] | None = None,
+    found: np.ndarray | None = None,
 ) -> np.ndarray:
     """Pixels on damage lines of one size, bright or dark (bool, the size of `grey`).
 
     The shape tests judge the strong seeds, linked: a seed line joined to the picture by weak
     pixels must not inherit the picture's shape. Weak pixels count only for the company a line
     keeps and for the final mask, which grows from kept seeds into weak pixels near them.
+    Damage `found` already (at a finer size) gives no seeds, nor does what lies within this
+    size's reach of it: joined to what it crosses, it would take the picture's own lines
+    (mortar, a tower's members) past their family and mesh tests and keep them with it.
     """
     grey = tones.grey
     out = np.zeros(grey.shape, bool)
@@ -353,13 +357,35 @@ def line_mask(
     for resp, (tone, exact) in zip(pair, gates, strict=True):
         weak = resp >= _local_threshold(resp, scale, floor_low, WEAK_TEXTURE_GAIN)
         strong = _strong(resp, tone, exact, scale, floor_high)
+        known = found
         if scale.line_spreads:
-            out |= _along_lines(resp, exact, scale, (floor_low, SEED_FLOOR), faces)
+            along = _along_lines(resp, exact, scale, (floor_low, SEED_FLOOR), faces)
+            out |= along
+            known = along if known is None else known | along
+        mesh = None
+        if known is not None and known.any():
+            mesh = _mesh_region(strong)  # before the cut: a piece of a mesh is still one
+            reach = np.ones((scale.kernel, scale.kernel), np.uint8)
+            strong &= ~(cv2.dilate(known.view(np.uint8), reach) > 0)
         if not strong.any():
             continue
         labels, keep = _judged(strong, scale, faces, weak)
+        if mesh is not None and keep.any():
+            keep[np.unique(labels[mesh & strong])] = False
         if keep.any():
             out |= _grown(keep[labels] & strong, weak | strong)
+    return out
+
+
+def _mesh_region(seeds: np.ndarray) -> np.ndarray:
+    """The seeds, linked, that belong to a mesh (many closed cells: mortar, a lattice, a
+    weave), as pixels."""
+    _, labels = cv2.connectedComponents(_linked(seeds).view(np.uint8))
+    every = np.ones(int(labels.max()) + 1, bool)
+    every[0] = False
+    lone = every.copy()
+    _no_mesh(labels, lone)
+    out: np.ndarray = (every & ~lone)[labels]
     return out
 
 
@@ -370,7 +396,8 @@ def damage_lines(
     across the picture (end points), which are repaired differently. `faces` are boxes where
     a line must run on beyond the face to be damage."""
     fine = responses(tones.grey, FINE.kernel)
-    return line_damage(tones, noise, faces, fine), creases.folds(tones.grey, *fine, noise)
+    ends = creases.folds(tones.grey, *fine, noise)
+    return line_damage(tones, noise, faces, fine, (ends, creases.HALF_WIDTH)), ends
 
 
 def line_damage(
@@ -378,11 +405,17 @@ def line_damage(
     noise: float,
     faces: list[Box] | None = None,
     fine: tuple[np.ndarray, np.ndarray] | None = None,
+    folds: tuple[list[np.ndarray], int] = ([], 0),
 ) -> np.ndarray:
     """Cracks and scratches alone (bool, widened by their rim); `fine` is the fine scale's
-    top-hat and black-hat when the caller has them already."""
+    top-hat and black-hat when the caller has them already, `folds` the folds found (end
+    points in this picture's pixels) and how far either side of them their band runs. The
+    wide scale looks beyond what the fine one found and beyond the folds, which are repaired
+    their own way."""
     mask: np.ndarray = line_mask(tones, FINE, noise, fine, faces)
-    mask |= line_mask(tones, CREASE, noise, None, faces)
+    ends, half = folds
+    known = mask | creases.band(mask.shape, ends, half) if ends else mask
+    mask |= line_mask(tones, CREASE, noise, None, faces, found=known)
     if RIM and mask.any():
         se = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * RIM + 1, 2 * RIM + 1))
         mask = np.asarray(cv2.dilate(mask.view(np.uint8), se) > 0)
