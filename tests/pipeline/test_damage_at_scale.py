@@ -69,6 +69,7 @@ def test_levels_go_down_to_a_print_sized_copy_and_never_below() -> None:
     assert detect.level_factors((1016, 736)) == [1]  # halved it would be below 512
     assert detect.level_factors((2048, 1536)) == [1, 2, 4]  # 2048, 1024 and 512 px long
     assert detect.level_factors((6700, 6700)) == [4, 6, 13]
+    assert detect.level_factors((8000, 300)) == [4]  # a panorama: no strip of a few pixels
     for side in (900, 1500, 3000, 4500, 9000):
         factors = detect.level_factors((side, side))
         assert factors == sorted(set(factors))

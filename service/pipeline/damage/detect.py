@@ -30,6 +30,7 @@ DAMAGE, FOLD = 255, 254  # mask values: rebuilt by the fill; flattened (the pict
 WORK_SIDE = 2048  # lines are judged on at most this many pixels a side (4 MP, ~60 MB of work)
 LEVEL_SIDE = 512  # pixels: levels are halved while they stay at least this long (the size of
 # print the line, speck and fold detectors were made on)
+LEVEL_SHORT = 128  # pixels: nor is a level's short side less (a panorama's strip is no print)
 SPECK_ROWS = 256
 SPECK_MARGIN = 8  # rows of context above and below a strip: the median's and the blur's reach
 
@@ -90,7 +91,7 @@ def level_factors(size: tuple[int, int]) -> list[int]:
     target = WORK_SIDE // 2
     while target >= LEVEL_SIDE:
         f = side // target
-        if f > out[-1]:
+        if f > out[-1] and min(size) // f >= LEVEL_SHORT:
             out.append(f)
         target //= 2
     return out
