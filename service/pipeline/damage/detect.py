@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from service.pipeline import faces
-from service.pipeline.damage import creases, flatten, lines, refine, specks, tears
+from service.pipeline.damage import creases, flatten, judge, lines, refine, specks, tears
 from service.pipeline.ops._common import estimate_noise, reduced
 from service.pipeline.parallel import in_background, ordered_map, strips
 
@@ -61,7 +61,7 @@ class Found:
     folds: list[flatten.Fold]
 
 
-def _faces(grey: np.ndarray) -> list[lines.Box]:
+def _faces(grey: np.ndarray) -> list[judge.Box]:
     """Face boxes in `grey`'s pixels (OpenCV's bundled cascade, on a 512-px view)."""
     h, w = grey.shape
     return [
@@ -99,7 +99,7 @@ def level_factors(size: tuple[int, int]) -> list[int]:
 
 def _levels(
     copies: list[tuple[Image.Image, int]], noise: float
-) -> tuple[list[Level], list[np.ndarray], int, list[lines.Box]]:
+) -> tuple[list[Level], list[np.ndarray], int, list[judge.Box]]:
     """Lines on each reduced copy (with the factor it was reduced by, finest first) and specks
     on those too coarse for the full-size search; folds on the smallest (their end points in
     scan pixels, and that copy's factor); the faces, in scan pixels. Uses no strip worker:
@@ -139,17 +139,17 @@ def _levels(
     return levels, in_scan, f_last, faces_in_scan
 
 
-def _face_boxes(faces: list[lines.Box], shape: tuple[int, int]) -> list[tuple[int, int, int, int]]:
-    """Face boxes grown by `lines.FACE_MARGIN` as (x0, y0, x1, y1), clipped to `shape`."""
+def _face_boxes(faces: list[judge.Box], shape: tuple[int, int]) -> list[tuple[int, int, int, int]]:
+    """Face boxes grown by `judge.FACE_MARGIN` as (x0, y0, x1, y1), clipped to `shape`."""
     h, w = shape
     out = []
     for fx, fy, fw, fh in faces:
-        mx, my = round(lines.FACE_MARGIN * fw), round(lines.FACE_MARGIN * fh)
+        mx, my = round(judge.FACE_MARGIN * fw), round(judge.FACE_MARGIN * fh)
         out.append((max(0, fx - mx), max(0, fy - my), min(w, fx + fw + mx), min(h, fy + fh + my)))
     return out
 
 
-def _off_faces(found: np.ndarray, faces: list[lines.Box]) -> np.ndarray:
+def _off_faces(found: np.ndarray, faces: list[judge.Box]) -> np.ndarray:
     """`found` specks with those within a face cleared, in place: there a dark or bright dot
     is the face's own (a pupil, a nostril, the corner of a mouth, a catch-light, a mole), and
     a face filled in where it needed nothing is the worst a repair can do."""
@@ -246,7 +246,7 @@ def _specks(image: Image.Image, noise: float) -> Specks:
     return [part for part in ordered_map(job, strips(h, SPECK_ROWS)) if part[1].size]
 
 
-def _add_specks(mask: Image.Image, found: Specks, faces: list[lines.Box]) -> None:
+def _add_specks(mask: Image.Image, found: Specks, faces: list[judge.Box]) -> None:
     """Mark the dust specks `found` in `mask`, in place, but for those within a face (see
     `_off_faces`)."""
     boxes = _face_boxes(faces, (mask.height, mask.width))

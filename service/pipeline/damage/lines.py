@@ -28,46 +28,23 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from service.pipeline.damage import creases, oriented
-
-
-@dataclass(frozen=True)
-class Scale:
-    """One size of line looked for: the top-hat's reach and what a damage line must be."""
-
-    kernel: int  # top-hat square side: lines narrower than this stand out
-    low: int  # grey levels of contrast a line pixel needs (grown from seeds)
-    high: int  # …and a seed
-    min_length: float  # fraction of the picture's short side a damage line spans at least
-    max_half_width: float  # pixels from the centre line to the edge, at most
-    texture_gain: float  # a seed needs this many times the local mean response
-    max_company: float  # fraction of other line pixels around it, beyond which it is detail
-    line_spreads: float = 0.0  # robust deviations of line strength a seed needs (0: not used)
-
+from service.pipeline.damage import creases, judge, oriented
+from service.pipeline.damage.judge import Box, Scale
 
 FINE = Scale(kernel=7, low=18, high=60, min_length=0.08, max_half_width=3.5,
              texture_gain=4.0, max_company=0.12, line_spreads=4.0)  # fmt: skip
 CREASE = Scale(kernel=17, low=14, high=24, min_length=0.45, max_half_width=6.0,
                texture_gain=3.0, max_company=0.12)  # fmt: skip
-COMPANY_RADIUS = 12  # pixels around a line where its "family" would be
 PAPER_PERCENTILES = (0.5, 99.5)  # the print's black and paper white, ignoring a few outliers
 TONE_REACH = 0.35  # a seed lies within this fraction of the tonal range of white or black
-FAMILY_STRETCH = 4.0  # major over minor axis: a straight line, whose direction means something
-FAMILY_DEGREES = 10.0  # lines this close in direction run parallel
-FAMILY_SIZE = 4  # this many parallel straight lines are the picture's structure
-MAX_CELLS = 6  # closed loops a crack network may have before it is taken for a mesh of detail
 WEAK_TEXTURE_GAIN = 2.0  # weak pixels need less: they only extend a line already found
 GROW = 4  # steps of hysteresis: how far a line is followed beyond its strong seeds
-LINK = 1  # pixels: gaps of twice this between seeds of one line are bridged
 EDGE_MARGIN = 6  # pixels along the picture's edge where no seed is taken
 EXACT_REACH = 0.12  # within this share of the tonal range it is the paper's (or black's) own tone
 EXACT_FLOOR = 25  # …and there a seed needs only this much contrast
-FACE_MARGIN = 0.1  # of a face box's size: glasses and hair reach a little beyond it
 RIM = 1  # pixels: the soft edge of a scanned crack is damage too
 GROW_SPREADS = 3.0  # robust deviations of line strength a pixel needs to extend a line
 LINE_GAIN = 3.0  # a seed's line strength over the mean strength around it
-STRAIGHT_LENGTH = 0.4  # of the short side: a straight line found by its strength spans this
-COLLINEAR = 3.0  # pixels across: straight pieces this near one another's line are one line
 SEED_FLOOR = 40  # grey levels of contrast a seed on a line needs
 LINE_GROW = 2  # steps of hysteresis along the line strength: it stays on the line
 
@@ -88,41 +65,6 @@ def _local_threshold(resp: np.ndarray, scale: Scale, floor: int, gain: float) ->
     return np.maximum(cv2.convertScaleAbs(busy, alpha=gain), np.uint8(floor))
 
 
-def _keep(stats: np.ndarray, scale: Scale, short_side: int) -> np.ndarray:
-    """Which components are long and thin (booleans by label)."""
-    w, h = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
-    area = stats[:, cv2.CC_STAT_AREA]
-    span = np.hypot(w, h)
-    long = span >= scale.min_length * short_side
-    thin = span * span >= 6.0 * area  # elongated, even when branching
-    keep: np.ndarray = long & thin
-    keep[0] = False
-    return keep
-
-
-def _thin_enough(labels: np.ndarray, candidate: np.ndarray, keep: np.ndarray, scale: Scale) -> None:
-    """Drop kept components wider than a line (a bright region, not a crack), in place."""
-    dist = cv2.distanceTransform(candidate.view(np.uint8), cv2.DIST_L2, 3)
-    widest = np.zeros(keep.size, np.float32)
-    np.maximum.at(widest, labels[candidate], dist[candidate])
-    keep &= widest <= scale.max_half_width + LINK + 0.5  # the linking widened it by LINK
-
-
-def _alone(labels: np.ndarray, candidate: np.ndarray, keep: np.ndarray, scale: Scale) -> None:
-    """Drop kept components surrounded by many other line pixels (detail), in place."""
-    if not keep.any():
-        return
-    mine = keep[labels]
-    others = (candidate & ~mine).view(np.uint8)
-    k = 2 * COMPANY_RADIUS + 1
-    company = cv2.blur(others * np.uint8(255), (k, k))
-    total = np.zeros(keep.size, np.float64)
-    count = np.bincount(labels[mine], minlength=keep.size).astype(np.float64)
-    np.add.at(total, labels[mine], company[mine])
-    mean = total / np.maximum(count, 1) / 255.0
-    keep &= mean <= scale.max_company
-
-
 @dataclass(frozen=True)
 class Tones:
     """Per pixel, the palest and the deepest band (both the grey itself for a grey picture)."""
@@ -130,36 +72,6 @@ class Tones:
     grey: np.ndarray
     palest: np.ndarray  # min over the colour bands: high only where every band is high
     deepest: np.ndarray  # max over the colour bands: low only where every band is low
-
-
-def _orientations(labels: np.ndarray, mask: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per label, the direction of its main axis (degrees, 0–180) and how elongated it is
-    (major over minor axis spread), from its second moments."""
-    ys, xs = np.nonzero(mask)
-    lab = labels[ys, xs]
-    count = np.maximum(np.bincount(lab, minlength=n), 1).astype(np.float64)
-    mx, my = np.bincount(lab, xs, n) / count, np.bincount(lab, ys, n) / count
-    dx, dy = xs - mx[lab], ys - my[lab]
-    cxx, cyy = np.bincount(lab, dx * dx, n) / count, np.bincount(lab, dy * dy, n) / count
-    cxy = np.bincount(lab, dx * dy, n) / count
-    angle = np.degrees(0.5 * np.arctan2(2 * cxy, cxx - cyy)) % 180.0
-    root = np.sqrt(((cxx - cyy) / 2) ** 2 + cxy**2)
-    major, minor = (cxx + cyy) / 2 + root, np.maximum((cxx + cyy) / 2 - root, 0.25)
-    return angle, np.sqrt(major / minor)
-
-
-def _no_family(labels: np.ndarray, linked: np.ndarray, keep: np.ndarray) -> None:
-    """Drop kept straight lines that have several others running parallel to them, in place:
-    courses of brick, the members of a tower, a bundle of whiskers or hair repeat one direction,
-    while damage is laid over the picture without regard for it."""
-    angle, stretch = _orientations(labels, linked, keep.size)
-    straight = keep & (stretch >= FAMILY_STRETCH)
-    idx = np.flatnonzero(straight)
-    if idx.size < FAMILY_SIZE:
-        return
-    turn = np.abs((angle[idx, None] - angle[None, idx] + 90.0) % 180.0 - 90.0)
-    siblings = (turn <= FAMILY_DEGREES).sum(axis=1) - 1
-    keep[idx[siblings >= FAMILY_SIZE - 1]] = False
 
 
 def tone_gates(tones: Tones, share: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
@@ -171,23 +83,6 @@ def tone_gates(tones: Tones, share: float = 0.0) -> tuple[np.ndarray, np.ndarray
     lo, hi = np.percentile(grey[::4, ::4], (PAPER_PERCENTILES[0], PAPER_PERCENTILES[1]))
     reach = (share or TONE_REACH) * max(float(hi - lo), 32.0)
     return tones.palest >= hi - reach, tones.deepest <= lo + reach
-
-
-def _no_mesh(labels: np.ndarray, keep: np.ndarray) -> None:
-    """Drop kept components that enclose many small cells (a lattice, mortar, a weave, a page
-    of letters), in place: a crack branches like a tree and closes a loop only now and then."""
-    contours, hierarchy = cv2.findContours(
-        keep[labels].view(np.uint8), cv2.RETR_CCOMP, cv2.CHAIN_APPROX_NONE
-    )
-    if hierarchy is None:
-        return
-    holes = np.zeros(keep.size, np.int64)
-    for _, _, _, parent in hierarchy[0]:
-        if parent < 0:
-            continue
-        x, y = contours[parent][0, 0]
-        holes[labels[y, x]] += 1
-    keep &= holes < MAX_CELLS
 
 
 def _strong(
@@ -207,13 +102,6 @@ def _strong(
     return seeds
 
 
-def _linked(strong: np.ndarray) -> np.ndarray:
-    """Seeds with gaps of up to `2 * LINK` pixels bridged, for labelling: a crack's contrast
-    comes and goes along its length, and its pieces are one line."""
-    se = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * LINK + 1, 2 * LINK + 1))
-    return np.asarray(cv2.dilate(strong.view(np.uint8), se) > 0)
-
-
 def _grown(kept: np.ndarray, weak: np.ndarray) -> np.ndarray:
     """Hysteresis with a reach: weak pixels joined to kept seeds through weak pixels, at most
     `GROW` steps away, so a crack is masked to its faint ends without running along a picture
@@ -223,76 +111,6 @@ def _grown(kept: np.ndarray, weak: np.ndarray) -> np.ndarray:
     for _ in range(GROW):
         out = np.asarray(cv2.dilate(out.view(np.uint8), step) > 0) & weak
     return out
-
-
-Box = tuple[int, int, int, int]  # x, y, width, height in pixels
-
-
-def _not_within(stats: np.ndarray, keep: np.ndarray, faces: list[Box]) -> None:
-    """Drop kept lines that lie wholly within a face, in place: there the thin bright and dark
-    lines are the face's own (the rim of glasses, an eyelid, teeth, a strand of hair), and a
-    crack across a face runs on beyond it."""
-    x, y = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
-    x1, y1 = x + stats[:, cv2.CC_STAT_WIDTH], y + stats[:, cv2.CC_STAT_HEIGHT]
-    for fx, fy, fw, fh in faces:
-        mx, my = round(FACE_MARGIN * fw), round(FACE_MARGIN * fh)
-        within = (x >= fx - mx) & (y >= fy - my) & (x1 <= fx + fw + mx) & (y1 <= fy + fh + my)
-        keep &= ~within
-
-
-def _long_if_straight(
-    labels: np.ndarray, linked: np.ndarray, stats: np.ndarray, keep: np.ndarray, short_side: int
-) -> None:
-    """Drop kept straight lines shorter than `STRAIGHT_LENGTH`, in place: a straight bright
-    or dark rod of that size is as often the picture's (a tripod's leg, a mast, a cable) as a
-    scratch, and a scratch runs on across much of the print; a crack, jagged, is not held to it."""
-    angle, stretch = _orientations(labels, linked, keep.size)
-    w, h = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
-    span = np.hypot(w, h)
-    idx = np.flatnonzero(keep & (stretch >= FAMILY_STRETCH))
-    if idx.size == 0:
-        return
-    # Pieces of one scratch, parted where the picture crosses it, lie on one line: their spans
-    # add up. Pieces side by side (a tripod's legs, a bundle of cables) do not.
-    t = np.radians(angle[idx])
-    cx = stats[idx, cv2.CC_STAT_LEFT] + w[idx] / 2
-    cy = stats[idx, cv2.CC_STAT_TOP] + h[idx] / 2
-    turn = np.abs((angle[idx, None] - angle[None, idx] + 90.0) % 180.0 - 90.0)
-    dx, dy = cx[None, :] - cx[:, None], cy[None, :] - cy[:, None]
-    off = np.abs(dx * np.sin(t)[:, None] - dy * np.cos(t)[:, None])  # across my direction
-    one_line = (turn <= FAMILY_DEGREES) & (off <= COLLINEAR)
-    total = (one_line * span[idx][None, :]).sum(axis=1)
-    keep[idx[total < STRAIGHT_LENGTH * short_side]] = False
-
-
-def _judged(
-    seeds: np.ndarray,
-    scale: Scale,
-    faces: list[Box] | None,
-    weak: np.ndarray | None,
-    *,
-    straight_long: bool = False,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The seeds linked into lines, labelled, and which labels look like damage (by label):
-    long and thin, not a face's own, no family, alone (among `weak` pixels too, when given),
-    no mesh — and, with `straight_long`, a straight one long enough to be a scratch."""
-    linked = _linked(seeds)
-    _, labels, stats, _ = cv2.connectedComponentsWithStats(linked.view(np.uint8))
-    short_side = min(seeds.shape)
-    keep = _keep(stats, scale, short_side)
-    if keep.any() and faces:
-        _not_within(stats, keep, faces)
-    if keep.any():
-        _thin_enough(labels, linked, keep, scale)
-    if keep.any():
-        _no_family(labels, linked, keep)
-    if keep.any():
-        _alone(labels, linked if weak is None else weak | linked, keep, scale)
-    if keep.any() and straight_long:
-        _long_if_straight(labels, linked, stats, keep, short_side)
-    if keep.any():
-        _no_mesh(labels, keep)
-    return labels, keep
 
 
 def _along_lines(
@@ -318,7 +136,7 @@ def _along_lines(
     seeds[:e], seeds[-e:], seeds[:, :e], seeds[:, -e:] = False, False, False, False
     if not seeds.any():
         return seeds
-    labels, keep = _judged(seeds, scale, faces, None, straight_long=True)
+    labels, keep = judge.judged(seeds, scale, faces, None, straight_long=True)
     if not keep.any():
         return np.zeros(resp.shape, bool)
     low = max(oriented.level(s, GROW_SPREADS), floor / 4)
@@ -364,28 +182,16 @@ def line_mask(
             known = along if known is None else known | along
         mesh = None
         if known is not None and known.any():
-            mesh = _mesh_region(strong)  # before the cut: a piece of a mesh is still one
+            mesh = judge.mesh_region(strong)  # before the cut: a piece of a mesh is still one
             reach = np.ones((scale.kernel, scale.kernel), np.uint8)
             strong &= ~(cv2.dilate(known.view(np.uint8), reach) > 0)
         if not strong.any():
             continue
-        labels, keep = _judged(strong, scale, faces, weak)
+        labels, keep = judge.judged(strong, scale, faces, weak)
         if mesh is not None and keep.any():
             keep[np.unique(labels[mesh & strong])] = False
         if keep.any():
             out |= _grown(keep[labels] & strong, weak | strong)
-    return out
-
-
-def _mesh_region(seeds: np.ndarray) -> np.ndarray:
-    """The seeds, linked, that belong to a mesh (many closed cells: mortar, a lattice, a
-    weave), as pixels."""
-    _, labels = cv2.connectedComponents(_linked(seeds).view(np.uint8))
-    every = np.ones(int(labels.max()) + 1, bool)
-    every[0] = False
-    lone = every.copy()
-    _no_mesh(labels, lone)
-    out: np.ndarray = (every & ~lone)[labels]
     return out
 
 
