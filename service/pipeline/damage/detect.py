@@ -14,6 +14,7 @@ reduced level found is narrowed at full size (`refine`): only the final mask is 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -21,7 +22,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from service.pipeline import faces
-from service.pipeline.damage import creases, flatten, judge, lines, refine, specks, tears
+from service.pipeline.damage import blocks, creases, flatten, judge, lines, refine, specks, tears
 from service.pipeline.ops._common import estimate_noise, reduced
 from service.pipeline.parallel import in_background, ordered_map, strips
 
@@ -139,33 +140,33 @@ def _levels(
     return levels, in_scan, f_last, faces_in_scan
 
 
-def _face_boxes(faces: list[judge.Box], shape: tuple[int, int]) -> list[tuple[int, int, int, int]]:
-    """Face boxes grown by `judge.FACE_MARGIN` as (x0, y0, x1, y1), clipped to `shape`."""
-    h, w = shape
-    out = []
-    for fx, fy, fw, fh in faces:
-        mx, my = round(judge.FACE_MARGIN * fw), round(judge.FACE_MARGIN * fh)
-        out.append((max(0, fx - mx), max(0, fy - my), min(w, fx + fw + mx), min(h, fy + fh + my)))
-    return out
-
-
-def _off_faces(found: np.ndarray, faces: list[judge.Box]) -> np.ndarray:
-    """`found` specks with those within a face cleared, in place: there a dark or bright dot
-    is the face's own (a pupil, a nostril, the corner of a mouth, a catch-light, a mole), and
-    a face filled in where it needed nothing is the worst a repair can do."""
-    for x0, y0, x1, y1 in _face_boxes(faces, found.shape):
-        found[y0:y1, x0:x1] = False
+def _off_faces(found: np.ndarray, faces: list[judge.Box], top: int = 0) -> np.ndarray:
+    """`found` specks (rows from `top` on) with those within a face cleared, in place: there a
+    dark or bright dot is the face's own (a pupil, a nostril, the corner of a mouth, a
+    catch-light, a mole), and a face filled in where it needed nothing is the worst a repair
+    can do."""
+    for x0, y0, x1, y1 in judge.grown_faces(faces):
+        found[max(0, y0 - top) : max(0, y1 - top), x0:x1] = False
     return found
 
 
 def _level_specks(grey: np.ndarray, noise: float) -> np.ndarray:
     """Specks on a reduced level, strip by strip as at full size (`dust_mask` judges a strip)."""
-    out = np.zeros(grey.shape, bool)
     h = grey.shape[0]
+    out = np.zeros(grey.shape, bool)
     for y0, y1 in strips(h, SPECK_ROWS):
-        top, bottom = max(0, y0 - SPECK_MARGIN), min(h, y1 + SPECK_MARGIN)
-        out[y0:y1] = specks.dust_mask(grey[top:bottom], noise)[y0 - top : y1 - top]
+        out[y0:y1] = _strip_specks(lambda top, bottom: grey[top:bottom], h, y0, y1, noise)
     return out
+
+
+def _strip_specks(
+    read: Callable[[int, int], np.ndarray], h: int, y0: int, y1: int, noise: float
+) -> np.ndarray:
+    """The specks of rows y0..y1 of a picture `h` rows high, judged with SPECK_MARGIN rows of
+    context either side; `read(top, bottom)` gives those rows' grey."""
+    top, bottom = max(0, y0 - SPECK_MARGIN), min(h, y1 + SPECK_MARGIN)
+    found: np.ndarray = specks.dust_mask(read(top, bottom), noise)[y0 - top : y1 - top]
+    return found
 
 
 def _fold_bands(mask: Image.Image, ends: list[np.ndarray], half: int) -> None:
@@ -174,12 +175,6 @@ def _fold_bands(mask: Image.Image, ends: list[np.ndarray], half: int) -> None:
     for e in ends:
         (x0, y0), (x1, y1) = (tuple(float(v) for v in p) for p in e)
         draw.line([(x0, y0), (x1, y1)], fill=FOLD, width=2 * half + 1)
-
-
-def _scaled_up(rows: np.ndarray, f: int, top: int, bottom: int, w: int) -> np.ndarray:
-    """Scan rows top..bottom of a level's mask, whose rows from `top // f` on are `rows`."""
-    band = np.repeat(np.repeat(rows, f, axis=0), f, axis=1)
-    return band[top - (top // f) * f :][: bottom - top, :w]
 
 
 def _level_at(small: np.ndarray, f: int, top: int, bottom: int, w: int) -> np.ndarray:
@@ -208,10 +203,9 @@ def _paste_levels(image: Image.Image, mask: Image.Image, levels: list[Level], no
         grey: np.ndarray | None = None
         for one in wanted:
             f = one.factor
-            rows = one.mask[top // f : -(-bottom // f)]
-            if not rows.any():
+            if not one.mask[top // f : -(-bottom // f)].any():
                 continue
-            band = _scaled_up(rows, f, top, bottom, w)
+            band = blocks.at_scan_size(one.mask, f, (0, top, w, bottom))
             if one.around is not None:
                 if grey is None:
                     grey = specks.grey(image.crop((0, top, w, bottom)))
@@ -236,12 +230,12 @@ def _specks(image: Image.Image, noise: float) -> Specks:
     few thousand pixels: no full-size mask while the lines are judged beside)."""
     w, h = image.size
 
+    def read(top: int, bottom: int) -> np.ndarray:
+        return specks.grey(image.crop((0, top, w, bottom)))
+
     def job(span: tuple[int, int]) -> tuple[int, np.ndarray, np.ndarray]:
-        y0, y1 = span
-        top, bottom = max(0, y0 - SPECK_MARGIN), min(h, y1 + SPECK_MARGIN)
-        found = specks.dust_mask(specks.grey(image.crop((0, top, w, bottom))), noise)
-        ys, xs = np.nonzero(found[y0 - top : y1 - top])
-        return y0, ys.astype(np.int32), xs.astype(np.int32)
+        ys, xs = np.nonzero(_strip_specks(read, h, *span, noise))
+        return span[0], ys.astype(np.int32), xs.astype(np.int32)
 
     return [part for part in ordered_map(job, strips(h, SPECK_ROWS)) if part[1].size]
 
@@ -249,18 +243,12 @@ def _specks(image: Image.Image, noise: float) -> Specks:
 def _add_specks(mask: Image.Image, found: Specks, faces: list[judge.Box]) -> None:
     """Mark the dust specks `found` in `mask`, in place, but for those within a face (see
     `_off_faces`)."""
-    boxes = _face_boxes(faces, (mask.height, mask.width))
     for y0, ys, xs in found:
-        if boxes:
-            keep = np.ones(ys.shape, bool)
-            for x0, by0, x1, by1 in boxes:
-                keep &= ~((xs >= x0) & (xs < x1) & (ys + y0 >= by0) & (ys + y0 < by1))
-            ys, xs = ys[keep], xs[keep]
-            if not ys.size:
-                continue
         box = (0, y0, mask.width, min(mask.height, y0 + SPECK_ROWS))
         part = np.array(mask.crop(box))
-        part[ys, xs] = DAMAGE
+        dots = np.zeros(part.shape, bool)
+        dots[ys, xs] = True
+        part[_off_faces(dots, faces, top=y0)] = DAMAGE
         mask.paste(Image.fromarray(part, "L"), box)
 
 

@@ -29,7 +29,7 @@ import numpy as np
 from PIL import Image
 
 from service.pipeline import memory
-from service.pipeline.damage import texture
+from service.pipeline.damage import blocks, texture
 from service.pipeline.parallel import ordered_map
 
 THIN_RADIUS = 4  # px: a disk this size fits into a hole, never into a line (≤ 9 px wide)
@@ -176,12 +176,7 @@ def _hole_boxes(counts: np.ndarray, size: tuple[int, int]) -> tuple[list[Box], n
 
 def _on_cells(grid: np.ndarray, big: Box) -> np.ndarray:
     """The cell grid `grid` drawn at full size over the crop `big`."""
-    x0, y0, x1, y1 = big
-    cy0, cx0 = y0 // CELL, x0 // CELL
-    sub = grid[cy0 : -(-y1 // CELL), cx0 : -(-x1 // CELL)]
-    full = np.repeat(np.repeat(sub, CELL, axis=0), CELL, axis=1)
-    out: np.ndarray = full[y0 - cy0 * CELL : y1 - cy0 * CELL, x0 - cx0 * CELL : x1 - cx0 * CELL]
-    return out
+    return blocks.at_scan_size(grid, CELL, big)
 
 
 def _bands(arr: np.ndarray, mode: str) -> np.ndarray:

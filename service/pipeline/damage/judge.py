@@ -131,16 +131,24 @@ def linked_seeds(strong: np.ndarray) -> np.ndarray:
     return np.asarray(cv2.dilate(strong.view(np.uint8), se) > 0)
 
 
+def grown_faces(faces: list[Box]) -> list[tuple[int, int, int, int]]:
+    """Face boxes grown by FACE_MARGIN, as (x0, y0, x1, y1) (the far ends may lie beyond the
+    picture): the area whose thin lines and dots are the face's own."""
+    out = []
+    for fx, fy, fw, fh in faces:
+        mx, my = round(FACE_MARGIN * fw), round(FACE_MARGIN * fh)
+        out.append((max(0, fx - mx), max(0, fy - my), fx + fw + mx, fy + fh + my))
+    return out
+
+
 def _not_within(stats: np.ndarray, keep: np.ndarray, faces: list[Box]) -> None:
     """Drop kept lines that lie wholly within a face, in place: there the thin bright and dark
     lines are the face's own (the rim of glasses, an eyelid, teeth, a strand of hair), and a
     crack across a face runs on beyond it."""
     x, y = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
     x1, y1 = x + stats[:, cv2.CC_STAT_WIDTH], y + stats[:, cv2.CC_STAT_HEIGHT]
-    for fx, fy, fw, fh in faces:
-        mx, my = round(FACE_MARGIN * fw), round(FACE_MARGIN * fh)
-        within = (x >= fx - mx) & (y >= fy - my) & (x1 <= fx + fw + mx) & (y1 <= fy + fh + my)
-        keep &= ~within
+    for fx0, fy0, fx1, fy1 in grown_faces(faces):
+        keep &= ~((x >= fx0) & (y >= fy0) & (x1 <= fx1) & (y1 <= fy1))
 
 
 def _long_if_straight(

@@ -16,6 +16,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from service.pipeline.damage import blocks
+
 FLOOR = 10  # grey levels a pixel must stand out from the picture around, at least
 NOISE_FLOOR = 3.0  # …and this many times the scan's noise
 PEAK_SHARE = 0.3  # of the strongest contrast nearby: the rim of a crack, not the paper beside it
@@ -54,11 +56,11 @@ def narrowed(
     # scan pixels, then over the blocks around.
     h, w = contrast.shape
     bh, bw = -(-h // factor), -(-w // factor)
-    blocks = np.zeros((bh * factor, bw * factor), np.uint8)
-    blocks[:h, :w] = contrast
-    peak = blocks.reshape(bh, factor, bw, factor).max(axis=(1, 3))
+    padded = np.zeros((bh * factor, bw * factor), np.uint8)
+    padded[:h, :w] = contrast
+    peak = padded.reshape(bh, factor, bw, factor).max(axis=(1, 3))
     peak = cv2.dilate(peak, np.ones((3, 3), np.uint8))
-    near = np.repeat(np.repeat(peak, factor, axis=0), factor, axis=1)[:h, :w]
+    near = blocks.at_scan_size(peak, factor, (0, 0, w, h))
     need = np.maximum(
         np.uint8(min(255, max(FLOOR, round(NOISE_FLOOR * noise)))),
         cv2.convertScaleAbs(near, alpha=PEAK_SHARE),
