@@ -68,15 +68,7 @@ def test_a_tilted_print_on_a_scanner_bed_is_levelled_and_cropped_to_the_print(
 ) -> None:
     print_ = framed_print(name)
     scan = on_bed(print_, angle, bed, seed=int(10 * angle) % 7)
-    out = frame(scan)
-    residual = frame_angle(out)
-    print(f"\n{name} {angle:+.1f}°: {scan.size} -> {out.size}, residual {residual:+.3f}°")
-    assert abs(residual) <= 0.3
-    # Cropped to the print: nothing of the bed left, little of the print lost.
-    assert out.width <= print_.width + 2
-    assert out.height <= print_.height + 2
-    assert out.width >= 0.85 * print_.width
-    assert out.height >= 0.85 * print_.height
+    out = _levelled_and_cropped(print_, scan, f"{name} {angle:+.1f}°", kept=0.85)
     assert framing.find(out)[0] is None
     corners = np.asarray(out.convert("L"), np.float32)[[0, 0, -1, -1], [0, -1, 0, -1]]
     assert np.mean(np.abs(corners - np.mean(bed)) < 6) < 1  # at least one corner is print
@@ -96,14 +88,23 @@ def test_a_print_anywhere_on_the_bed_is_found_levelled_and_cropped(
 ) -> None:
     print_ = framed_print("astronaut")
     scan = on_bed(print_, angle, margins=LAYOUTS[layout])
+    _levelled_and_cropped(print_, scan, f"{layout} {angle:+.1f}°", kept=0.8)
+
+
+def _levelled_and_cropped(
+    print_: Image.Image, scan: Image.Image, label: str, *, kept: float
+) -> Image.Image:
+    """The framed `scan`, checked: level to within 0.3° and cropped to the print (nothing of
+    the bed left, at least `kept` of the print's width and height)."""
     out = frame(scan)
     residual = frame_angle(out)
-    print(f"\n{layout} {angle:+.1f}°: {scan.size} -> {out.size}, residual {residual:+.3f}°")
+    print(f"\n{label}: {scan.size} -> {out.size}, residual {residual:+.3f}°")
     assert abs(residual) <= 0.3
     assert out.width <= print_.width + 2
     assert out.height <= print_.height + 2
-    assert out.width >= 0.8 * print_.width
-    assert out.height >= 0.8 * print_.height
+    assert out.width >= kept * print_.width
+    assert out.height >= kept * print_.height
+    return out
 
 
 @pytest.mark.parametrize("bed", [LIGHT_BED, DARK_BED], ids=["light-lid", "dark-bed"])
