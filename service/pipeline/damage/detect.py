@@ -98,6 +98,9 @@ def level_factors(size: tuple[int, int]) -> list[int]:
     return out
 
 
+Look = tuple[lines.Tones, float, tuple[np.ndarray, np.ndarray]]  # tones, grain, fine responses
+
+
 def _levels(
     copies: list[tuple[Image.Image, int]], noise: float
 ) -> tuple[list[Level], list[np.ndarray], int, list[judge.Box]]:
@@ -105,25 +108,26 @@ def _levels(
     on those too coarse for the full-size search; folds on the smallest (their end points in
     scan pixels, and that copy's factor); the faces, in scan pixels. Uses no strip worker:
     it runs on one, beside the full-size specks' search."""
-    first, factor = copies[0]
-    last, f_last = copies[-1]
-    t_last = tones(last)
-    noise_last = noise if f_last == 1 else estimate_noise(last)
-    fine_last = lines.responses(t_last.grey, lines.FINE.kernel)
+
+    def look(level: Image.Image, f: int) -> Look:
+        """A level's tones, its own grain (box-reducing averages white noise away by the
+        factor, but a scan's grain is not white, and an enlarged picture has none) and its
+        fine top-hat and black-hat."""
+        t = tones(level)
+        own = noise if f == 1 else estimate_noise(level)
+        return t, own, lines.responses(t.grey, lines.FINE.kernel)
+
+    factor, f_last = copies[0][1], copies[-1][1]
+    looks = {len(copies) - 1: look(*copies[-1])}
     # Folds first, on the smallest level: the lines are sought beside them, not across them.
+    t_last, noise_last, fine_last = looks[len(copies) - 1]
     in_scan = [e * f_last for e in creases.folds(t_last.grey, *fine_last, noise_last)]
-    t = t_last if last is first else tones(first)
-    face_boxes = _faces(t.grey)
+    if 0 not in looks:
+        looks[0] = look(*copies[0])
+    face_boxes = _faces(looks[0][0].grey)
     levels: list[Level] = []
-    for level, f in copies:
-        if level is last:
-            t, level_noise, fine = t_last, noise_last, fine_last
-        else:
-            t = t if level is first else tones(level)
-            # A reduced copy's own grain: box-reducing averages white noise away by the
-            # factor, but a scan's grain is not white, and an enlarged picture has none.
-            level_noise = noise if f == 1 else estimate_noise(level)
-            fine = lines.responses(t.grey, lines.FINE.kernel)
+    for i, (level, f) in enumerate(copies):
+        t, level_noise, fine = looks.pop(i) if i in looks else look(level, f)
         step = f / factor
         boxes = [(round(x / step), round(y / step), round(w / step), round(h / step))
                  for x, y, w, h in face_boxes]  # fmt: skip
