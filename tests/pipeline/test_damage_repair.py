@@ -37,9 +37,7 @@ SHORT: dict[tuple[str, str], str] = {
     "in pieces; the crack's curls and the dark scratch are missed",
     ("removal", "page"): "removal 0.29: the fill over print reaches 0.38 even with the true mask",
     ("removal", "mean"): "mean removal 0.58; the fill with the true masks reaches 0.69",
-    ("outside", "brick"): "SSIM outside 0.923: mortar next to the damage is taken for it",
     ("detail", "lamp flares"): "0.8% of the right flares flagged",
-    ("detail", "text"): "0.6% of the page flagged",
     ("detail", "texture"): "0.8% of the brick wall flagged (mortar)",
 }
 

@@ -26,7 +26,6 @@ HIGHLIGHTS = (
 KNOWN_WEAK = {
     "high-key": f"{FADED_LOOK} (SSIM 0.947)",
     "brick": f"{FADED_LOOK}; mortar taken for cracks (SSIM 0.77)",
-    "coffee": f"{HIGHLIGHTS} (SSIM 0.978)",
     "low-key": f"{HIGHLIGHTS} (SSIM 0.972)",
     "rocket": "thin bright struts and lamp glints taken for scratches and dust (SSIM 0.978)",
 }

@@ -9,6 +9,8 @@ so a line is kept only when it looks like damage rather than detail:
 - its strong pixels (the seeds) are at the tone of bare paper or of black in every colour
   band, whatever the colour around: a picture's own thin lines are mostly a lighter or darker
   shade of their surroundings; seeds must also beat the local texture, so grass blades do not;
+  a run of contrast that is at that tone for a good part of it is taken whole (a crack's
+  brightness varies along it);
 - it is long and thin: a crack or scratch runs far compared with its width; text is short
   strokes and a catch-light a blob;
 - it has no family: detail repeats (courses of brick, the members of a lattice tower, a
@@ -47,6 +49,7 @@ GROW_SPREADS = 3.0  # robust deviations of line strength a pixel needs to extend
 LINE_GAIN = 3.0  # a seed's line strength over the mean strength around it
 SEED_FLOOR = 40  # grey levels of contrast a seed on a line needs
 LINE_GROW = 2  # steps of hysteresis along the line strength: it stays on the line
+BRIDGE = 0.3  # share of a run of contrast at the paper's (or black's) tone that makes it one line
 
 
 def responses(grey: np.ndarray, kernel: int) -> tuple[np.ndarray, np.ndarray]:
@@ -91,8 +94,8 @@ def _strong(
     """Seeds: well above the local texture, at the tone of bare paper or of black. Where the
     tone is that of the paper (or black) itself, less contrast will do: a crack over a light
     sky is faint, and no shade of the picture is that white."""
-    need = _local_threshold(resp, scale, floor, scale.texture_gain)
-    seeds = np.asarray((resp >= need) & tone)
+    contrast = np.asarray(resp >= _local_threshold(resp, scale, floor, scale.texture_gain))
+    seeds = _bridged(contrast, contrast & tone)
     if floor > EXACT_FLOOR:
         seeds |= (resp >= _local_threshold(resp, scale, EXACT_FLOOR, scale.texture_gain)) & exact
     # Along the picture's edge a bright or dark band is the print's edge or the scanner's
@@ -100,6 +103,25 @@ def _strong(
     e = EDGE_MARGIN
     seeds[:e], seeds[-e:], seeds[:, :e], seeds[:, -e:] = False, False, False, False
     return seeds
+
+
+def _bridged(contrast: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+    """`seeds` with the rest of every run of contrast they make up at least `BRIDGE` of.
+
+    A crack's brightness varies along it: where it is narrower than a pixel it never reaches
+    the paper's tone, so its seeds alone are pieces, each too short to be a crack. The whole
+    run is one line, judged as one. The same joining makes a course of mortar or a row of
+    letters one piece with the joints or strokes beside it, which the family and mesh tests
+    then know for what it is."""
+    if not seeds.any():
+        return seeds
+    n, labels = cv2.connectedComponents(contrast.view(np.uint8), connectivity=8)
+    total = np.bincount(labels.ravel(), minlength=n)
+    toned = np.bincount(labels[seeds], minlength=n)
+    whole = toned >= BRIDGE * total
+    whole[0] = False
+    out: np.ndarray = seeds | whole[labels]
+    return out
 
 
 def _grown(kept: np.ndarray, weak: np.ndarray) -> np.ndarray:
