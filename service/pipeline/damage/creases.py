@@ -17,9 +17,11 @@ on a copy `WORK_SIDE` pixels large), and each row scores the near difference acr
 far one. Rows that stand far out from all the others are candidates (enough of them that a
 faint fold over brick is among the courses of mortar), and a candidate is a fold
 when, along nearly all of it, a narrow bright line and a narrow dark line lie side by side (the
-edge of a stripe — mortar, a tripod leg — has only one of them), when it does not run along the
-picture's edge (the print's edge, a scanner border), and when no two other candidates run
-parallel to it (courses of brick, the legs of a lattice tower, rows of text repeat).
+edge of a stripe — mortar, a tripod leg — has only one of them; over busy texture, where both
+stand out almost everywhere, it is enough that along most of it they come in one order), when
+it does not run along the picture's edge (the print's edge, a scanner border), and when no two
+other candidates run parallel to it (courses of brick, the legs of a lattice tower, rows of
+text repeat).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ FAMILY_APART = 25  # pixels between them, at least (closer, it is the same fold 
 FAMILY_SIZE = 3  # this many parallel strong lines are the picture's structure, not folds
 EDGE_MARGIN = 12  # pixels: a line running this close along the picture's edge is that edge
 MIN_COVER = 0.9  # fraction of the line along which both are seen
+MIN_ORDERED = 0.7  # …or along which both are seen in the same order (texture: half of it)
 SPREAD = 6  # offsets and degrees around a found fold that are the same fold
 HALF_WIDTH = 5  # pixels (at the picture's scale) either side of a fold that the mask covers
 
@@ -131,12 +134,10 @@ def _sample(img: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
     return np.asarray(img[yi, xi])
 
 
-def paired_along(ends: np.ndarray, bright: np.ndarray, dark: np.ndarray, floor: int) -> float:
-    """Fraction of the line along which a bright line and a dark line lie side by side.
-
-    The signed difference is also large at the edge of a stripe (mortar, a tripod leg) and
-    beside a thin line, but there only one of the two stands out as narrow: a fold has both.
-    """
+def _across(ends: np.ndarray, bright: np.ndarray, dark: np.ndarray) -> tuple[np.ndarray, ...]:
+    """`bright` and `dark` sampled along the line `ends`, at each offset across it within
+    PAIR_REACH (offset × position); empty when the line is short in the picture or runs along
+    its edge (the print's own edge, or the scanner's border)."""
     (x0, y0), (x1, y1) = ends
     length = math.hypot(x1 - x0, y1 - y0)
     h, w = bright.shape
@@ -144,16 +145,40 @@ def paired_along(ends: np.ndarray, bright: np.ndarray, dark: np.ndarray, floor: 
     xs, ys = x0 + t * (x1 - x0), y0 + t * (y1 - y0)
     ok = (xs >= 0) & (xs <= w - 1) & (ys >= 0) & (ys <= h - 1)
     xs, ys = xs[ok], ys[ok]
-    if xs.size < 8:
-        return 0.0
     edge = np.minimum(np.minimum(xs, w - 1 - xs), np.minimum(ys, h - 1 - ys))
-    if float(np.median(edge)) < EDGE_MARGIN:  # the print's own edge, or the scanner's border
-        return 0.0
+    if xs.size < 8 or float(np.median(edge)) < EDGE_MARGIN:
+        return np.zeros((0, 0)), np.zeros((0, 0))
     nx, ny = -(y1 - y0) / length, (x1 - x0) / length
     offsets = range(-PAIR_REACH, PAIR_REACH + 1)
-    b = np.max([_sample(bright, xs + d * nx, ys + d * ny) for d in offsets], axis=0)
-    d = np.max([_sample(dark, xs + d * nx, ys + d * ny) for d in offsets], axis=0)
-    return float(np.mean((b >= floor) & (d >= floor)))
+    b = np.array([_sample(bright, xs + d * nx, ys + d * ny) for d in offsets])
+    d = np.array([_sample(dark, xs + d * nx, ys + d * ny) for d in offsets])
+    return b, d
+
+
+def paired_along(ends: np.ndarray, bright: np.ndarray, dark: np.ndarray, floor: int) -> float:
+    """Fraction of the line along which a bright line and a dark line lie side by side.
+
+    The signed difference is also large at the edge of a stripe (mortar, a tripod leg) and
+    beside a thin line, but there only one of the two stands out as narrow: a fold has both.
+    """
+    b, d = _across(ends, bright, dark)
+    if not b.size:
+        return 0.0
+    return float(np.mean((b.max(axis=0) >= floor) & (d.max(axis=0) >= floor)))
+
+
+def ordered_along(ends: np.ndarray, bright: np.ndarray, dark: np.ndarray) -> float:
+    """Fraction of the line along which a bright and a dark line lie side by side (each at
+    least PAIR_CONTRAST) in the order they mostly have: the ridge of a fold is on the same
+    side of its trough all along. Over busy texture (grass, a weave) both stand out nearly
+    everywhere, so `paired_along`'s floor rises with the texture and a fold's pair drowns;
+    but there the two come in either order, about half the time each."""
+    b, d = _across(ends, bright, dark)
+    if not b.size:
+        return 0.0
+    both = (b.max(axis=0) >= PAIR_CONTRAST) & (d.max(axis=0) >= PAIR_CONTRAST)
+    order = np.sign(b.argmax(axis=0) - d.argmax(axis=0))[both]
+    return float(max((order > 0).sum(), (order < 0).sum()) / max(1, both.size))
 
 
 def _angle(ends: np.ndarray) -> float:
@@ -186,7 +211,12 @@ def folds(grey: np.ndarray, bright: np.ndarray, dark: np.ndarray, noise: float) 
     # Above the typical response around: in texture both stand out everywhere.
     bright = cv2.subtract(bright, cv2.medianBlur(bright, BUSY_WINDOW))
     dark = cv2.subtract(dark, cv2.medianBlur(dark, BUSY_WINDOW))
-    paired = [e for e in lines if paired_along(e, bright, dark, floor) >= MIN_COVER]
+    paired = [
+        e
+        for e in lines
+        if paired_along(e, bright, dark, floor) >= MIN_COVER
+        or ordered_along(e, bright, dark) >= MIN_ORDERED
+    ]
     found = [e for e in paired if not _in_a_family(e, lines)]
     return found[:MAX_FOLDS]
 

@@ -1,0 +1,60 @@
+"""A fold's ridge and trough lie side by side in one order all along it; texture's in either."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from service.pipeline.damage import creases, detect, lines
+from service.pipeline.ops._common import estimate_noise
+from tests.pipeline.synthetic_damage import PICTURES, damage, picture
+
+ACROSS = np.array([[10.0, 100.0], [190.0, 100.0]])  # a horizontal line through a 200 × 200 picture
+
+
+def _responses(rng: np.random.Generator, fold: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Bright- and dark-line responses of busy texture (both stand out almost everywhere, at
+    random offsets), with a fold's ridge two rows above its trough along ACROSS when `fold`."""
+    bright = rng.integers(0, 60, (200, 200)).astype(np.uint8)
+    dark = rng.integers(0, 60, (200, 200)).astype(np.uint8)
+    if fold:
+        bright[98, 10:190] = 90
+        dark[102, 10:190] = 90
+    return bright, dark
+
+
+def test_texture_comes_in_either_order_and_a_fold_in_one() -> None:
+    rng = np.random.default_rng(3)
+    texture = creases.ordered_along(ACROSS, *_responses(rng, fold=False))
+    fold = creases.ordered_along(ACROSS, *_responses(rng, fold=True))
+    assert texture < 0.6 < creases.MIN_ORDERED < fold
+
+
+def test_a_fold_along_the_pictures_edge_is_not_ordered() -> None:
+    bright, dark = _responses(np.random.default_rng(4), fold=True)
+    along_edge = np.array([[10.0, 3.0], [190.0, 3.0]])
+    assert creases.ordered_along(along_edge, bright, dark) == 0.0
+
+
+def test_a_fold_over_the_rockets_towers_is_found_by_its_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Here the picture's own lines hide part of the pair from `paired_along`'s floor.
+    hurt = damage(picture("rocket"), PICTURES.index("rocket") + 37, ("crease",))
+    t = detect.tones(hurt.image)
+    fine = lines.responses(t.grey, lines.FINE.kernel)
+    noise = estimate_noise(hurt.image)
+    found = creases.folds(t.grey, *fine, noise)
+    assert len(found) == 1
+    band = creases.band(hurt.mask.shape, found, 3)
+    assert (band & hurt.mask).sum() > 0.5 * hurt.mask.sum()
+    monkeypatch.setattr(creases, "MIN_ORDERED", 1.01)  # by the pair's cover alone: missed
+    assert creases.folds(t.grey, *fine, noise) == []
+
+
+def test_no_fold_is_found_on_clean_pictures() -> None:
+    for name in PICTURES:
+        clean = picture(name)
+        t = detect.tones(clean)
+        fine = lines.responses(t.grey, lines.FINE.kernel)
+        assert creases.folds(t.grey, *fine, estimate_noise(clean)) == [], name
