@@ -5,7 +5,11 @@ clean picture outside the damage, the detected mask's precision and recall, and 
 the clean picture alone the detector flags (false alarms).
 
     .venv/bin/python bench/damage_scores.py
+    .venv/bin/python bench/damage_scores.py --seeds 20
     .venv/bin/python bench/damage_scores.py --look ../shared/data/real-old /tmp/look
+
+With `--seeds N`, picture i gets seed i + N instead of i: the same kinds of damage laid
+elsewhere, which no threshold was set on (the tests use seed i).
 
 With `--look IN OUT`, every picture in IN is also repaired and written to OUT as one image:
 before, the mask in red over it, after — for looking at real damage, which has no truth.
@@ -44,14 +48,14 @@ def _repair(image: Image.Image) -> tuple[Image.Image, Image.Image]:
     return out, mask if mask is not None else Image.new("L", image.size, 0)
 
 
-def table() -> None:
-    """Print the per-picture table and the means."""
+def table(offset: int = 0) -> None:
+    """Print the per-picture table and the means, picture i damaged with seed i + `offset`."""
     head = ("picture", "removal", "ssim_out", "precision", "recall", "clean_flag%")
     print(f"{head[0]:<10} " + " ".join(f"{h:>11}" for h in head[1:]))
     rows = []
     for seed, name in enumerate(PICTURES):
         clean = picture(name)
-        hurt = damage(clean, seed)
+        hurt = damage(clean, seed + offset)
         repaired, mask = _repair(hurt.image)
         p, r = mask_scores(hurt.mask, np.asarray(mask))
         flagged = float((np.asarray(detect.detect(clean)) > 0).mean() * 100)
@@ -76,10 +80,15 @@ def look(src: Path, out: Path) -> None:
 
 
 def main() -> None:
-    """The table; with --look IN OUT, also the side-by-sides."""
+    """The table (with --seeds N, of damage laid with other seeds); with --look IN OUT, also
+    the side-by-sides."""
+    args = sys.argv[1:]
+    if args[:1] == ["--seeds"] and len(args) == 2:
+        table(int(args[1]))
+        return
     table()
-    if len(sys.argv) == 4 and sys.argv[1] == "--look":
-        look(Path(sys.argv[2]), Path(sys.argv[3]))
+    if len(args) == 3 and args[0] == "--look":
+        look(Path(args[1]), Path(args[2]))
 
 
 if __name__ == "__main__":
