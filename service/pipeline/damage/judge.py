@@ -93,11 +93,14 @@ def _orientations(labels: np.ndarray, mask: np.ndarray, n: int) -> tuple[np.ndar
     return angle, np.sqrt(major / minor)
 
 
-def _no_family(labels: np.ndarray, linked: np.ndarray, keep: np.ndarray) -> None:
+Axes = tuple[np.ndarray, np.ndarray]  # per label: `_orientations`' direction and stretch
+
+
+def _no_family(axes: Axes, keep: np.ndarray) -> None:
     """Drop kept straight lines that have several others running parallel to them, in place:
     courses of brick, the members of a tower, a bundle of whiskers or hair repeat one direction,
     while damage is laid over the picture without regard for it."""
-    angle, stretch = _orientations(labels, linked, keep.size)
+    angle, stretch = axes
     straight = keep & (stretch >= FAMILY_STRETCH)
     idx = np.flatnonzero(straight)
     if idx.size < FAMILY_SIZE:
@@ -151,13 +154,11 @@ def _not_within(stats: np.ndarray, keep: np.ndarray, faces: list[Box]) -> None:
         keep &= ~((x >= fx0) & (y >= fy0) & (x1 <= fx1) & (y1 <= fy1))
 
 
-def _long_if_straight(
-    labels: np.ndarray, linked: np.ndarray, stats: np.ndarray, keep: np.ndarray, short_side: int
-) -> None:
+def _long_if_straight(axes: Axes, stats: np.ndarray, keep: np.ndarray, short_side: int) -> None:
     """Drop kept straight lines shorter than `STRAIGHT_LENGTH`, in place: a straight bright
     or dark rod of that size is as often the picture's (a tripod's leg, a mast, a cable) as a
     scratch, and a scratch runs on across much of the print; a crack, jagged, is not held to it."""
-    angle, stretch = _orientations(labels, linked, keep.size)
+    angle, stretch = axes
     w, h = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
     span = np.hypot(w, h)
     idx = np.flatnonzero(keep & (stretch >= FAMILY_STRETCH))
@@ -195,12 +196,14 @@ def judged(
         _not_within(stats, keep, faces)
     if keep.any():
         _thin_enough(labels, linked, keep, scale)
-    if keep.any():
-        _no_family(labels, linked, keep)
+    if not keep.any():
+        return labels, keep
+    axes = _orientations(labels, linked, keep.size)  # for the family and the straight-long tests
+    _no_family(axes, keep)
     if keep.any():
         _alone(labels, linked if weak is None else weak | linked, keep, scale)
     if keep.any() and straight_long:
-        _long_if_straight(labels, linked, stats, keep, short_side)
+        _long_if_straight(axes, stats, keep, short_side)
     if keep.any():
         _no_mesh(labels, keep)
     return labels, keep

@@ -61,10 +61,16 @@ def responses(grey: np.ndarray, kernel: int) -> tuple[np.ndarray, np.ndarray]:
     )
 
 
-def _local_threshold(resp: np.ndarray, scale: Scale, floor: int, gain: float) -> np.ndarray:
-    """Per-pixel contrast a line pixel needs: the floor, raised where the picture is busy."""
+def _busy(resp: np.ndarray, scale: Scale) -> np.ndarray:
+    """The mean response around each pixel (uint8): how busy the picture is there."""
     k = 4 * scale.kernel + 1
-    busy = cv2.blur(resp, (k, k))
+    out: np.ndarray = cv2.blur(resp, (k, k))
+    return out
+
+
+def _local_threshold(busy: np.ndarray, floor: int, gain: float) -> np.ndarray:
+    """Per-pixel contrast a line pixel needs: the floor, raised where the picture is busy
+    (`busy`, from `_busy`)."""
     return np.maximum(cv2.convertScaleAbs(busy, alpha=gain), np.uint8(floor))
 
 
@@ -89,15 +95,21 @@ def tone_gates(tones: Tones, share: float = 0.0) -> tuple[np.ndarray, np.ndarray
 
 
 def _strong(
-    resp: np.ndarray, tone: np.ndarray, exact: np.ndarray, scale: Scale, floor: int
+    resp: np.ndarray,
+    busy: np.ndarray,
+    gates: tuple[np.ndarray, np.ndarray],
+    scale: Scale,
+    floor: int,
 ) -> np.ndarray:
-    """Seeds: well above the local texture, at the tone of bare paper or of black. Where the
-    tone is that of the paper (or black) itself, less contrast will do: a crack over a light
-    sky is faint, and no shade of the picture is that white."""
-    contrast = np.asarray(resp >= _local_threshold(resp, scale, floor, scale.texture_gain))
+    """Seeds: well above the local texture (`busy`), at the tone of bare paper or of black
+    (`gates`: that tone, and the paper's or black's own). Where the tone is that of the paper
+    (or black) itself, less contrast will do: a crack over a light sky is faint, and no shade
+    of the picture is that white."""
+    tone, exact = gates
+    contrast = np.asarray(resp >= _local_threshold(busy, floor, scale.texture_gain))
     seeds = _bridged(contrast, contrast & tone)
     if floor > EXACT_FLOOR:
-        seeds |= (resp >= _local_threshold(resp, scale, EXACT_FLOOR, scale.texture_gain)) & exact
+        seeds |= (resp >= _local_threshold(busy, EXACT_FLOOR, scale.texture_gain)) & exact
     # Along the picture's edge a bright or dark band is the print's edge or the scanner's
     # border, not damage; a crack that reaches the edge is still grown into it from inside.
     e = EDGE_MARGIN
@@ -195,8 +207,9 @@ def line_mask(
     pair = responses(grey, scale.kernel) if given is None else given
     gates = zip(tone_gates(tones), tone_gates(tones, EXACT_REACH), strict=True)
     for resp, (tone, exact) in zip(pair, gates, strict=True):
-        weak = resp >= _local_threshold(resp, scale, floor_low, WEAK_TEXTURE_GAIN)
-        strong = _strong(resp, tone, exact, scale, floor_high)
+        busy = _busy(resp, scale)  # one blur serves the weak pixels' and the seeds' thresholds
+        weak = resp >= _local_threshold(busy, floor_low, WEAK_TEXTURE_GAIN)
+        strong = _strong(resp, busy, (tone, exact), scale, floor_high)
         known = found
         if scale.line_spreads:
             along = _along_lines(resp, exact, scale, (floor_low, SEED_FLOOR), faces)
@@ -217,17 +230,6 @@ def line_mask(
     return out
 
 
-def damage_lines(
-    tones: Tones, noise: float, faces: list[Box] | None = None
-) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Cracks and scratches (bool, the picture's size, widened by their rim), and the folds
-    across the picture (end points), which are repaired differently. `faces` are boxes where
-    a line must run on beyond the face to be damage."""
-    fine = responses(tones.grey, FINE.kernel)
-    ends = creases.folds(tones.grey, *fine, noise)
-    return line_damage(tones, noise, faces, fine, (ends, creases.HALF_WIDTH)), ends
-
-
 def line_damage(
     tones: Tones,
     noise: float,
@@ -242,7 +244,7 @@ def line_damage(
     their own way."""
     mask: np.ndarray = line_mask(tones, FINE, noise, fine, faces)
     ends, half = folds
-    known = mask | creases.band(mask.shape, ends, half) if ends else mask
+    known = (mask | creases.band(mask.shape, ends, half)) if ends else mask
     mask |= line_mask(tones, CREASE, noise, None, faces, found=known)
     if RIM and mask.any():
         se = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * RIM + 1, 2 * RIM + 1))
