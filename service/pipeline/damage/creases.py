@@ -21,7 +21,9 @@ edge of a stripe — mortar, a tripod leg — has only one of them; over busy te
 stand out almost everywhere, it is enough that along most of it they come in one order), when
 it does not run along the picture's edge (the print's edge, a scanner border), and when no two
 other candidates run parallel to it (courses of brick, the legs of a lattice tower, rows of
-text repeat).
+text repeat). Over thick texture (grass) the pair drowns along part of the fold; there a
+candidate that stands out twice as far as any other line with both a ridge and a trough (in
+its profile across, each offset's median along all of it) needs the pair along half of it.
 """
 
 from __future__ import annotations
@@ -48,6 +50,9 @@ FAMILY_SIZE = 3  # this many parallel strong lines are the picture's structure, 
 EDGE_MARGIN = 12  # pixels: a line running this close along the picture's edge is that edge
 MIN_COVER = 0.9  # fraction of the line along which both are seen
 MIN_ORDERED = 0.7  # …or along which both are seen in the same order (texture: half of it)
+DOMINANT = 2.0  # times the next line's score: a line that alone stands out so far over texture
+MIN_PAIRED = 0.5  # …needs its pair (or its order) along only this much of it
+LOBE_SHARE = 0.25  # the smaller of a fold's ridge and trough against the larger, at least
 SPREAD = 6  # offsets and degrees around a found fold that are the same fold
 HALF_WIDTH = 5  # pixels (at the picture's scale) either side of a fold that the mask covers
 
@@ -103,8 +108,9 @@ def _endpoints(angle_i: int, row: int, side: int, shift: tuple[int, int]) -> np.
     return pts - np.array(shift, np.float64)
 
 
-def fold_lines(grey: np.ndarray) -> list[np.ndarray]:
-    """Straight folds across `grey`, each as two end points (x, y) in its pixels."""
+def fold_lines(grey: np.ndarray) -> list[tuple[np.ndarray, float]]:
+    """Candidate folds across `grey`, strongest first: each as two end points (x, y) in its
+    pixels, and how many robust deviations its row stands above all rows."""
     factor = max(1, math.ceil(max(grey.shape) / WORK_SIDE))
     size = (grey.shape[1] // factor, grey.shape[0] // factor)
     small = grey if factor == 1 else cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
@@ -121,7 +127,7 @@ def fold_lines(grey: np.ndarray) -> list[np.ndarray]:
         a, r = np.unravel_index(int(np.argmax(z)), z.shape)
         if z[a, r] < MIN_SCORE or score[a, r] < MIN_CONTRAST / factor:
             break
-        found.append(_endpoints(int(a), int(r), side, shift) * factor)
+        found.append((_endpoints(int(a), int(r), side, shift) * factor, float(z[a, r])))
         for da in range(-SPREAD, SPREAD + 1):
             z[(a + da) % ANGLES, max(0, r - SPREAD) : r + SPREAD + 1] = 0.0
     return found
@@ -205,20 +211,59 @@ def _in_a_family(ends: np.ndarray, lines: list[np.ndarray]) -> bool:
 def folds(grey: np.ndarray, bright: np.ndarray, dark: np.ndarray, noise: float) -> list[np.ndarray]:
     """The folds across `grey`, each as two end points, given its fine top-hat and black-hat."""
     floor = max(PAIR_CONTRAST, round(3 * noise))
-    lines = fold_lines(grey)
-    if not lines:
+    candidates = fold_lines(grey)
+    if not candidates:
         return []
+    lines = [e for e, _ in candidates]
     # Above the typical response around: in texture both stand out everywhere.
     bright = cv2.subtract(bright, cv2.medianBlur(bright, BUSY_WINDOW))
     dark = cv2.subtract(dark, cv2.medianBlur(dark, BUSY_WINDOW))
+    cover = [MIN_PAIRED if _dominant(candidates, grey, i) else MIN_COVER for i in range(len(lines))]
+    order = [min(c, MIN_ORDERED) for c in cover]
     paired = [
         e
-        for e in lines
-        if paired_along(e, bright, dark, floor) >= MIN_COVER
-        or ordered_along(e, bright, dark) >= MIN_ORDERED
+        for e, c, o in zip(lines, cover, order, strict=True)
+        if paired_along(e, bright, dark, floor) >= c or ordered_along(e, bright, dark) >= o
     ]
     found = [e for e in paired if not _in_a_family(e, lines)]
     return found[:MAX_FOLDS]
+
+
+def _dominant(candidates: list[tuple[np.ndarray, float]], grey: np.ndarray, i: int) -> bool:
+    """True when candidate `i` stands out DOMINANT times further than any other candidate
+    that could be a fold (one with both a ridge and a trough, `_lobes`), or than the least a
+    candidate needs. Over thick texture (grass) a fold's ridge and trough drown along part of
+    its length, but nothing else in the picture lines up across it: the Radon sum of a fold
+    keeps growing with its length, texture's does not. A scratch is a strong straight line
+    too, but one-sided; it is no rival."""
+    z = candidates[i][1]
+    rivals = [MIN_SCORE] + [
+        other for j, (e, other) in enumerate(candidates) if j != i and _lobes(grey, e)
+    ]
+    return z >= DOMINANT * max(rivals)
+
+
+def _lobes(grey: np.ndarray, ends: np.ndarray) -> bool:
+    """True when the median profile across the line (each offset's median along all of it,
+    which texture does not move) has a bright lobe and a dark one, the smaller at least
+    LOBE_SHARE of the larger: a fold's ridge and trough, not a thin line's single peak."""
+    (x0, y0), (x1, y1) = ends
+    length = math.hypot(x1 - x0, y1 - y0)
+    h, w = grey.shape
+    t = np.linspace(0.0, 1.0, max(8, int(length)))
+    xs, ys = x0 + t * (x1 - x0), y0 + t * (y1 - y0)
+    r = FAR
+    ok = (xs >= r) & (xs <= w - 1 - r) & (ys >= r) & (ys <= h - 1 - r)
+    if ok.sum() < 8:
+        return False
+    xs, ys = xs[ok], ys[ok]
+    nx, ny = -(y1 - y0) / length, (x1 - x0) / length
+    profile = np.array(
+        [np.median(_sample(grey, xs + d * nx, ys + d * ny)) for d in range(-r, r + 1)]
+    )
+    profile -= (profile[:3].mean() + profile[-3:].mean()) / 2
+    bright, dark = float(profile.max()), float(-profile.min())
+    return min(bright, dark) >= LOBE_SHARE * max(bright, dark, 1.0)
 
 
 def band(shape: tuple[int, ...], ends: list[np.ndarray], half_width: int) -> np.ndarray:
