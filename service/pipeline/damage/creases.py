@@ -218,7 +218,11 @@ def folds(grey: np.ndarray, bright: np.ndarray, dark: np.ndarray, noise: float) 
     # Above the typical response around: in texture both stand out everywhere.
     bright = cv2.subtract(bright, cv2.medianBlur(bright, BUSY_WINDOW))
     dark = cv2.subtract(dark, cv2.medianBlur(dark, BUSY_WINDOW))
-    cover = [MIN_PAIRED if _dominant(candidates, grey, i) else MIN_COVER for i in range(len(lines))]
+    scores = [z for _, z in candidates]
+    two_sided = [_lobes(grey, e) for e in lines]
+    cover = [
+        MIN_PAIRED if _dominant(scores, two_sided, i) else MIN_COVER for i in range(len(lines))
+    ]
     order = [min(c, MIN_ORDERED) for c in cover]
     paired = [
         e
@@ -229,18 +233,17 @@ def folds(grey: np.ndarray, bright: np.ndarray, dark: np.ndarray, noise: float) 
     return found[:MAX_FOLDS]
 
 
-def _dominant(candidates: list[tuple[np.ndarray, float]], grey: np.ndarray, i: int) -> bool:
-    """True when candidate `i` stands out DOMINANT times further than any other candidate
-    that could be a fold (one with both a ridge and a trough, `_lobes`), or than the least a
-    candidate needs. Over thick texture (grass) a fold's ridge and trough drown along part of
-    its length, but nothing else in the picture lines up across it: the Radon sum of a fold
-    keeps growing with its length, texture's does not. A scratch is a strong straight line
-    too, but one-sided; it is no rival."""
-    z = candidates[i][1]
+def _dominant(scores: list[float], two_sided: list[bool], i: int) -> bool:
+    """True when candidate `i` stands out DOMINANT times further (`scores`) than any other
+    candidate that could be a fold (`two_sided`: with both a ridge and a trough, `_lobes`),
+    or than the least a candidate needs. Over thick texture (grass) a fold's ridge and trough
+    drown along part of its length, but nothing else in the picture lines up across it: the
+    Radon sum of a fold keeps growing with its length, texture's does not. A scratch is a
+    strong straight line too, but one-sided; it is no rival."""
     rivals = [MIN_SCORE] + [
-        other for j, (e, other) in enumerate(candidates) if j != i and _lobes(grey, e)
+        z for j, (z, two) in enumerate(zip(scores, two_sided, strict=True)) if j != i and two
     ]
-    return z >= DOMINANT * max(rivals)
+    return scores[i] >= DOMINANT * max(rivals)
 
 
 def _lobes(grey: np.ndarray, ends: np.ndarray) -> bool:
