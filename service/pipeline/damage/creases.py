@@ -23,7 +23,8 @@ it does not run along the picture's edge (the print's edge, a scanner border), a
 other candidates run parallel to it (courses of brick, the legs of a lattice tower, rows of
 text repeat). Over thick texture (grass) the pair drowns along part of the fold; there a
 candidate that stands out twice as far as any other line with both a ridge and a trough (in
-its profile across, each offset's median along all of it) needs the pair along half of it.
+its profile across, each offset's median along all of it) needs the pair along half of it,
+and has no family: what runs beside it is too weak to be the picture's repeated structure.
 """
 
 from __future__ import annotations
@@ -219,31 +220,37 @@ def folds(grey: np.ndarray, bright: np.ndarray, dark: np.ndarray, noise: float) 
     bright = cv2.subtract(bright, cv2.medianBlur(bright, BUSY_WINDOW))
     dark = cv2.subtract(dark, cv2.medianBlur(dark, BUSY_WINDOW))
     scores = [z for _, z in candidates]
-    two_sided = [_lobes(grey, e) for e in lines]
-    cover = [
-        MIN_PAIRED if _dominant(scores, two_sided, i) else MIN_COVER for i in range(len(lines))
-    ]
-    order = [min(c, MIN_ORDERED) for c in cover]
-    paired = [
-        e
-        for e, c, o in zip(lines, cover, order, strict=True)
-        if paired_along(e, bright, dark, floor) >= c or ordered_along(e, bright, dark) >= o
-    ]
-    found = [e for e in paired if not _in_a_family(e, lines)]
+    rivals = _rivals(grey, lines)
+    found = []
+    for i, e in enumerate(lines):
+        # A dominant line has no family: whatever runs beside it that could be a fold is at
+        # most half as strong, and repeated structure (mortar, a tower's legs) repeats its
+        # strength too; scratches laid beside a fold are not the picture's structure.
+        alone = _dominant(scores, rivals, i)
+        cover, order = (MIN_PAIRED, MIN_PAIRED) if alone else (MIN_COVER, MIN_ORDERED)
+        if paired_along(e, bright, dark, floor) < cover and ordered_along(e, bright, dark) < order:
+            continue
+        if alone or not _in_a_family(e, lines):
+            found.append(e)
     return found[:MAX_FOLDS]
 
 
-def _dominant(scores: list[float], two_sided: list[bool], i: int) -> bool:
+def _dominant(scores: list[float], rivals: list[bool], i: int) -> bool:
     """True when candidate `i` stands out DOMINANT times further (`scores`) than any other
-    candidate that could be a fold (`two_sided`: with both a ridge and a trough, `_lobes`),
-    or than the least a candidate needs. Over thick texture (grass) a fold's ridge and trough
-    drown along part of its length, but nothing else in the picture lines up across it: the
-    Radon sum of a fold keeps growing with its length, texture's does not. A scratch is a
-    strong straight line too, but one-sided; it is no rival."""
-    rivals = [MIN_SCORE] + [
-        z for j, (z, two) in enumerate(zip(scores, two_sided, strict=True)) if j != i and two
+    of the `rivals`, or than the least a candidate needs. Over thick texture (grass) a fold's
+    ridge and trough drown along part of its length, but nothing else in the picture lines
+    up across it: the Radon sum of a fold keeps growing with its length, texture's does not."""
+    strongest = [MIN_SCORE] + [
+        z for j, (z, rival) in enumerate(zip(scores, rivals, strict=True)) if j != i and rival
     ]
-    return scores[i] >= DOMINANT * max(rivals)
+    return scores[i] >= DOMINANT * max(strongest)
+
+
+def _rivals(grey: np.ndarray, lines: list[np.ndarray]) -> list[bool]:
+    """Which candidates a dominant fold must outshine: all but the lone one-sided lines. A
+    scratch is a strong straight line too, but it has one lobe (`_lobes`) and no family; a
+    course of mortar has one lobe but repeats, and is the picture's structure."""
+    return [_lobes(grey, e) or _in_a_family(e, lines) for e in lines]
 
 
 def _lobes(grey: np.ndarray, ends: np.ndarray) -> bool:

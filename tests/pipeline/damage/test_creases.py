@@ -7,7 +7,7 @@ import pytest
 
 from service.pipeline.damage import creases, detect, lines
 from service.pipeline.ops._common import estimate_noise
-from tests.pipeline.synthetic_damage import PICTURES, damage, picture
+from tests.pipeline.synthetic_damage import MIX, PICTURES, damage, picture
 
 ACROSS = np.array([[10.0, 100.0], [190.0, 100.0]])  # a horizontal line through a 200 × 200 picture
 
@@ -81,10 +81,22 @@ def test_a_fold_over_grass_is_found_because_nothing_else_lines_up_as_far(
     assert _found_over("grass", PICTURES.index("grass") + 11, ("crease",))[0] == []
 
 
-def test_a_scratch_is_no_rival_to_a_fold_but_another_two_sided_line_is() -> None:
+def test_a_thin_line_has_one_lobe_and_a_ridge_beside_a_trough_two() -> None:
     grey = np.full((200, 200), 120, np.uint8)
     grey[99:101, 10:190] = 230  # a thin bright line: one lobe
     assert not creases._lobes(grey, ACROSS)
     grey[96:99, 10:190] = 170  # a ridge above a trough: two
     grey[101:104, 10:190] = 80
     assert creases._lobes(grey, ACROSS)
+
+
+def test_a_dominant_fold_keeps_no_family_of_weaker_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Grass with all the kinds of damage laid: two faint lines of the blades run within 8° of
+    # the fold, half as strong; with the scratches' lines they made it a "family".
+    seed = PICTURES.index("grass")
+    found = _found_over("grass", seed, MIX)[0]
+    fold = damage(picture("grass"), seed, ("crease",)).mask  # the crease is laid first
+    assert len(found) == 1
+    assert (creases.band(fold.shape, found, 3) & fold).sum() > 0.5 * fold.sum()
+    monkeypatch.setattr(creases, "DOMINANT", 100.0)
+    assert _found_over("grass", seed, MIX)[0] == []
