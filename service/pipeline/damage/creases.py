@@ -141,21 +141,29 @@ def _sample(img: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
     return np.asarray(img[yi, xi])
 
 
+def _points(
+    ends: np.ndarray, shape: tuple[int, ...], margin: int
+) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """Points a pixel apart along the line `ends` that lie at least `margin` pixels inside a
+    picture of `shape`, and the unit normal to the line: xs, ys, nx, ny."""
+    (x0, y0), (x1, y1) = ends
+    length = math.hypot(x1 - x0, y1 - y0)
+    h, w = shape[:2]
+    t = np.linspace(0.0, 1.0, max(8, int(length)))
+    xs, ys = x0 + t * (x1 - x0), y0 + t * (y1 - y0)
+    ok = (xs >= margin) & (xs <= w - 1 - margin) & (ys >= margin) & (ys <= h - 1 - margin)
+    return xs[ok], ys[ok], -(y1 - y0) / length, (x1 - x0) / length
+
+
 def _across(ends: np.ndarray, bright: np.ndarray, dark: np.ndarray) -> tuple[np.ndarray, ...]:
     """`bright` and `dark` sampled along the line `ends`, at each offset across it within
     PAIR_REACH (offset × position); empty when the line is short in the picture or runs along
     its edge (the print's own edge, or the scanner's border)."""
-    (x0, y0), (x1, y1) = ends
-    length = math.hypot(x1 - x0, y1 - y0)
+    xs, ys, nx, ny = _points(ends, bright.shape, 0)
     h, w = bright.shape
-    t = np.linspace(0.0, 1.0, max(8, int(length)))
-    xs, ys = x0 + t * (x1 - x0), y0 + t * (y1 - y0)
-    ok = (xs >= 0) & (xs <= w - 1) & (ys >= 0) & (ys <= h - 1)
-    xs, ys = xs[ok], ys[ok]
     edge = np.minimum(np.minimum(xs, w - 1 - xs), np.minimum(ys, h - 1 - ys))
     if xs.size < 8 or float(np.median(edge)) < EDGE_MARGIN:
         return np.zeros((0, 0)), np.zeros((0, 0))
-    nx, ny = -(y1 - y0) / length, (x1 - x0) / length
     offsets = range(-PAIR_REACH, PAIR_REACH + 1)
     b = np.array([_sample(bright, xs + d * nx, ys + d * ny) for d in offsets])
     d = np.array([_sample(dark, xs + d * nx, ys + d * ny) for d in offsets])
@@ -220,7 +228,8 @@ def folds(grey: np.ndarray, bright: np.ndarray, dark: np.ndarray, noise: float) 
     bright = cv2.subtract(bright, cv2.medianBlur(bright, BUSY_WINDOW))
     dark = cv2.subtract(dark, cv2.medianBlur(dark, BUSY_WINDOW))
     scores = [z for _, z in candidates]
-    rivals = _rivals(grey, lines)
+    family = [_in_a_family(e, lines) for e in lines]
+    rivals = _rivals(grey, lines, family)
     found = []
     for i, e in enumerate(lines):
         # A dominant line has no family: whatever runs beside it that could be a fold is at
@@ -230,7 +239,7 @@ def folds(grey: np.ndarray, bright: np.ndarray, dark: np.ndarray, noise: float) 
         cover, order = (MIN_PAIRED, MIN_PAIRED) if alone else (MIN_COVER, MIN_ORDERED)
         if paired_along(e, bright, dark, floor) < cover and ordered_along(e, bright, dark) < order:
             continue
-        if alone or not _in_a_family(e, lines):
+        if alone or not family[i]:
             found.append(e)
     return found[:MAX_FOLDS]
 
@@ -246,28 +255,22 @@ def _dominant(scores: list[float], rivals: list[bool], i: int) -> bool:
     return scores[i] >= DOMINANT * max(strongest)
 
 
-def _rivals(grey: np.ndarray, lines: list[np.ndarray]) -> list[bool]:
-    """Which candidates a dominant fold must outshine: all but the lone one-sided lines. A
-    scratch is a strong straight line too, but it has one lobe (`_lobes`) and no family; a
-    course of mortar has one lobe but repeats, and is the picture's structure."""
-    return [_lobes(grey, e) or _in_a_family(e, lines) for e in lines]
+def _rivals(grey: np.ndarray, lines: list[np.ndarray], family: list[bool]) -> list[bool]:
+    """Which candidates a dominant fold must outshine: all but the lone one-sided lines
+    (`family`: which lines are in one, `_in_a_family`). A scratch is a strong straight line
+    too, but it has one lobe (`_lobes`) and no family; a course of mortar has one lobe but
+    repeats, and is the picture's structure."""
+    return [kin or _lobes(grey, e) for e, kin in zip(lines, family, strict=True)]
 
 
 def _lobes(grey: np.ndarray, ends: np.ndarray) -> bool:
     """True when the median profile across the line (each offset's median along all of it,
     which texture does not move) has a bright lobe and a dark one, the smaller at least
     LOBE_SHARE of the larger: a fold's ridge and trough, not a thin line's single peak."""
-    (x0, y0), (x1, y1) = ends
-    length = math.hypot(x1 - x0, y1 - y0)
-    h, w = grey.shape
-    t = np.linspace(0.0, 1.0, max(8, int(length)))
-    xs, ys = x0 + t * (x1 - x0), y0 + t * (y1 - y0)
     r = FAR
-    ok = (xs >= r) & (xs <= w - 1 - r) & (ys >= r) & (ys <= h - 1 - r)
-    if ok.sum() < 8:
+    xs, ys, nx, ny = _points(ends, grey.shape, r)
+    if xs.size < 8:
         return False
-    xs, ys = xs[ok], ys[ok]
-    nx, ny = -(y1 - y0) / length, (x1 - x0) / length
     profile = np.array(
         [np.median(_sample(grey, xs + d * nx, ys + d * ny)) for d in range(-r, r + 1)]
     )

@@ -4,12 +4,26 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from service.pipeline.damage import creases, detect, lines
 from service.pipeline.ops._common import estimate_noise
-from tests.pipeline.synthetic_damage import MIX, PICTURES, damage, picture
+from tests.pipeline.synthetic_damage import MIX, PICTURES, Damaged, damage, picture
 
 ACROSS = np.array([[10.0, 100.0], [190.0, 100.0]])  # a horizontal line through a 200 × 200 picture
+
+
+def _folds_of(image: Image.Image) -> list[np.ndarray]:
+    """The folds `creases.folds` finds on `image`, as the detector calls it."""
+    t = detect.tones(image)
+    fine = lines.responses(t.grey, lines.FINE.kernel)
+    return creases.folds(t.grey, *fine, estimate_noise(image))
+
+
+def _found_over(name: str, seed: int, kinds: tuple[str, ...]) -> tuple[list[np.ndarray], Damaged]:
+    """The folds found on `name` with the `kinds` of damage laid with `seed`, and the damage."""
+    hurt = damage(picture(name), seed, kinds)
+    return _folds_of(hurt.image), hurt
 
 
 def _responses(rng: np.random.Generator, fold: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -40,31 +54,17 @@ def test_a_fold_over_the_rockets_towers_is_found_by_its_order(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Here the picture's own lines hide part of the pair from `paired_along`'s floor.
-    hurt = damage(picture("rocket"), PICTURES.index("rocket") + 37, ("crease",))
-    t = detect.tones(hurt.image)
-    fine = lines.responses(t.grey, lines.FINE.kernel)
-    noise = estimate_noise(hurt.image)
-    found = creases.folds(t.grey, *fine, noise)
+    found, hurt = _found_over("rocket", PICTURES.index("rocket") + 37, ("crease",))
     assert len(found) == 1
     band = creases.band(hurt.mask.shape, found, 3)
     assert (band & hurt.mask).sum() > 0.5 * hurt.mask.sum()
     monkeypatch.setattr(creases, "MIN_ORDERED", 1.01)  # by the pair's cover alone: missed
-    assert creases.folds(t.grey, *fine, noise) == []
+    assert _folds_of(hurt.image) == []
 
 
 def test_no_fold_is_found_on_clean_pictures() -> None:
     for name in PICTURES:
-        clean = picture(name)
-        t = detect.tones(clean)
-        fine = lines.responses(t.grey, lines.FINE.kernel)
-        assert creases.folds(t.grey, *fine, estimate_noise(clean)) == [], name
-
-
-def _found_over(name: str, seed: int, kinds: tuple[str, ...]) -> tuple[list[np.ndarray], object]:
-    hurt = damage(picture(name), seed, kinds)
-    t = detect.tones(hurt.image)
-    fine = lines.responses(t.grey, lines.FINE.kernel)
-    return creases.folds(t.grey, *fine, estimate_noise(hurt.image)), hurt
+        assert _folds_of(picture(name)) == [], name
 
 
 def test_a_fold_over_grass_is_found_because_nothing_else_lines_up_as_far(
@@ -75,8 +75,8 @@ def test_a_fold_over_grass_is_found_because_nothing_else_lines_up_as_far(
     for seed in (PICTURES.index("grass") + s for s in (11, 23, 37)):  # as bench/crease_recall
         found, hurt = _found_over("grass", seed, ("crease",))
         assert len(found) == 1, seed
-        band = creases.band(hurt.mask.shape, found, 3)  # type: ignore[attr-defined]
-        assert (band & hurt.mask).sum() > 0.5 * hurt.mask.sum(), seed  # type: ignore[attr-defined]
+        band = creases.band(hurt.mask.shape, found, 3)
+        assert (band & hurt.mask).sum() > 0.5 * hurt.mask.sum(), seed
     monkeypatch.setattr(creases, "DOMINANT", 100.0)  # without the rule: missed
     assert _found_over("grass", PICTURES.index("grass") + 11, ("crease",))[0] == []
 
