@@ -6,7 +6,9 @@ Damage comes in two shapes that want different repairs:
 - *lines* (cracks, scratches, hairs, creases; no wider than 2·THIN_RADIUS + 1 px) are rebuilt
   by `cv2.inpaint` from their two banks. Navier–Stokes scored a little better than Telea on
   every picture we laid cracks and scratches over (removal 0.913 against 0.907, no picture
-  worse; `bench/fill_quality.py`), at the same speed;
+  worse; `bench/fill_quality.py`), at the same speed. Over a regular texture (a weave) the
+  inpaint draws a smooth ribbon through the threads; where the texture around a tile repeats
+  (`periodic`), a line's pixels are copied from a period away instead;
 - *holes* (a torn corner, a missing patch: what a disk of THIN_RADIUS still fits into, of at
   least MIN_TEXTURED pixels) get diffused structure (`structure`) plus quilted texture
   (`texture`), so the grain of the print goes on across them, not a smooth patch. Texture
@@ -29,7 +31,7 @@ import numpy as np
 from PIL import Image
 
 from service.pipeline import memory
-from service.pipeline.damage import blocks, texture
+from service.pipeline.damage import blocks, periodic, texture
 from service.pipeline.parallel import ordered_map
 
 THIN_RADIUS = 4  # px: a disk this size fits into a hole, never into a line (≤ 9 px wide)
@@ -41,6 +43,7 @@ HOLE_PIECE = 1024  # px: a larger hole is filled in pieces this size (each crop 
 HOLE_PAD_MIN = 96  # px around a hole, for texture sources and the structure's context
 HOLE_PAD_MAX = 384
 INPAINT_RADIUS = 3
+PERIOD_WINDOW = 256  # px a side, at least: where a regular texture's repeats are measured
 MODES = {"RGB": 3, "RGBA": 3, "L": 1, "LA": 1, "I;16": 1, "I;16L": 1, "I;16B": 1, "F": 1}
 
 Box = tuple[int, int, int, int]
@@ -271,4 +274,28 @@ def _fill_lines(
             [cv2.inpaint(bands[..., c], mask, INPAINT_RADIUS, cv2.INPAINT_NS) for c in range(3)],
             axis=-1,
         )
+    found = _repeats(out, m, big, bands, damaged)
+    filled = periodic.rebuilt(bands, filled, lines & core, ~damaged, found)
     return _patch(out.mode, arr, filled, lines & core, box, big)
+
+
+def _repeats(
+    out: Image.Image, m: Image.Image, big: Box, bands: np.ndarray, damaged: np.ndarray
+) -> list[tuple[int, int]]:
+    """The shifts under which the texture around the crop `big` repeats (`periodic`), measured
+    on a `periodic.WINDOW` square at its centre (read afresh when the crop is smaller: a few
+    specks)."""
+    side = periodic.WINDOW
+    cx, cy = (big[0] + big[2]) // 2, (big[1] + big[3]) // 2
+    x0 = min(max(0, cx - side // 2), max(0, out.width - side))
+    y0 = min(max(0, cy - side // 2), max(0, out.height - side))
+    window = (x0, y0, min(out.width, x0 + side), min(out.height, y0 + side))
+    if window[0] >= big[0] and window[1] >= big[1] and window[2] <= big[2] and window[3] <= big[3]:
+        part = (slice(window[1] - big[1], window[3] - big[1]),
+                slice(window[0] - big[0], window[2] - big[0]))  # fmt: skip
+        bands, damaged = bands[part], damaged[part]
+    else:
+        damaged = np.asarray(m.crop(window)) >= 128
+        bands = _bands(np.array(out.crop(window)), out.mode)
+    grey = bands[..., 0] if bands.shape[2] == 1 else bands.mean(axis=2, dtype=np.float32)
+    return periodic.shifts(grey.astype(np.float32), ~damaged)
