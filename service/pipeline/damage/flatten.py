@@ -15,6 +15,7 @@ import math
 import warnings
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 SIDES = (3, 6)  # pixels beyond the band (× the scale) where the picture on each side is read
@@ -38,48 +39,72 @@ def _frame(fold: Fold) -> tuple[float, float, float, float, float, float]:
     return x0, y0, ux, uy, -uy, ux
 
 
-def _bilinear(table: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
-    """Bilinear samples of a 2-D array at (xs, ys), clamped to its edges (float32). In numpy:
-    OpenCV's remap takes no more than 32,767 points a row, and a fold's band has more."""
+def _sample(grey: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """Bicubic samples of `grey` at (xs, ys) (rows × positions along a fold); NaN outside the
+    picture."""
+    h, w = grey.shape
+    out = _cubic(grey, xs, ys)
+    out[(xs < 0) | (xs > w - 1) | (ys < 0) | (ys > h - 1)] = np.nan
+    return out
+
+
+CHUNK = 256  # positions along a fold sampled at a time, from a float crop round them alone
+
+
+def _cubic(table: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """Bicubic samples of a 2-D array at (xs, ys) (2-D, a column per position along a fold),
+    clamped to its edges (float32): bilinear sampling would blur a ridge one or two pixels
+    wide to two-thirds of its height. Columns are taken CHUNK at a time, each from a float
+    copy of only the crop round them: a full-size float copy of a 45-MP scan would be the
+    step's peak, and cv2.remap takes at most 32,767 points a row."""
     h, w = table.shape
     xs = np.clip(xs, 0, w - 1).astype(np.float32)
     ys = np.clip(ys, 0, h - 1).astype(np.float32)
-    x0, y0 = (
-        np.minimum(xs.astype(np.int64), w - 2 if w > 1 else 0),
-        np.minimum(ys.astype(np.int64), h - 2 if h > 1 else 0),
-    )
-    fx, fy = xs - x0, ys - y0
-    x1, y1 = np.minimum(x0 + 1, w - 1), np.minimum(y0 + 1, h - 1)
-    top = table[y0, x0] * (1 - fx) + table[y0, x1] * fx
-    bottom = table[y1, x0] * (1 - fx) + table[y1, x1] * fx
-    return np.asarray(top * (1 - fy) + bottom * fy, np.float32)
-
-
-def _sample(grey: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
-    """Bilinear samples of `grey` at (xs, ys); NaN outside the picture."""
-    h, w = grey.shape
-    ok = (xs >= 0) & (xs <= w - 1) & (ys >= 0) & (ys <= h - 1)
-    out = np.full(xs.shape, np.nan, np.float32)
-    if ok.any():
-        out[ok] = _bilinear(grey, xs[ok], ys[ok])
+    out = np.empty(xs.shape, np.float32)
+    for a in range(0, xs.shape[1], CHUNK):
+        cx, cy = xs[:, a : a + CHUNK], ys[:, a : a + CHUNK]
+        x0, y0 = max(0, int(cx.min()) - 2), max(0, int(cy.min()) - 2)
+        x1, y1 = min(w, int(cx.max()) + 4), min(h, int(cy.max()) + 4)
+        crop = table[y0:y1, x0:x1].astype(np.float32)
+        out[:, a : a + CHUNK] = cv2.remap(
+            crop, cx - x0, cy - y0, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE
+        ).reshape(cx.shape)
     return out
+
+
+def _level(grey: np.ndarray, fold: Fold, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """The picture's level on the fold's near and far side at each position `t` along it
+    (NaN where neither side is in the picture), and how far out they are read."""
+    x0, y0, ux, uy, nx, ny = _frame(fold)
+    sides = np.array([fold.half_width + d * fold.scale for d in SIDES], np.float32)[:, None]
+
+    def side(sign: int) -> np.ndarray:
+        xs, ys = x0 + t * ux + sign * sides * nx, y0 + t * uy + sign * sides * ny
+        out: np.ndarray = np.nanmean(_sample(grey, xs, ys), axis=0)
+        return out
+
+    left, right = side(-1), side(1)
+    # One side off the picture (its edge): the other is the level.
+    left, right = np.where(np.isnan(left), right, left), np.where(np.isnan(right), left, right)
+    return left, right, float(sides.mean())
 
 
 def profile(grey: np.ndarray, fold: Fold, t: np.ndarray) -> np.ndarray:
     """The fold's brightening (+) or darkening (−) at each offset −W…W across it, per position
-    `t` along it (a (2W + 1) × len(t) float32 table), measured piece by piece."""
+    `t` along it (a (2W + 1) × len(t) float32 table), measured piece by piece. Beneath the
+    fold the picture's level is the straight line between its two sides: a sky brightening
+    across the fold is no part of the fold."""
     x0, y0, ux, uy, nx, ny = _frame(fold)
-    w, s = fold.half_width, fold.scale
-    at = [(x0 + t * ux + k * nx, y0 + t * uy + k * ny) for k in range(-w, w + 1)]
-    sides = [w + d * s for d in SIDES]
-    beside = [(x0 + t * ux + k * nx, y0 + t * uy + k * ny) for d in sides for k in (-d, d)]
+    w = fold.half_width
+    k = np.arange(-w, w + 1, dtype=np.float32)[:, None]
     # Samples off the picture are NaN; a piece of the fold entirely off it measures nothing.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        level = np.nanmean([_sample(grey, xs, ys) for xs, ys in beside], axis=0)
-        raw = np.stack([_sample(grey, xs, ys) - level for xs, ys in at])
+        left, right, reach = _level(grey, fold, t)
+        raw = _sample(grey, x0 + t * ux + k * nx, y0 + t * uy + k * ny)
+        raw -= left + (right - left) * (k + reach) / (2 * reach)
         out = np.zeros_like(raw)
-        piece = PIECE * s
+        piece = PIECE * fold.scale
         for a in range(0, t.size, piece):
             med = np.nanmedian(raw[:, a : a + piece], axis=1, keepdims=True)
             out[:, a : a + piece] = np.nan_to_num(med)
@@ -126,7 +151,7 @@ def flatten(pixels: np.ndarray, folds: list[Profile], where: np.ndarray, top: in
             continue
         taken |= mine
         t = (px[mine] - x0) * ux + (py[mine] - y0) * uy
-        corr = _bilinear(p.table, t - p.start, d[mine] + p.fold.half_width)
+        corr = _cubic(p.table, (t - p.start)[None], (d[mine] + p.fold.half_width)[None])[0]
         sel = (ys[mine], xs[mine])
         values = pixels[sel].astype(np.float32)
         values -= corr[:, None] if values.ndim == 2 else corr
