@@ -22,7 +22,17 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from service.pipeline import faces
-from service.pipeline.damage import blocks, creases, flatten, judge, lines, refine, specks, tears
+from service.pipeline.damage import (
+    blocks,
+    creases,
+    flatten,
+    judge,
+    lines,
+    pattern,
+    refine,
+    specks,
+    tears,
+)
 from service.pipeline.ops._common import estimate_noise, reduced
 from service.pipeline.parallel import in_background, ordered_map, strips
 
@@ -133,6 +143,8 @@ def _levels(
                  for x, y, w, h in face_boxes]  # fmt: skip
         folds = ([e / f for e in in_scan], round(creases.HALF_WIDTH * f_last / f))
         found = lines.line_damage(t, level_noise, boxes, fine, folds)
+        if i == 0:  # a weave's period is resolved on the finest copy alone
+            found |= pattern.broken(t.grey, level_noise)
         if f > 1:  # specks this coarse are too big for the full-size search
             found |= _off_faces(_level_specks(t.grey, level_noise), boxes)
         level_around = None

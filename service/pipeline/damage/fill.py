@@ -281,7 +281,7 @@ def _fill_lines(
 
 def _repeats(
     out: Image.Image, m: Image.Image, big: Box, bands: np.ndarray, damaged: np.ndarray
-) -> list[tuple[int, int]]:
+) -> list[tuple[float, float]]:
     """The shifts under which the texture around the crop `big` repeats (`periodic`), measured
     on a `periodic.WINDOW` square at its centre (read afresh when the crop is smaller: a few
     specks)."""

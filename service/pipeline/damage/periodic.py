@@ -36,21 +36,22 @@ WINDOW = 256  # px a side: where the repeats are sought (a few dozen periods of 
 LOCAL = 31  # px: the square around a damaged pixel over which a repeat must hold too
 
 
-def _detail(grey: np.ndarray) -> np.ndarray:
+def detail(grey: np.ndarray) -> np.ndarray:
     g = grey.astype(np.float32)
     out: np.ndarray = g - cv2.GaussianBlur(g, (0, 0), DETAIL_SIGMA)
     return out
 
 
-def shifts(grey: np.ndarray, known: np.ndarray) -> list[tuple[int, int]]:
+def shifts(grey: np.ndarray, known: np.ndarray) -> list[tuple[float, float]]:
     """The shifts (dy, dx) under which `grey`'s detail repeats over the `known` pixels (a
     local peak of the correlation above MIN_CORRELATION, at least MIN_SHIFT long), best
-    first; none when the window is too small or the texture is not regular."""
+    first, to a fraction of a pixel (a cloth turned a little repeats between pixels); none
+    when the window is too small or the texture is not regular."""
     h, w = grey.shape
     if min(h, w) < MIN_SIDE or known.sum() < MIN_SIDE * MIN_SIDE:
         return []
     k = known.astype(np.float64)
-    d = _detail(grey).astype(np.float64) * k
+    d = detail(grey).astype(np.float64) * k
     # Zero-padded by REACH, so no shift within it wraps round; sizes the FFT is fast at.
     shape = (cv2.getOptimalDFTSize(h + REACH + 1), cv2.getOptimalDFTSize(w + REACH + 1))
     fd, fk, fe = (np.fft.rfft2(a, shape) for a in (d, k, d * d))
@@ -73,10 +74,23 @@ def shifts(grey: np.ndarray, known: np.ndarray) -> list[tuple[int, int]]:
     for i in order:
         t = (int(dy[ys[i], xs[i]]), int(dx[ys[i], xs[i]]))
         if _dips(rho, t):
-            out.append(t)
+            y, x = int(ys[i]), int(xs[i])
+            out.append(
+                (t[0] + _vertex(rho[y - 1 : y + 2, x]), t[1] + _vertex(rho[y, x - 1 : x + 2]))
+            )
         if len(out) == MAX_SHIFTS:
             break
     return out
+
+
+def _vertex(three: np.ndarray) -> float:
+    """Where a parabola through three samples a pixel apart peaks, from the middle one (within
+    half a pixel; 0 at the window's edge)."""
+    if three.size < 3:
+        return 0.0
+    a, b, c = (float(v) for v in three)
+    curve = a - 2 * b + c
+    return float(np.clip(0.5 * (a - c) / curve, -0.5, 0.5)) if curve < 0 else 0.0
 
 
 def _dips(rho: np.ndarray, t: tuple[int, int]) -> bool:
@@ -101,10 +115,11 @@ def _shifted(a: np.ndarray, dy: int, dx: int) -> np.ndarray:
     return out
 
 
-def _holds(detail: np.ndarray, known: np.ndarray, dy: int, dx: int) -> np.ndarray:
+def holds(texture: np.ndarray, known: np.ndarray, dy: int, dx: int) -> np.ndarray:
     """Where the repeat (dy, dx) holds over the LOCAL square around a pixel: the correlation of
-    the known detail with itself shifted, there, above MIN_CORRELATION."""
-    d = detail * known
+    the known detail (`texture`, from `detail`) with itself shifted, there, above
+    MIN_CORRELATION."""
+    d = texture * known
     there = _shifted(d, dy, dx)
     size = (LOCAL, LOCAL)
     num = cv2.blur(d * there, size)
@@ -115,7 +130,7 @@ def _holds(detail: np.ndarray, known: np.ndarray, dy: int, dx: int) -> np.ndarra
 
 def rebuilt(
     bands: np.ndarray, filled: np.ndarray, lines: np.ndarray, known: np.ndarray,
-    found: list[tuple[int, int]],
+    found: list[tuple[float, float]],
 ) -> np.ndarray:  # fmt: skip
     """`filled` (the inpainted H×W×C bands) with each pixel of `lines` replaced by the mean of
     the undamaged pixels `found` shifts away where the repeat holds around it (`_holds`), each
@@ -124,16 +139,17 @@ def rebuilt(
         return filled
     src = bands.astype(np.float32)
     low = cv2.GaussianBlur(filled.astype(np.float32), (0, 0), DETAIL_SIGMA).reshape(filled.shape)
-    detail = _detail(src.mean(axis=2))
+    texture = detail(src.mean(axis=2))
     ys, xs = np.nonzero(lines)
     h, w = lines.shape
     total = np.zeros((ys.size, filled.shape[2]), np.float32)
     count = np.zeros(ys.size, np.float32)
-    for dy, dx in found:
+    for fy, fx in found:
+        dy, dx = round(fy), round(fx)
         sy, sx = ys + dy, xs + dx
         ok = (sy >= 0) & (sy < h) & (sx >= 0) & (sx < w)
         ok[ok] = known[sy[ok], sx[ok]]
-        ok[ok] = _holds(detail, known, dy, dx)[ys[ok], xs[ok]]
+        ok[ok] = holds(texture, known, dy, dx)[ys[ok], xs[ok]]
         total[ok] += src[sy[ok], sx[ok]] - low[sy[ok], sx[ok]] + low[ys[ok], xs[ok]]
         count[ok] += 1
     out = filled.copy()

@@ -3,31 +3,14 @@ repeats are not imagined, and the fill stays the inpaint's."""
 
 from __future__ import annotations
 
-import math
-
 import cv2
 import numpy as np
 from PIL import Image
 
 from service.pipeline.damage import fill, periodic
 from tests.pipeline.damage import made_damage as md
+from tests.pipeline.damage.textures import twill
 from tests.pipeline.pipeline_photos import photo
-
-
-def twill(shape: tuple[int, int] = (400, 520), angle: float = 20.0) -> np.ndarray:
-    """A cloth turned `angle` degrees: threads 6 and 7 pixels apart, each going over and under
-    the other in a twill's steps, lit unevenly, with a scanner's noise (RGB uint8)."""
-    h, w = shape
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    t = math.radians(angle)
-    u, v = xx * math.cos(t) + yy * math.sin(t), -xx * math.sin(t) + yy * math.cos(t)
-    warp, weft = np.cos(2 * np.pi * u / 6.0), np.cos(2 * np.pi * v / 7.0)
-    over = np.floor(u / 6.0) + np.floor(v / 7.0)
-    grey = 110 + 50 * np.where(over % 3 == 0, warp, weft)
-    grey *= 0.8 + 0.2 * np.cos(xx / 110) * np.cos(yy / 80)
-    grey += np.random.default_rng(0).normal(0, 3, grey.shape)
-    rgb = np.stack([grey * 1.05, grey * 0.8, grey * 0.6], axis=2)
-    return np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
 
 
 def damaged_lines(clean: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -65,7 +48,7 @@ def test_a_weave_repeats_one_lattice_step_away() -> None:
     assert found
     # Untilted, the cloth is the same picture 6 px along and 7 px down (or a sum of those).
     for dy, dx in found[:2]:
-        assert dy % 7 in (0, 6, 1) or dx % 6 in (0, 5, 1), (dy, dx)
+        assert round(dy) % 7 in (0, 6, 1) or round(dx) % 6 in (0, 5, 1), (dy, dx)
 
 
 def test_no_repeat_is_seen_in_grain_grass_fur_or_a_smooth_enlargement() -> None:
