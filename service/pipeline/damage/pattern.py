@@ -1,13 +1,14 @@
 """Damage over a regular texture (a weave, a linen-finish paper, a halftone screen): whatever
 breaks the pattern.
 
-Over a fine cloth the line and speck detectors are blind: every thread is a thin bright or
+Over a fine cloth the line and speck detectors see little: every thread is a thin bright or
 dark line with the contrast of a scratch, so a real scratch or a speck of dust is one more
 among them (and the detectors leave the cloth alone, as they must). But a regular texture
 says what each pixel should be: the same as the pixels a period away (`periodic.shifts`). The
-median of those (robust to the few of them that are damaged themselves) predicts the pixel;
-where the picture departs from its prediction by more than SPREADS robust deviations of the
-departures in its tile, and by at least FLOOR grey levels, the pattern is broken there.
+median of those, over pairs of opposite shifts (robust to the few of them that are damaged
+themselves), predicts the pixel; where the picture departs from its prediction by more than
+SPREADS robust deviations of the departures in its tile, by at least FLOOR grey levels and by
+AGREE times as much as the repeats disagree among themselves, the pattern is broken there.
 Tiles where the texture does not repeat (almost all of an ordinary photograph) are left to
 the other detectors.
 """
@@ -30,7 +31,7 @@ MAX_HALF_WIDTH = 4.0  # px from a piece's middle to its edge: a crack, a scratch
 AGREE = 4.0  # the departure is this many times the repeats' own disagreement, at least
 
 
-def _shifted(a: np.ndarray, dy: float, dx: float) -> np.ndarray:
+def _at_shift(a: np.ndarray, dy: float, dx: float) -> np.ndarray:
     """a(p + (dy, dx)) for every p (float32, bicubic between pixels), NaN where that lies
     outside."""
     h, w = a.shape
@@ -56,7 +57,7 @@ def _predicted(
     for (iy, ix), (dy, dx) in pairs.items():
         if (-iy, -ix) not in pairs or (iy, ix) < (-iy, -ix):
             continue
-        there, back = _shifted(g, dy, dx), _shifted(g, -dy, -dx)
+        there, back = _at_shift(g, dy, dx), _at_shift(g, -dy, -dx)
         both = ~np.isnan(there) & ~np.isnan(back)
         if known is not None:
             both &= periodic.holds(detail, known, iy, ix) & periodic.holds(detail, known, -iy, -ix)
