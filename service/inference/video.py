@@ -247,7 +247,13 @@ async def _stream(call: Call, url: str, max_bytes: int) -> bytes:
         async for chunk in response.aiter_bytes():
             body += chunk
             if len(body) > max_bytes:
-                raise _too_large(call.provider, len(body), max_bytes, "more than")
+                # How far past the limit the download got depends on how the bytes were
+                # chunked on the way; what is known is that the clip is larger than the limit.
+                raise InvalidClip(
+                    f"{call.provider}: the clip is more than {max_bytes / 2**20:.1f} MiB, the"
+                    " limit; its download was cut off there and nothing was kept",
+                    reason="too-large",
+                )
             if call.remaining() <= 0:
                 raise call.expired("the clip download did not finish")
     finally:

@@ -239,7 +239,7 @@ async def test_a_clip_streaming_past_the_limit_is_cut_off(
 ) -> None:
     with FakeRouter(clip="endless") as router:
         client = routed(make_client, router)
-        with pytest.raises(InvalidClip, match=r"more than 1\.0 MiB"):
+        with pytest.raises(InvalidClip, match=r"more than 1\.0 MiB, the limit; its download"):
             await client.image_to_video(video_spec(), sent, {"prompt": GENTLE}, max_bytes=2**20)
     assert not list(scratch.iterdir())
 
