@@ -43,7 +43,6 @@ HOLE_PIECE = 1024  # px: a larger hole is filled in pieces this size (each crop 
 HOLE_PAD_MIN = 96  # px around a hole, for texture sources and the structure's context
 HOLE_PAD_MAX = 384
 INPAINT_RADIUS = 3
-PERIOD_WINDOW = 256  # px a side, at least: where a regular texture's repeats are measured
 MODES = {"RGB": 3, "RGBA": 3, "L": 1, "LA": 1, "I;16": 1, "I;16L": 1, "I;16B": 1, "F": 1}
 
 Box = tuple[int, int, int, int]

@@ -51,7 +51,7 @@ def _predicted(
     deviation); NaN where no pair is. Given the `known` pixels, a pair counts only where it
     also holds round the pixel over them (`periodic.holds`: a face beside a lattice is not
     the lattice; damage is left out of that test, which it would fail)."""
-    detail = periodic.detail(g)
+    detail = periodic.detail(g, known)
     kept = []
     pairs = {(round(dy), round(dx)): (dy, dx) for dy, dx in found}
     for (iy, ix), (dy, dx) in pairs.items():

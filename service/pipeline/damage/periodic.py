@@ -36,9 +36,18 @@ WINDOW = 256  # px a side: where the repeats are sought (a few dozen periods of 
 LOCAL = 31  # px: the square around a damaged pixel over which a repeat must hold too
 
 
-def detail(grey: np.ndarray) -> np.ndarray:
+def detail(grey: np.ndarray, known: np.ndarray | None = None) -> np.ndarray:
+    """What a Gaussian low-pass at DETAIL_SIGMA leaves of `grey` (float32). Given the `known`
+    pixels, the low-pass is theirs alone (a normalised blur) and the detail is 0 elsewhere: what
+    a damaged pixel holds, repaired yet by a neighbouring tile or not, must not leak into it."""
     g = grey.astype(np.float32)
-    out: np.ndarray = g - cv2.GaussianBlur(g, (0, 0), DETAIL_SIGMA)
+    if known is None:
+        out: np.ndarray = g - cv2.GaussianBlur(g, (0, 0), DETAIL_SIGMA)
+        return out
+    k = known.astype(np.float32)
+    weight = np.maximum(cv2.GaussianBlur(k, (0, 0), DETAIL_SIGMA), 1e-6)
+    low = cv2.GaussianBlur(g * k, (0, 0), DETAIL_SIGMA) / weight
+    out = (g - low) * k
     return out
 
 
@@ -51,7 +60,7 @@ def shifts(grey: np.ndarray, known: np.ndarray) -> list[tuple[float, float]]:
     if min(h, w) < MIN_SIDE or known.sum() < MIN_SIDE * MIN_SIDE:
         return []
     k = known.astype(np.float64)
-    d = detail(grey).astype(np.float64) * k
+    d = detail(grey, known).astype(np.float64)
     # Zero-padded by REACH, so no shift within it wraps round; sizes the FFT is fast at.
     shape = (cv2.getOptimalDFTSize(h + REACH + 1), cv2.getOptimalDFTSize(w + REACH + 1))
     fd, fk, fe = (np.fft.rfft2(a, shape) for a in (d, k, d * d))
@@ -139,7 +148,7 @@ def rebuilt(
         return filled
     src = bands.astype(np.float32)
     low = cv2.GaussianBlur(filled.astype(np.float32), (0, 0), DETAIL_SIGMA).reshape(filled.shape)
-    texture = detail(src.mean(axis=2))
+    texture = detail(src.mean(axis=2), known)
     ys, xs = np.nonzero(lines)
     h, w = lines.shape
     total = np.zeros((ys.size, filled.shape[2]), np.float32)
