@@ -20,7 +20,7 @@ import warnings
 import cv2
 import numpy as np
 
-from service.pipeline.damage import periodic
+from service.pipeline.damage import judge, periodic
 
 TILE = 256  # px: the texture's repeats are sought tile by tile (a dress is not the whole print)
 MIN_SHIFTS = 2  # a shift and its opposite: one direction of repeat at least
@@ -41,25 +41,36 @@ def _at_shift(a: np.ndarray, dy: float, dx: float) -> np.ndarray:
     return out
 
 
+Pair = tuple[tuple[int, int], np.ndarray, np.ndarray]  # a shift (whole pixels), g there, g back
+
+
+def _pairs(g: np.ndarray, found: list[tuple[float, float]]) -> list[Pair]:
+    """`g` moved by each pair of opposite `found` shifts (NaN beyond the picture): taken once
+    per tile, for both looks. A shift whose opposite was not found makes no pair: at the end
+    of a lattice one side is the lattice and the other is not, and a one-sided prediction
+    would take the lattice's end for damage."""
+    by_pixel = {(round(dy), round(dx)): (dy, dx) for dy, dx in found}
+    out = []
+    for (iy, ix), (dy, dx) in by_pixel.items():
+        if (-iy, -ix) in by_pixel and (iy, ix) > (-iy, -ix):
+            out.append(((iy, ix), _at_shift(g, dy, dx), _at_shift(g, -dy, -dx)))
+    return out
+
+
 def _predicted(
-    g: np.ndarray, found: list[tuple[float, float]], known: np.ndarray | None
+    g: np.ndarray, pairs: list[Pair], known: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Each pixel as its repeats say it should be: the median of the pixels the `found`
-    shifts away, over the pairs of opposite shifts both in the picture (at the end of a
-    lattice one side is the lattice and the other is not: a one-sided prediction would take
-    the lattice's end for damage), and how far those repeats disagree (their median absolute
-    deviation); NaN where no pair is. Given the `known` pixels, a pair counts only where it
-    also holds round the pixel over them (`periodic.holds`: a face beside a lattice is not
-    the lattice; damage is left out of that test, which it would fail)."""
-    detail = periodic.detail(g, known)
+    """Each pixel as its repeats say it should be: the median of the pixels the `pairs` of
+    shifts lead to, where both of a pair are in the picture, and how far those repeats
+    disagree (their median absolute deviation); NaN where no pair is. Given the `known`
+    pixels, a pair counts only where it also holds round the pixel over them
+    (`periodic.holds`: a face beside a lattice is not the lattice; damage is left out of that
+    test, which it would fail)."""
+    detail = None if known is None else periodic.detail(g, known)
     kept = []
-    pairs = {(round(dy), round(dx)): (dy, dx) for dy, dx in found}
-    for (iy, ix), (dy, dx) in pairs.items():
-        if (-iy, -ix) not in pairs or (iy, ix) < (-iy, -ix):
-            continue
-        there, back = _at_shift(g, dy, dx), _at_shift(g, -dy, -dx)
+    for (iy, ix), there, back in pairs:
         both = ~np.isnan(there) & ~np.isnan(back)
-        if known is not None:
+        if known is not None and detail is not None:
             both &= periodic.holds(detail, known, iy, ix) & periodic.holds(detail, known, -iy, -ix)
         kept += [np.where(both, there, np.nan), np.where(both, back, np.nan)]
     out = np.full(g.shape, np.nan, np.float32)
@@ -77,13 +88,13 @@ def _predicted(
 
 
 def _off_pattern(
-    g: np.ndarray, found: list[tuple[float, float]], known: np.ndarray | None, noise: float
+    g: np.ndarray, pairs: list[Pair], known: np.ndarray | None, noise: float
 ) -> np.ndarray:
     """Where `g` departs from its repeats (`_predicted`) by SPREADS robust deviations of all
     its departures and FLOOR at least, and by AGREE times the repeats' own disagreement
     (where they disagree, the end of a lattice or the edge of a cloth, the pixel is no more
     off the pattern than they are off one another)."""
-    predicted, disagree = _predicted(g, found, known)
+    predicted, disagree = _predicted(g, pairs, known)
     departure = g - predicted
     if np.isnan(departure).all():
         return np.zeros(g.shape, bool)
@@ -115,10 +126,13 @@ def broken(grey: np.ndarray, noise: float = 0.0) -> np.ndarray:
             top, left = max(0, y - reach), max(0, x - reach)
             g = grey[top : min(h, y + TILE + reach), left : min(w, x + TILE + reach)]
             g = g.astype(np.float32)
-            first = _off_pattern(g, found, None, noise)
+            pairs = _pairs(g, found)
+            if not pairs:
+                continue
+            first = _off_pattern(g, pairs, None, noise)
             known = ~(cv2.dilate(first.view(np.uint8), grow) > 0)
             core = (slice(y - top, y - top + TILE), slice(x - left, x - left + TILE))
-            out[y : y + TILE, x : x + TILE] = _off_pattern(g, found, known, noise)[core]
+            out[y : y + TILE, x : x + TILE] = _off_pattern(g, pairs, known, noise)[core]
     return _thin(out) if out.any() else out
 
 
@@ -126,10 +140,7 @@ def _thin(found: np.ndarray) -> np.ndarray:
     """`found` but for the pieces wider than a crack (a post beside a lattice, a patch of
     other cloth: picture that does not follow the pattern, not damage)."""
     n, labels = cv2.connectedComponents(found.view(np.uint8), connectivity=8)
-    dist = cv2.distanceTransform(found.view(np.uint8), cv2.DIST_L2, 3)
-    widest = np.zeros(n, np.float32)
-    np.maximum.at(widest, labels[found], dist[found])
-    keep = widest <= MAX_HALF_WIDTH
+    keep = judge.half_widths(labels, found, n) <= MAX_HALF_WIDTH
     keep[0] = False
     out: np.ndarray = keep[labels]
     return out
