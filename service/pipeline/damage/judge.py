@@ -54,11 +54,17 @@ def _keep(stats: np.ndarray, scale: Scale, short_side: int) -> np.ndarray:
     return keep
 
 
+def half_widths(labels: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
+    """Per label (of `n`), how far its widest point lies from its edge: a line's half width."""
+    dist = cv2.distanceTransform(mask.view(np.uint8), cv2.DIST_L2, 3)
+    widest = np.zeros(n, np.float32)
+    np.maximum.at(widest, labels[mask], dist[mask])
+    return widest
+
+
 def _thin_enough(labels: np.ndarray, candidate: np.ndarray, keep: np.ndarray, scale: Scale) -> None:
     """Drop kept components wider than a line (a bright region, not a crack), in place."""
-    dist = cv2.distanceTransform(candidate.view(np.uint8), cv2.DIST_L2, 3)
-    widest = np.zeros(keep.size, np.float32)
-    np.maximum.at(widest, labels[candidate], dist[candidate])
+    widest = half_widths(labels, candidate, keep.size)
     keep &= widest <= scale.max_half_width + LINK + 0.5  # the linking widened it by LINK
 
 

@@ -142,7 +142,7 @@ def rebuilt(
     found: list[tuple[float, float]],
 ) -> np.ndarray:  # fmt: skip
     """`filled` (the inpainted H×W×C bands) with each pixel of `lines` replaced by the mean of
-    the undamaged pixels `found` shifts away where the repeat holds around it (`_holds`), each
+    the undamaged pixels `found` shifts away where the repeat holds around it (`holds`), each
     moved onto the fill's low-pass; pixels with no such source keep the inpaint."""
     if not found or not lines.any():
         return filled
