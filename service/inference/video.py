@@ -193,10 +193,20 @@ async def fit_image(image: ImagePayload, max_chars: int | None) -> ImagePayload:
     return await asyncio.to_thread(shrink_to_fit, image, max_chars)
 
 
-def _too_large(provider: str, size: int, max_bytes: int, how: str) -> InvalidClip:
+def _too_large(provider: str, size: int | None, max_bytes: int, how: str) -> InvalidClip:
+    """The clip refused for its size; `size` None when it was cut off while streaming: how far
+    past the limit the download got depends on how the bytes were chunked on the way, and
+    what is known is only that the clip is larger than the limit."""
+    limit = f"{max_bytes / 2**20:.1f} MiB"
+    if size is None:
+        return InvalidClip(
+            f"{provider}: the clip is more than {limit}, the limit; its download was cut off"
+            " there and nothing was kept",
+            reason="too-large",
+        )
     return InvalidClip(
-        f"{provider}: the clip is {how} {size / 2**20:.1f} MiB, over the"
-        f" {max_bytes / 2**20:.1f} MiB limit; it was not kept",
+        f"{provider}: the clip is {how} {size / 2**20:.1f} MiB, over the {limit} limit;"
+        " it was not kept",
         reason="too-large",
     )
 
@@ -247,13 +257,7 @@ async def _stream(call: Call, url: str, max_bytes: int) -> bytes:
         async for chunk in response.aiter_bytes():
             body += chunk
             if len(body) > max_bytes:
-                # How far past the limit the download got depends on how the bytes were
-                # chunked on the way; what is known is that the clip is larger than the limit.
-                raise InvalidClip(
-                    f"{call.provider}: the clip is more than {max_bytes / 2**20:.1f} MiB, the"
-                    " limit; its download was cut off there and nothing was kept",
-                    reason="too-large",
-                )
+                raise _too_large(call.provider, None, max_bytes, "more than")
             if call.remaining() <= 0:
                 raise call.expired("the clip download did not finish")
     finally:
